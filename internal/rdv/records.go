@@ -1,0 +1,69 @@
+package rdv
+
+import "time"
+
+// CreatedByType says who booked an RDV ("Rendez-vous pris par").
+type CreatedByType string
+
+const (
+	CreatedByPrescripteur CreatedByType = "prescripteur"
+	CreatedByAgent        CreatedByType = "agent"
+	CreatedByUsager       CreatedByType = "usager"
+)
+
+// CreatedBy is who booked the RDV. Prescripteur contact details are kept so
+// agents see them; they are never logged.
+type CreatedBy struct {
+	Type        CreatedByType `json:"type"`
+	FirstName   string        `json:"first_name,omitempty"`
+	LastName    string        `json:"last_name,omitempty"`
+	Email       string        `json:"email,omitempty"`
+	PhoneNumber string        `json:"phone_number,omitempty"`
+	AgentID     string        `json:"agent_id,omitempty"`
+}
+
+// Usager is a beneficiary. Phone numbers are stored in E.164.
+type Usager struct {
+	ID          string    `json:"id"`
+	FirstName   string    `json:"first_name"`
+	LastName    string    `json:"last_name"`
+	Email       string    `json:"email,omitempty"`
+	PhoneNumber string    `json:"phone_number,omitempty"`
+	PhoneMobile bool      `json:"phone_mobile"` // false: the number cannot receive SMS
+	Address     string    `json:"address,omitempty"`
+	PostalCode  string    `json:"postal_code,omitempty"`
+	CityCode    string    `json:"city_code,omitempty"`
+	BirthDate   string    `json:"birth_date,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// RDV is an appointment. Times are UTC inside; the API prints them in the
+// organisation's zone.
+type RDV struct {
+	ID             string     `json:"id"`
+	Status         Status     `json:"status"`
+	StartsAt       time.Time  `json:"starts_at"`
+	EndsAt         time.Time  `json:"ends_at"`
+	MotifID        string     `json:"motif_id"`
+	LieuID         string     `json:"lieu_id,omitempty"`
+	OrganisationID string     `json:"organisation_id"`
+	AgentIDs       []string   `json:"agent_ids"`
+	UsagerID       string     `json:"usager_id"`
+	CreatedBy      CreatedBy  `json:"created_by"`
+	Context        string     `json:"context,omitempty"`
+	CancelReason   string     `json:"cancel_reason,omitempty"`
+	CancelledAt    *time.Time `json:"cancelled_at"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	// UsagerTokenSHA256 is the hex sha256 of the usager's secret link token.
+	UsagerTokenSHA256 string `json:"usager_token_sha256"`
+	// Version increases on every change; calendars use it as SEQUENCE.
+	Version int `json:"version"`
+}
+
+// Interval returns the time span the RDV occupies.
+func (r *RDV) Interval() Interval { return Interval{Start: r.StartsAt, End: r.EndsAt} }
+
+// Active reports whether the RDV occupies its agents' time.
+func (r *RDV) Active() bool { return !r.Status.Cancelled() }
