@@ -1,0 +1,223 @@
+package config
+
+import (
+	"rdvsync/internal/rdv"
+)
+
+// File is the YAML file as written by the admin (DESIGN §4). Load fills
+// defaults, resolves secrets and validates every cross-reference, so code
+// that receives a *File may trust it.
+type File struct {
+	Server          Server         `yaml:"server"`
+	Store           Store          `yaml:"store"`
+	Timezone        string         `yaml:"timezone"`
+	Holidays        string         `yaml:"holidays"`
+	Notifications   Notifications  `yaml:"notifications"`
+	Territories     []Territory    `yaml:"territories"`
+	Organisations   []Organisation `yaml:"organisations"`
+	Services        []Service      `yaml:"services"`
+	Lieux           []Lieu         `yaml:"lieux"`
+	Motifs          []Motif        `yaml:"motifs"`
+	Agents          []Agent        `yaml:"agents"`
+	PlagesOuverture []Plage        `yaml:"plages_ouverture"`
+	Absences        []Absence      `yaml:"absences"`
+	Sectors         []Sector       `yaml:"sectors"`
+	Webhooks        Webhooks       `yaml:"webhooks"`
+
+	// Path is the file the configuration was read from.
+	Path string `yaml:"-"`
+}
+
+type Server struct {
+	Listen    string    `yaml:"listen"`
+	PublicURL string    `yaml:"public_url"`
+	RateLimit RateLimit `yaml:"rate_limit"`
+}
+
+type RateLimit struct {
+	PerMinute int `yaml:"per_minute"`
+	Burst     int `yaml:"burst"`
+}
+
+type Store struct {
+	Path string `yaml:"path"`
+}
+
+type Notifications struct {
+	ReminderBefore Duration `yaml:"reminder_before"`
+	Email          Email    `yaml:"email"`
+	SMS            SMS      `yaml:"sms"`
+}
+
+type Email struct {
+	From string `yaml:"from"`
+	SMTP *SMTP  `yaml:"smtp"`
+}
+
+type SMTP struct {
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	Username string `yaml:"username"`
+	Password Secret `yaml:"-"`
+	// PasswordFile and PasswordEnv name where the password is; Load reads it into Password.
+	PasswordFile string `yaml:"password_file"`
+	PasswordEnv  string `yaml:"password_env"`
+	TLS          string `yaml:"tls"` // starttls | tls | none
+}
+
+type SMS struct {
+	Webhook *SMSWebhook `yaml:"webhook"`
+}
+
+type SMSWebhook struct {
+	URL       string `yaml:"url"`
+	Token     Secret `yaml:"-"`
+	TokenFile string `yaml:"token_file"`
+	TokenEnv  string `yaml:"token_env"`
+}
+
+type Territory struct {
+	ID            string     `yaml:"id"`
+	Name          string     `yaml:"name"`
+	ExtraHolidays []rdv.Date `yaml:"extra_holidays"`
+}
+
+type Organisation struct {
+	ID        string `yaml:"id"`
+	Name      string `yaml:"name"`
+	Territory string `yaml:"territory"`
+	Timezone  string `yaml:"timezone"`
+	Phone     string `yaml:"phone"`
+	Email     string `yaml:"email"`
+}
+
+type Service struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+}
+
+type Lieu struct {
+	ID           string `yaml:"id"`
+	Organisation string `yaml:"organisation"`
+	Name         string `yaml:"name"`
+	Address      string `yaml:"address"`
+}
+
+type Motif struct {
+	ID                  string                 `yaml:"id"`
+	Organisation        string                 `yaml:"organisation"`
+	Service             string                 `yaml:"service"`
+	Name                string                 `yaml:"name"`
+	Duration            Duration               `yaml:"duration"`
+	LocationType        rdv.LocationType       `yaml:"location_type"`
+	BookableBy          rdv.BookableBy         `yaml:"bookable_by"`
+	MinBookingDelay     *Duration              `yaml:"min_booking_delay"`
+	MaxBookingDelay     *Duration              `yaml:"max_booking_delay"`
+	SectorisationLevel  rdv.SectorisationLevel `yaml:"sectorisation_level"`
+	Instructions        string                 `yaml:"instructions"`
+	CancellableByUsager *bool                  `yaml:"cancellable_by_usager"`
+}
+
+type Agent struct {
+	ID                    string                 `yaml:"id"`
+	FirstName             string                 `yaml:"first_name"`
+	LastName              string                 `yaml:"last_name"`
+	Email                 string                 `yaml:"email"`
+	Organisations         []string               `yaml:"organisations"`
+	Services              []string               `yaml:"services"`
+	TokenSHA256           string                 `yaml:"token_sha256"`
+	TokenFile             string                 `yaml:"token_file"`
+	RDVNotificationsLevel rdv.NotificationsLevel `yaml:"rdv_notifications_level"`
+	Calendar              *Calendar              `yaml:"calendar"`
+}
+
+type Calendar struct {
+	CalDAV   *CalDAV `yaml:"caldav"`
+	Google   *Google `yaml:"google"`
+	Details  string  `yaml:"details"` // minimal | full
+	ReadBusy bool    `yaml:"read_busy"`
+}
+
+type CalDAV struct {
+	URL          string `yaml:"url"`
+	Username     string `yaml:"username"`
+	Password     Secret `yaml:"-"`
+	PasswordFile string `yaml:"password_file"`
+	PasswordEnv  string `yaml:"password_env"`
+}
+
+type Google struct {
+	CalendarID      string `yaml:"calendar_id"`
+	CredentialsFile string `yaml:"credentials_file"`
+}
+
+type Plage struct {
+	ID           string        `yaml:"id"`
+	Agent        string        `yaml:"agent"`
+	Organisation string        `yaml:"organisation"`
+	Lieu         string        `yaml:"lieu"`
+	Motifs       []string      `yaml:"motifs"`
+	FirstDay     rdv.Date      `yaml:"first_day"`
+	StartTime    rdv.TimeOfDay `yaml:"start_time"`
+	EndTime      rdv.TimeOfDay `yaml:"end_time"`
+	Recurrence   *Recurrence   `yaml:"recurrence"`
+}
+
+type Recurrence struct {
+	Every       string    `yaml:"every"` // week | month
+	Interval    int       `yaml:"interval"`
+	On          []Weekday `yaml:"on"`
+	WeekOfMonth int       `yaml:"week_of_month"` // 1..4, -1 = last
+	Until       *rdv.Date `yaml:"until"`
+}
+
+type Absence struct {
+	ID         string        `yaml:"id"`
+	Agent      string        `yaml:"agent"`
+	FirstDay   rdv.Date      `yaml:"first_day"`
+	EndDay     *rdv.Date     `yaml:"end_day"`
+	StartTime  rdv.TimeOfDay `yaml:"start_time"`
+	EndTime    rdv.TimeOfDay `yaml:"end_time"`
+	Recurrence *Recurrence   `yaml:"recurrence"`
+}
+
+type Sector struct {
+	ID           string        `yaml:"id"`
+	Territory    string        `yaml:"territory"`
+	Zones        []Zone        `yaml:"zones"`
+	Attributions []Attribution `yaml:"attributions"`
+}
+
+type Zone struct {
+	CityCode    string `yaml:"city_code"`
+	PostalCode  string `yaml:"postal_code"`
+	StreetBanID string `yaml:"street_ban_id"`
+}
+
+type Attribution struct {
+	Organisation string `yaml:"organisation"`
+	Agent        string `yaml:"agent"`
+}
+
+type Webhooks struct {
+	Incoming []IncomingWebhook `yaml:"incoming"`
+	Outgoing []OutgoingWebhook `yaml:"outgoing"`
+}
+
+type IncomingWebhook struct {
+	ID         string            `yaml:"id"`
+	Secret     Secret            `yaml:"-"`
+	SecretFile string            `yaml:"secret_file"`
+	SecretEnv  string            `yaml:"secret_env"`
+	Mapping    map[string]string `yaml:"mapping"`
+}
+
+type OutgoingWebhook struct {
+	ID            string   `yaml:"id"`
+	URL           string   `yaml:"url"`
+	Secret        Secret   `yaml:"-"`
+	SecretFile    string   `yaml:"secret_file"`
+	SecretEnv     string   `yaml:"secret_env"`
+	Organisations []string `yaml:"organisations"`
+	AllowPrivate  bool     `yaml:"allow_private"`
+}

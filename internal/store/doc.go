@@ -1,0 +1,56 @@
+// Package store is rdvsync's durable state and the only package that imports
+// bbolt (go.etcd.io/bbolt). It keeps RDVs, usagers, their indexes and
+// idempotency records in one file, and offers them through transactions with
+// domain methods (View, Update) so that a booking re-checks its slot and
+// writes its RDV in one serialisable transaction.
+//
+// # Bucket tree
+//
+// Every bucket name is a package variable (buckets.go). <t> is an instant as
+// 8 bytes big-endian unix nanoseconds, so byte order is time order and
+// windows are scanned with Cursor.Seek. Values marked {…} are versioned JSON
+// ({"v":1,…}, record.go); "·" is an empty value (key-only index).
+//
+//	meta
+//	├── schema_version                              → uint64, 8 bytes big-endian
+//	└── max_rdv_duration                            → int64 ns, 8 bytes big-endian; never decreases
+//	rdvs
+//	└── <rdv id>                                    → {"v":1, RDV}
+//	usagers
+//	└── <usager id>                                 → {"v":1, Usager}
+//	usager_email                                    lookup, several usagers may share an email
+//	└── <email>\x00<usager id>                      → ·
+//	usager_name_phone                               lookup for "same names and phone"
+//	└── <first>\x00<last>\x00<phone>\x00<usager id> → ·
+//	usager_search                                   scanned in name order by SearchUsagers
+//	└── <last>\x00<first>\x00<usager id>            → searchable text (names, email, phone digits)
+//	agent_busy                                      active (non-cancelled) RDVs only
+//	└── <agent id>
+//	    └── <t start><rdv id>                       → <t end>
+//	org_rdvs                                        every RDV, cancelled ones too (listings)
+//	└── <organisation id>
+//	    └── <t start><rdv id>                       → ·
+//	idempotency
+//	└── <scope>\x00<key>                            → {"v":1, body_sha256, status, response, created_at}
+//	idempotency_by_time                             scanned by PurgeIdempotency
+//	└── <t created_at><scope>\x00<key>              → ·
+//
+// Names, emails and phones in index keys are normalised (normalize.go):
+// lower case, accents stripped, punctuation and runs of spaces collapsed to
+// one space, phones reduced to "+" and digits.
+//
+// Indexes are written in the same transaction as the record they point to.
+// Tx.PutRDV and Tx.PutUsager read the previously stored version and remove
+// its index entries before writing the new ones, so a moved or cancelled RDV
+// frees its old slot in the very transaction that moves or cancels it.
+//
+// max_rdv_duration lets interval queries on agent_busy, which is keyed by
+// start, seek to (from − longest RDV ever stored) and still see every RDV
+// that began earlier but is not over at from.
+//
+// # Schema versions
+//
+// meta/schema_version counts the migrations applied (migrate.go). Open runs
+// the missing ones in order, in one transaction, and refuses a file written
+// by a newer rdvsync (ErrSchemaTooNew) rather than misreading it.
+package store

@@ -1,0 +1,100 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// A migration brings the schema from version-1 to version. It runs inside the
+// transaction that records version, so a failed migration leaves the file
+// as it was.
+type migration struct {
+	version int
+	name    string
+	apply   func(tx *bolt.Tx) error
+}
+
+// migrations is the schema history, oldest first: migrations[i].version is
+// i+1. A schema change is one function appended here (with a test that opens
+// a file of the previous version).
+var migrations = []migration{
+	{version: 1, name: "initial layout", apply: createInitialBuckets},
+}
+
+func createInitialBuckets(tx *bolt.Tx) error {
+	for _, name := range [][]byte{
+		bucketMeta, bucketRDVs, bucketUsagers,
+		bucketUsagerEmail, bucketUsagerNamePhone, bucketUsagerSearch,
+		bucketAgentBusy, bucketOrgRDVs,
+		bucketIdempotency, bucketIdempotencyByTime,
+	} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrate applies the migrations the file lacks and returns the schema
+// version found and the one now in place.
+func (s *Store) migrate(migs []migration) (from, to int, err error) {
+	latest := len(migs)
+	var fnErr error
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		fnErr = applyMigrations(tx, migs, &from)
+		return fnErr
+	})
+	if err != nil && err != fnErr {
+		err = fmt.Errorf("commit: %w", err)
+	}
+	if err != nil {
+		return from, from, fmt.Errorf("store %s: %w", s.path, err)
+	}
+	for _, m := range migs[from:] {
+		s.logger.Info("store migrated", "schema_version", m.version, "migration", m.name)
+	}
+	return from, latest, nil
+}
+
+func applyMigrations(tx *bolt.Tx, migs []migration, from *int) error {
+	v, err := schemaVersion(tx)
+	if err != nil {
+		return err
+	}
+	*from = v
+	if v > len(migs) {
+		return fmt.Errorf("schema version is %d but this rdvsync knows versions up to %d: %w (run the newer rdvsync or restore a backup)",
+			v, len(migs), ErrSchemaTooNew)
+	}
+	for _, m := range migs[v:] {
+		if err := m.apply(tx); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+		}
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err == nil {
+			err = meta.Put(keySchemaVersion, uint64Bytes(uint64(m.version)))
+		}
+		if err != nil {
+			return fmt.Errorf("migration %d (%s): record version: %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+// schemaVersion is 0 for a new (or pre-versioning) file.
+func schemaVersion(tx *bolt.Tx) (int, error) {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return 0, nil
+	}
+	v := meta.Get(keySchemaVersion)
+	switch len(v) {
+	case 0:
+		return 0, nil
+	case 8:
+		return int(binary.BigEndian.Uint64(v)), nil
+	}
+	return 0, fmt.Errorf("meta/%s is %d bytes, want 8: not an rdvsync store or a damaged one", keySchemaVersion, len(v))
+}

@@ -1,0 +1,188 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// ErrLocked is returned by Open when another process holds the file lock.
+var ErrLocked = errors.New("locked by another process")
+
+// ErrSchemaTooNew is returned by Open for a file written by a newer rdvsync.
+var ErrSchemaTooNew = errors.New("schema version newer than this rdvsync supports")
+
+// DefaultLockTimeout is how long Open waits for the file lock by default.
+const DefaultLockTimeout = time.Second
+
+// Options tunes Open. The zero value is ready to use.
+type Options struct {
+	// LockTimeout is how long to wait for another process to release the
+	// file lock before failing with ErrLocked (default DefaultLockTimeout).
+	LockTimeout time.Duration
+	// NoSync skips fsync on commit: faster, but a crash may lose
+	// acknowledged writes or corrupt the file. For tests only.
+	NoSync bool
+	// Logger receives open and migration events (default: discarded).
+	Logger *slog.Logger
+}
+
+// Store is an open rdvsync database. It is safe for concurrent use.
+type Store struct {
+	db     *bolt.DB
+	path   string
+	logger *slog.Logger
+}
+
+// Open opens or creates the database at path, creating its parent directory,
+// and brings its schema up to date. A file locked by another process fails
+// after opts.LockTimeout with an error wrapping ErrLocked.
+func Open(path string, opts Options) (*Store, error) {
+	return open(path, opts, migrations)
+}
+
+func open(path string, opts Options, migs []migration) (*Store, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("component", "store")
+	timeout := opts.LockTimeout
+	if timeout <= 0 {
+		timeout = DefaultLockTimeout
+	}
+	// The file holds personal data: only the daemon's user may read it.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store %s: create directory: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      timeout,
+		NoSync:       opts.NoSync,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("store %s is %w (is another rdvsync running on it?)", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store %s: open: %w", path, err)
+	}
+	s := &Store{db: db, path: path, logger: logger}
+	from, to, err := s.migrate(migs)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	logger.Info("store opened", "path", path, "schema_version", to, "migrated_from", from)
+	return s, nil
+}
+
+// Close releases the file and its lock. Transactions still running are
+// waited for.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store %s: close: %w", s.path, err)
+	}
+	return nil
+}
+
+// Path returns the file path given to Open.
+func (s *Store) Path() string { return s.path }
+
+// View runs fn in a read-only transaction, which sees a consistent snapshot.
+// Values fn receives stay valid after it returns.
+func (s *Store) View(ctx context.Context, fn func(*ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var fnErr error
+	err := s.db.View(func(btx *bolt.Tx) error {
+		fnErr = fn(&ReadTx{btx: btx})
+		return fnErr
+	})
+	return s.txError("view", err, fnErr)
+}
+
+// Update runs fn in a read-write transaction and commits it (with fsync
+// unless Options.NoSync) when fn returns nil; any error rolls everything
+// back and is returned unchanged.
+//
+// Concurrent calls are batched into one commit (bbolt's DB.Batch), which is
+// what makes many concurrent bookings per second possible with fsync on. The
+// price: fn may run more than once — when another fn of its batch fails the
+// batch is retried without it — so fn must have no side effects outside the
+// transaction (no network, no channel sends, and results captured in outer
+// variables must be reset at the start of fn). Each run sees the writes of
+// the calls committed or batched before it, so a check made in fn (such as
+// AgentHasOverlap) is still true when its writes commit.
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var fnErr error
+	err := s.db.Batch(func(btx *bolt.Tx) error {
+		// The caller may have given up while the batch was waiting.
+		if fnErr = ctx.Err(); fnErr != nil {
+			return fnErr
+		}
+		fnErr = fn(&Tx{ReadTx{btx: btx}})
+		return fnErr
+	})
+	return s.txError("update", err, fnErr)
+}
+
+// txError returns fn's own error unchanged and wraps bbolt's (begin, commit,
+// fsync) with the store's context.
+func (s *Store) txError(op string, err, fnErr error) error {
+	if err == nil || (fnErr != nil && err == fnErr) {
+		return err
+	}
+	return fmt.Errorf("store %s: %s: %w", s.path, op, err)
+}
+
+// Stats are counts for readiness checks and logs.
+type Stats struct {
+	RDVs      int
+	Usagers   int
+	SizeBytes int64
+}
+
+// Stats counts the stored RDVs and usagers.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	err := s.View(ctx, func(tx *ReadTx) error {
+		st = Stats{
+			RDVs:      tx.btx.Bucket(bucketRDVs).Stats().KeyN,
+			Usagers:   tx.btx.Bucket(bucketUsagers).Stats().KeyN,
+			SizeBytes: tx.btx.Size(),
+		}
+		return nil
+	})
+	return st, err
+}
+
+// ReadTx is a read-only transaction. It is only valid inside the function
+// given to View or Update.
+type ReadTx struct {
+	btx *bolt.Tx
+	// maxDur caches meta/max_rdv_duration once loaded is set.
+	maxDur time.Duration
+	loaded bool
+}
+
+// Tx is a read-write transaction. It is only valid inside the function given
+// to Update.
+type Tx struct {
+	ReadTx
+}
+
+func (tx *ReadTx) bucket(name []byte) *bolt.Bucket {
+	// Every top-level bucket is created by migration 1 and never dropped.
+	return tx.btx.Bucket(name)
+}
