@@ -18,14 +18,16 @@ type Pos struct{ Line, Column int }
 // the position of every path so validation can point at the right line.
 type decoder struct {
 	file string
-	errs *Errors
-	pos  map[string]Pos
+	errs   *Errors
+	pos    map[string]Pos
+	failed map[string]bool // paths whose value could not be decoded
 }
 
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
 	d.errs.add(d.file, Pos{n.Line, n.Column}, path, fmt.Sprintf(format, args...))
+	d.failed[path] = true
 }
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {

@@ -40,7 +40,7 @@ func Parse(path string, data []byte) (*File, error) {
 	}
 	f := &File{Path: path}
 	var errs Errors
-	d := &decoder{file: path, errs: &errs, pos: map[string]Pos{}}
+	d := &decoder{file: path, errs: &errs, pos: map[string]Pos{}, failed: map[string]bool{}}
 	d.decode(&root, reflect.ValueOf(f).Elem(), "")
 	v := &validator{f: f, d: d, dir: filepath.Dir(path)}
 	v.run()

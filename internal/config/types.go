@@ -105,3 +105,16 @@ func (es Errors) sorted() Errors {
 	})
 	return es
 }
+
+// String prints whole days as "90d", other durations in Go syntax without
+// trailing zero units ("45m", "2h30m").
+func (d Duration) String() string {
+	x := time.Duration(d)
+	day := 24 * time.Hour
+	if x >= day && x%day == 0 {
+		return fmt.Sprintf("%dd", x/day)
+	}
+	s := x.String()
+	s = strings.TrimSuffix(s, "0s")
+	return strings.TrimSuffix(s, "0m")
+}

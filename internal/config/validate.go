@@ -30,6 +30,9 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // errorf reports a problem at path, positioned at the path itself or, when
 // the key is absent, at its closest present parent.
 func (v *validator) errorf(path, format string, args ...any) {
+	if v.d.failed[path] {
+		return // already reported while decoding; one problem, one message
+	}
 	p := path
 	for {
 		if pos, ok := v.d.pos[p]; ok {
@@ -280,7 +283,7 @@ func (v *validator) motif(i int) {
 	if !v.has(p + ".duration") {
 		v.errorf(p+".duration", "is required (e.g. 30m)")
 	} else if m.Duration < Duration(5*time.Minute) || m.Duration > Duration(12*time.Hour) || m.Duration.D()%time.Minute != 0 {
-		v.errorf(p+".duration", "%s is not a whole number of minutes between 5m and 12h", m.Duration.D())
+		v.errorf(p+".duration", "%s is not a whole number of minutes between 5m and 12h", m.Duration)
 	}
 	oneOf(v, p+".location_type", &m.LocationType, rdv.LocationPublicOffice,
 		rdv.LocationPublicOffice, rdv.LocationPhone, rdv.LocationHome, rdv.LocationVisio)
@@ -297,7 +300,7 @@ func (v *validator) motif(i int) {
 		m.MaxBookingDelay = &d
 	}
 	if *m.MinBookingDelay > *m.MaxBookingDelay {
-		v.errorf(p+".min_booking_delay", "%s is longer than max_booking_delay %s", m.MinBookingDelay.D(), m.MaxBookingDelay.D())
+		v.errorf(p+".min_booking_delay", "%s is longer than max_booking_delay %s", *m.MinBookingDelay, *m.MaxBookingDelay)
 	}
 	if m.CancellableByUsager == nil {
 		t := true
@@ -381,7 +384,10 @@ func (v *validator) plage(i int) {
 	if pl.Organisation == "" && agent != nil && len(agent.Organisations) == 1 {
 		pl.Organisation = agent.Organisations[0]
 	}
-	orgOK := v.ref(p+".organisation", "organisation", v.orgs, pl.Organisation)
+	orgOK := false
+	if pl.Organisation != "" || agent != nil {
+		orgOK = v.ref(p+".organisation", "organisation", v.orgs, pl.Organisation)
+	}
 	if orgOK && agent != nil && !slices.Contains(agent.Organisations, pl.Organisation) {
 		v.errorf(p+".organisation", "agent %q is not a member of organisation %q", pl.Agent, pl.Organisation)
 	}

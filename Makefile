@@ -1,0 +1,32 @@
+# rdvsync — the two commands a new machine needs: `make run` and `make test`.
+GO ?= go
+CONFIG ?= config.example.yaml
+PKGS := ./...
+
+.PHONY: run test test-deps build vet bench check-config docker
+
+## run: start the daemon on the example configuration (store and mail/SMS spools under data/)
+run:
+	$(GO) run ./cmd/rdvsync serve -config $(CONFIG)
+
+## test: install what the tests need, then run vet and the whole suite with the race detector
+test: test-deps
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+## test-deps: system packages used by the tests (real peers), installed only when missing
+test-deps:
+	@./scripts/test-deps.sh
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/rdvsync ./cmd/rdvsync
+
+check-config:
+	$(GO) run ./cmd/rdvsync check-config -config $(CONFIG)
+
+## bench: the benchmarks whose figures are in BENCHMARKS.md
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/slots/ ./internal/store/
+
+docker:
+	docker build -t rdvsync .

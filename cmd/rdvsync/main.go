@@ -1,0 +1,53 @@
+// Command rdvsync is the prescription booking daemon and its admin tools.
+// main only dispatches to subcommands; each one wires what it needs.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	_ "time/tzdata" // organisations' IANA zones work in minimal images too
+)
+
+type command struct {
+	name, usage string
+	run         func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"check-config", "validate a configuration file and print a summary", runCheckConfig},
+		{"slots", "print the bookable slots of a motif", runSlots},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "rdvsync: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: rdvsync <command> [flags]   (rdvsync <command> -h for its flags)")
+	fmt.Fprintln(w)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.usage)
+	}
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the system packages the test suite talks to, when they are missing.
+# Idempotent and quiet when everything is there.
+set -euo pipefail
+
+need=()
+# Go modules are fetched by `go test` itself; system peers are listed here.
+for pkg in "$@"; do
+	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	echo "test-deps: installing ${need[*]}" >&2
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+go mod download
