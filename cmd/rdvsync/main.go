@@ -17,6 +17,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"serve", "run the daemon: HTTP API v1 (bookings, slots), health and metrics", runServe},
 		{"check-config", "validate a configuration file and print a summary", runCheckConfig},
 		{"slots", "print the bookable slots of a motif", runSlots},
 	}

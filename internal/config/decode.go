@@ -17,7 +17,7 @@ type Pos struct{ Line, Column int }
 // with its path and position instead of stopping at the first, and recording
 // the position of every path so validation can point at the right line.
 type decoder struct {
-	file string
+	file   string
 	errs   *Errors
 	pos    map[string]Pos
 	failed map[string]bool // paths whose value could not be decoded

@@ -56,8 +56,9 @@ type RDV struct {
 	CancelledAt    *time.Time `json:"cancelled_at"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
-	// UsagerTokenSHA256 is the hex sha256 of the usager's secret link token.
-	UsagerTokenSHA256 string `json:"usager_token_sha256"`
+	// UsagerToken is the secret of the usager's link /rdv/{id}?token=…; it
+	// is kept (not hashed) so agents can hand the link over again.
+	UsagerToken string `json:"usager_token"`
 	// Version increases on every change; calendars use it as SEQUENCE.
 	Version int `json:"version"`
 }

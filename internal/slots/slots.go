@@ -3,8 +3,9 @@
 // absences and its busy intervals (booked RDVs, external calendar busy
 // times), cut into back-to-back slots of the motif's duration from the start
 // of each free range. Wall-clock rules are evaluated in the organisation's
-// zone, so a 09:00 plage stays 09:00 across DST changes. Everything here is
-// pure: the caller passes "now" and the busy intervals.
+// zone, so a 09:00 plage stays 09:00 across DST changes (see span for the
+// night of the change itself). Everything here is pure: the caller passes
+// "now" and the busy intervals.
 package slots
 
 import (
@@ -31,7 +32,8 @@ type Busy interface {
 	AppendAgentBusy(dst []rdv.Interval, agentID string, from, to time.Time) []rdv.Interval
 }
 
-// Slot is one bookable start time. Agent is nil in public results.
+// Slot is one bookable start time. Start and End are in the organisation's
+// zone. Agent is nil in public results.
 type Slot struct {
 	Start, End time.Time
 	Motif      *catalog.Motif
@@ -116,7 +118,8 @@ func Search(cat *catalog.Catalog, q Query) []Slot {
 }
 
 // Next returns the first slot from now within NextHorizon (or the motif's
-// max booking delay for non-agents), searching week by week.
+// max booking delay for non-agents), searching week by week. Like Search, a
+// public result has no agent.
 func Next(cat *catalog.Catalog, q Query) (Slot, bool) {
 	s := newSearcher(cat, &q)
 	motifs := Motifs(cat, &q)
@@ -144,9 +147,25 @@ func Next(cat *catalog.Catalog, q Query) (Slot, bool) {
 		for _, m := range motifs {
 			buf = s.motif(buf, m, d, to)
 		}
-		if len(buf) > 0 {
-			return slices.MinFunc(buf, compareSlots), true
+		if len(buf) == 0 {
+			continue
 		}
+		// Windows are local days: an organisation further east may start a
+		// later day before this one ends. Zones are less than two days
+		// apart, so two more days settle which slot comes first.
+		if to < last {
+			for _, m := range motifs {
+				buf = s.motif(buf, m, to.AddDays(1), min(to.AddDays(2), last))
+			}
+		}
+		best := slices.MinFunc(buf, compareSlots)
+		if best.Start.After(horizon) {
+			break
+		}
+		if !q.AgentView {
+			best.Agent = nil
+		}
+		return best, true
 	}
 	return Slot{}, false
 }
@@ -254,7 +273,7 @@ func (s *searcher) motif(out []Slot, m *catalog.Motif, from, to rdv.Date) []Slot
 func cut(out []Slot, r rdv.Interval, m *catalog.Motif, p *catalog.Plage, now, earliest, latest time.Time) []Slot {
 	start := r.Start
 	if start.Before(now) {
-		start = roundUp(now, 5*time.Minute)
+		start = roundUp(now, 5*time.Minute).In(r.Start.Location())
 	}
 	for t := start; !t.Add(m.Duration).After(r.End); t = t.Add(m.Duration) {
 		if t.Before(earliest) {
@@ -284,9 +303,9 @@ func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date) []rdv.Interval {
 		return r
 	}
 	var free []rdv.Interval
-	if !s.cat.IsHoliday(p.Organisation.Territory, d) {
-		loc := p.Organisation.Location
-		open := rdv.Interval{Start: d.At(p.Start, loc), End: d.At(p.End, loc)}
+	loc := p.Organisation.Location
+	open := span(d, p.Start, p.End, loc)
+	if open.Start.Before(open.End) && !s.cat.IsHoliday(p.Organisation.Territory, d) {
 		busy := s.busy[:0]
 		busy = appendAbsences(busy, p.Agent, d, loc, open)
 		if s.q.Busy != nil {
@@ -309,7 +328,7 @@ func appendAbsences(dst []rdv.Interval, agent *catalog.Agent, d rdv.Date, loc *t
 			if !a.Recurrence.Occurs(a.FirstDay, x) {
 				continue
 			}
-			iv := rdv.Interval{Start: x.At(a.Start, loc), End: x.AddDays(a.Days).At(a.End, loc)}
+			iv := rdv.Interval{Start: wallClock(x, a.Start, loc, false), End: wallClock(x.AddDays(a.Days), a.End, loc, true)}
 			if iv.Overlaps(open) {
 				dst = append(dst, iv)
 			}

@@ -26,24 +26,24 @@ type createdByV1 struct {
 }
 
 type rdvV1 struct {
-	V                 int         `json:"v"`
-	ID                string      `json:"id"`
-	Status            string      `json:"status"`
-	StartsAt          time.Time   `json:"starts_at"`
-	EndsAt            time.Time   `json:"ends_at"`
-	MotifID           string      `json:"motif_id"`
-	LieuID            string      `json:"lieu_id,omitempty"`
-	OrganisationID    string      `json:"organisation_id"`
-	AgentIDs          []string    `json:"agent_ids"`
-	UsagerID          string      `json:"usager_id,omitempty"`
-	CreatedBy         createdByV1 `json:"created_by"`
-	Context           string      `json:"context,omitempty"`
-	CancelReason      string      `json:"cancel_reason,omitempty"`
-	CancelledAt       *time.Time  `json:"cancelled_at,omitempty"`
-	CreatedAt         time.Time   `json:"created_at"`
-	UpdatedAt         time.Time   `json:"updated_at"`
-	UsagerTokenSHA256 string      `json:"usager_token_sha256,omitempty"`
-	Version           int         `json:"version"`
+	V              int         `json:"v"`
+	ID             string      `json:"id"`
+	Status         string      `json:"status"`
+	StartsAt       time.Time   `json:"starts_at"`
+	EndsAt         time.Time   `json:"ends_at"`
+	MotifID        string      `json:"motif_id"`
+	LieuID         string      `json:"lieu_id,omitempty"`
+	OrganisationID string      `json:"organisation_id"`
+	AgentIDs       []string    `json:"agent_ids"`
+	UsagerID       string      `json:"usager_id,omitempty"`
+	CreatedBy      createdByV1 `json:"created_by"`
+	Context        string      `json:"context,omitempty"`
+	CancelReason   string      `json:"cancel_reason,omitempty"`
+	CancelledAt    *time.Time  `json:"cancelled_at,omitempty"`
+	CreatedAt      time.Time   `json:"created_at"`
+	UpdatedAt      time.Time   `json:"updated_at"`
+	UsagerToken    string      `json:"usager_token,omitempty"`
+	Version        int         `json:"version"`
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -74,13 +74,13 @@ func encodeRDV(r *rdv.RDV) ([]byte, error) {
 			PhoneNumber: r.CreatedBy.PhoneNumber,
 			AgentID:     r.CreatedBy.AgentID,
 		},
-		Context:           r.Context,
-		CancelReason:      r.CancelReason,
-		CancelledAt:       utcPtr(r.CancelledAt),
-		CreatedAt:         r.CreatedAt.UTC(),
-		UpdatedAt:         r.UpdatedAt.UTC(),
-		UsagerTokenSHA256: r.UsagerTokenSHA256,
-		Version:           r.Version,
+		Context:      r.Context,
+		CancelReason: r.CancelReason,
+		CancelledAt:  utcPtr(r.CancelledAt),
+		CreatedAt:    r.CreatedAt.UTC(),
+		UpdatedAt:    r.UpdatedAt.UTC(),
+		UsagerToken:  r.UsagerToken,
+		Version:      r.Version,
 	})
 }
 
@@ -110,13 +110,13 @@ func decodeRDV(b []byte) (*rdv.RDV, error) {
 			PhoneNumber: v.CreatedBy.PhoneNumber,
 			AgentID:     v.CreatedBy.AgentID,
 		},
-		Context:           v.Context,
-		CancelReason:      v.CancelReason,
-		CancelledAt:       v.CancelledAt,
-		CreatedAt:         v.CreatedAt,
-		UpdatedAt:         v.UpdatedAt,
-		UsagerTokenSHA256: v.UsagerTokenSHA256,
-		Version:           v.Version,
+		Context:      v.Context,
+		CancelReason: v.CancelReason,
+		CancelledAt:  v.CancelledAt,
+		CreatedAt:    v.CreatedAt,
+		UpdatedAt:    v.UpdatedAt,
+		UsagerToken:  v.UsagerToken,
+		Version:      v.Version,
 	}, nil
 }
 

@@ -37,6 +37,7 @@ type Options struct {
 // Store is an open rdvsync database. It is safe for concurrent use.
 type Store struct {
 	db     *bolt.DB
+	commit *committer
 	path   string
 	logger *slog.Logger
 }
@@ -73,7 +74,7 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s: open: %w", path, err)
 	}
-	s := &Store{db: db, path: path, logger: logger}
+	s := &Store{db: db, commit: &committer{db: db}, path: path, logger: logger}
 	from, to, err := s.migrate(migs)
 	if err != nil {
 		_ = db.Close()
@@ -113,27 +114,29 @@ func (s *Store) View(ctx context.Context, fn func(*ReadTx) error) error {
 // unless Options.NoSync) when fn returns nil; any error rolls everything
 // back and is returned unchanged.
 //
-// Concurrent calls are batched into one commit (bbolt's DB.Batch), which is
+// Concurrent calls share one commit (group commit, see committer), which is
 // what makes many concurrent bookings per second possible with fsync on. The
-// price: fn may run more than once — when another fn of its batch fails the
-// batch is retried without it — so fn must have no side effects outside the
-// transaction (no network, no channel sends, and results captured in outer
-// variables must be reset at the start of fn). Each run sees the writes of
-// the calls committed or batched before it, so a check made in fn (such as
-// AgentHasOverlap) is still true when its writes commit.
+// price: fn may run more than once — when another function of its group
+// fails, the group is retried without it — so fn must have no side effects
+// outside the transaction (no network, no channel sends, and results
+// captured in outer variables must be reset at the start of fn). Each run
+// sees every write committed or grouped before it, so a check made in fn
+// (such as AgentHasOverlap) still holds when its writes commit.
+//
+// A ctx that ends before fn has run makes Update return ctx.Err() without
+// writing; once fn has run, Update waits for the commit.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	var fnErr error
-	err := s.db.Batch(func(btx *bolt.Tx) error {
-		// The caller may have given up while the batch was waiting.
-		if fnErr = ctx.Err(); fnErr != nil {
-			return fnErr
-		}
+	err := s.commit.update(ctx, func(btx *bolt.Tx) error {
 		fnErr = fn(&Tx{ReadTx{btx: btx}})
 		return fnErr
 	})
+	if ctxErr := ctx.Err(); ctxErr != nil && err == ctxErr {
+		return err
+	}
 	return s.txError("update", err, fnErr)
 }
 

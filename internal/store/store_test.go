@@ -18,7 +18,9 @@ import (
 // day0 is a Monday, 09:00 in Paris.
 var day0 = time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
 
-func at(h, m int) time.Time { return day0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+func at(h, m int) time.Time {
+	return day0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+}
 
 func openTest(t testing.TB) *Store {
 	t.Helper()
@@ -93,7 +95,9 @@ func view(t testing.TB, s *Store, fn func(tx *ReadTx)) {
 func busy(t testing.TB, s *Store, agentID string) string {
 	t.Helper()
 	var ivs []rdv.Interval
-	view(t, s, func(tx *ReadTx) { ivs = tx.AppendAgentBusy(nil, agentID, day0.Add(-8*time.Hour), day0.Add(16*time.Hour)) })
+	view(t, s, func(tx *ReadTx) {
+		ivs = tx.AppendAgentBusy(nil, agentID, day0.Add(-8*time.Hour), day0.Add(16*time.Hour))
+	})
 	return formatIntervals(ivs)
 }
 
@@ -396,4 +400,25 @@ func TestMigrations(t *testing.T) {
 		t.Fatalf("reopen after a failed migration: %v", err)
 	}
 	s.Close()
+}
+
+func TestUpdatePanicReachesCaller(t *testing.T) {
+	s := openTest(t)
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Errorf("recovered %v, want the panic of fn", p)
+			}
+		}()
+		_ = s.Update(context.Background(), func(tx *Tx) error {
+			if err := tx.PutRDV(newRDV("r1", "org", at(1, 0), time.Hour, "a")); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	}()
+	put(t, s, newRDV("r2", "org", at(2, 0), time.Hour, "a"))
+	if got := busy(t, s, "a"); got != "10:00-11:00" {
+		t.Errorf("after a panicking Update, busy = %q, want only r2", got)
+	}
 }

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"rdvsync/internal/booking"
+	"rdvsync/internal/catalog"
+	"rdvsync/internal/config"
+	"rdvsync/internal/httpapi"
+	"rdvsync/internal/store"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take on SIGTERM.
+const shutdownTimeout = 20 * time.Second
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", stderr)
+	path := fs.String("config", "config.yaml", "configuration `file`")
+	listen := fs.String("listen", "", "listen `address`, overriding server.listen")
+	storePath := fs.String("store", "", "bbolt `file`, overriding store.path (mail/SMS spools go beside it)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
+	noSync := fs.Bool("unsafe-no-fsync", false, "do not fsync the store (benchmarks only: acknowledged bookings may be lost on a crash)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var level slog.LevelVar
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "rdvsync serve: -log-level: %v\n", err)
+		return 2
+	}
+	hopts := &slog.HandlerOptions{Level: &level}
+	var logger *slog.Logger
+	if *logJSON {
+		logger = slog.New(slog.NewJSONHandler(stderr, hopts))
+	} else {
+		logger = slog.New(slog.NewTextHandler(stderr, hopts))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d := &daemon{configPath: *path, listen: *listen, storePath: *storePath, noSync: *noSync, log: logger, stdout: stdout}
+	if err := d.run(ctx); err != nil {
+		logger.Error("rdvsync stopped", slog.Any("error", err))
+		return 1
+	}
+	return 0
+}
+
+// daemon holds what serve wires together.
+type daemon struct {
+	configPath, listen, storePath string
+	noSync                        bool
+	log                           *slog.Logger
+	stdout                        io.Writer
+
+	catalog atomic.Pointer[catalog.Catalog]
+	ready   atomic.Bool
+}
+
+// load reads and validates the configuration, logging every problem.
+func (d *daemon) load() (*catalog.Catalog, error) {
+	f, err := config.Load(d.configPath)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				d.log.Error("configuration error", "problem", e.Error())
+			}
+			return nil, fmt.Errorf("%s: %d configuration error(s)", d.configPath, len(errs))
+		}
+		return nil, err
+	}
+	return catalog.Build(f)
+}
+
+func (d *daemon) run(ctx context.Context) error {
+	cat, err := d.load()
+	if err != nil {
+		return err
+	}
+	d.catalog.Store(cat)
+	cfg := cat.Config
+	storePath := cfg.StorePath()
+	if d.storePath != "" {
+		storePath = d.storePath
+	}
+	st, err := store.Open(storePath, store.Options{NoSync: d.noSync, Logger: d.log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			d.log.Error("closing store", slog.Any("error", err))
+		} else {
+			d.log.Info("store closed", "path", storePath)
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var api *httpapi.API
+	svc := booking.New(d.catalog.Load, st, booking.Options{Logger: d.log, Observer: observerFunc(func(o string) { api.BookingOutcome(o) })})
+	api = httpapi.New(httpapi.Options{
+		Booking: svc, Logger: d.log, Registerer: reg,
+		RatePerMinute: cfg.Server.RateLimit.PerMinute, RateBurst: cfg.Server.RateLimit.Burst,
+		Ready: func() error {
+			if !d.ready.Load() {
+				return errors.New("daemon not ready")
+			}
+			return nil
+		},
+	})
+	mux := http.NewServeMux()
+	api.Register(mux)
+
+	addr := cfg.Server.Listen
+	if d.listen != "" {
+		addr = d.listen
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	d.ready.Store(true)
+	d.log.Info("rdvsync serving", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "store", storePath,
+		"organisations", len(cat.Organisations), "agents", len(cat.Agents), "motifs", len(cat.Motifs))
+	fmt.Fprintf(d.stdout, "rdvsync listening on http://%s\n", ln.Addr())
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			d.reload()
+		case err := <-serveErr:
+			d.ready.Store(false)
+			return fmt.Errorf("http server: %w", err)
+		case <-ctx.Done():
+			d.ready.Store(false)
+			d.log.Info("shutting down: finishing in-flight requests")
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			err := srv.Shutdown(sctx)
+			cancel()
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http shutdown: %w", err)
+			}
+			return nil
+		}
+	}
+}
+
+// reload swaps in a new catalogue; an invalid file keeps the old one.
+func (d *daemon) reload() {
+	cat, err := d.load()
+	if err != nil {
+		d.log.Error("configuration reload failed: keeping the previous configuration", slog.Any("error", err))
+		return
+	}
+	old := d.catalog.Load().Config
+	if cat.Config.Server.Listen != old.Server.Listen || cat.Config.StorePath() != old.StorePath() {
+		d.log.Warn("server.listen and store.path changes take effect at the next restart")
+	}
+	d.catalog.Store(cat)
+	d.log.Info("configuration reloaded", "organisations", len(cat.Organisations), "agents", len(cat.Agents), "motifs", len(cat.Motifs))
+}
+
+type observerFunc func(string)
+
+func (f observerFunc) BookingOutcome(o string) { f(o) }

@@ -1,0 +1,227 @@
+// Package booking holds the use cases of rdvsync: searching slots, booking
+// (prescription externe, prescription interne, usager), cancelling, moving,
+// setting statuses and searching usagers, with the authorisation rules of
+// DESIGN §2 items 1–6. Transports (httpapi, web, webhooks) call it; it calls
+// the pure slots and sector packages and the store through the interface
+// below. Every change is written in one store transaction in which the slot
+// is re-checked, so two bookings of one slot can never both succeed.
+package booking
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"rdvsync/internal/catalog"
+	"rdvsync/internal/rdv"
+	"rdvsync/internal/slots"
+	"rdvsync/internal/store"
+)
+
+// Store is what booking needs from persistence.
+type Store interface {
+	View(ctx context.Context, fn func(*store.ReadTx) error) error
+	Update(ctx context.Context, fn func(*store.Tx) error) error
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Observer hears the outcome of each booking attempt (metrics).
+type Observer interface {
+	BookingOutcome(outcome string)
+}
+
+// Service runs the use cases against the current catalogue snapshot.
+type Service struct {
+	catalog  func() *catalog.Catalog
+	store    Store
+	now      func() time.Time
+	log      *slog.Logger
+	observer Observer
+}
+
+// Options configure a Service.
+type Options struct {
+	Now      func() time.Time // default time.Now
+	Logger   *slog.Logger
+	Observer Observer
+}
+
+// New returns a Service reading the catalogue through cat (swapped on reload).
+func New(cat func() *catalog.Catalog, st Store, opts Options) *Service {
+	s := &Service{catalog: cat, store: st, now: opts.Now, log: opts.Logger, observer: opts.Observer}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("component", "booking")
+	return s
+}
+
+// Catalog returns the snapshot in force.
+func (s *Service) Catalog() *catalog.Catalog { return s.catalog() }
+
+// Now returns the service's clock.
+func (s *Service) Now() time.Time { return s.now() }
+
+// Caller is who makes a request: an authenticated agent, the holder of an
+// RDV's usager token, or nobody (anonymous prescripteur or usager).
+type Caller struct {
+	Agent       *catalog.Agent
+	UsagerToken string
+}
+
+// Anonymous reports whether the caller proved no identity.
+func (c Caller) Anonymous() bool { return c.Agent == nil && c.UsagerToken == "" }
+
+// busyTx adapts a read transaction to slots.Busy, leaving out one RDV so
+// that moving an RDV does not collide with itself.
+type busyTx struct {
+	tx     *store.ReadTx
+	ignore *rdv.RDV
+}
+
+func (b busyTx) AppendAgentBusy(dst []rdv.Interval, agentID string, from, to time.Time) []rdv.Interval {
+	n := len(dst)
+	dst = b.tx.AppendAgentBusy(dst, agentID, from, to)
+	if b.ignore == nil {
+		return dst
+	}
+	// No two active RDVs of one agent overlap, so the ignored RDV's exact
+	// interval identifies it.
+	out := dst[:n]
+	for _, iv := range dst[n:] {
+		if !(iv.Start.Equal(b.ignore.StartsAt) && iv.End.Equal(b.ignore.EndsAt)) {
+			out = append(out, iv)
+		}
+	}
+	return out
+}
+
+// SlotsRequest is a slot search as the API receives it, ids unresolved.
+type SlotsRequest struct {
+	MotifID, LieuID        string
+	ServiceID, TerritoryID string
+	From, To               string // YYYY-MM-DD, inclusive; default today .. +6 days
+	CityCode, PostalCode   string
+	StreetBanID            string
+}
+
+// Slots searches slots for the caller: agents get one slot per free agent
+// without booking delays; anonymous callers the public view.
+func (s *Service) Slots(ctx context.Context, caller Caller, req SlotsRequest) ([]slots.Slot, error) {
+	cat := s.catalog()
+	q, err := s.query(cat, caller, req, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []slots.Slot
+	err = s.store.View(ctx, func(tx *store.ReadTx) error {
+		q.Busy = busyTx{tx: tx}
+		out = slots.Search(cat, q)
+		return nil
+	})
+	return out, err
+}
+
+// NextSlot returns the first slot within the horizon, or false.
+func (s *Service) NextSlot(ctx context.Context, caller Caller, req SlotsRequest) (slots.Slot, bool, error) {
+	cat := s.catalog()
+	q, err := s.query(cat, caller, req, false)
+	if err != nil {
+		return slots.Slot{}, false, err
+	}
+	var (
+		out slots.Slot
+		ok  bool
+	)
+	err = s.store.View(ctx, func(tx *store.ReadTx) error {
+		q.Busy = busyTx{tx: tx}
+		out, ok = slots.Next(cat, q)
+		return nil
+	})
+	return out, ok, err
+}
+
+// query resolves and checks a slot search.
+func (s *Service) query(cat *catalog.Catalog, caller Caller, req SlotsRequest, window bool) (slots.Query, error) {
+	fe := fieldErrors{}
+	q := slots.Query{Now: s.now(), Caller: caller.Agent, AgentView: caller.Agent != nil}
+	q.Address.CityCode, q.Address.PostalCode, q.Address.StreetBanID = req.CityCode, req.PostalCode, req.StreetBanID
+	loc := cat.Organisations[0].Location
+	switch {
+	case req.MotifID != "":
+		if q.Motif = cat.Motif(req.MotifID); q.Motif == nil {
+			fe.add("motif_id", "motif inconnu")
+		} else {
+			loc = q.Motif.Organisation.Location
+			if !slots.MayBook(caller.Agent, q.Motif) {
+				return q, fmt.Errorf("%w: motif %s is not bookable by this caller", errMotifNotBookable, q.Motif.ID)
+			}
+		}
+	case req.ServiceID != "" && req.TerritoryID != "":
+		if q.Service = cat.Service(req.ServiceID); q.Service == nil {
+			fe.add("service_id", "service inconnu")
+		}
+		if q.Territory = cat.Territory(req.TerritoryID); q.Territory == nil {
+			fe.add("territory", "territoire inconnu")
+		} else if len(q.Territory.Organisations) > 0 {
+			loc = q.Territory.Organisations[0].Location
+		}
+	default:
+		fe.add("motif_id", "obligatoire (ou service_id et territory pour élargir la recherche)")
+	}
+	if req.LieuID != "" {
+		if q.Lieu = cat.Lieu(req.LieuID); q.Lieu == nil {
+			fe.add("lieu_id", "lieu inconnu")
+		}
+	}
+	today := rdv.DateOf(q.Now.In(loc))
+	q.From, q.To = today, today.AddDays(6)
+	if req.From != "" {
+		d, err := rdv.ParseDate(req.From)
+		if err != nil {
+			fe.add("from", "date invalide (AAAA-MM-JJ)")
+		}
+		q.From = d
+		if req.To == "" {
+			q.To = d.AddDays(6)
+		}
+	}
+	if req.To != "" {
+		d, err := rdv.ParseDate(req.To)
+		if err != nil {
+			fe.add("to", "date invalide (AAAA-MM-JJ)")
+		}
+		q.To = d
+	}
+	if window && len(fe) == 0 {
+		if q.To < q.From {
+			fe.add("to", "doit être postérieure ou égale à from")
+		} else if int(q.To-q.From)+1 > slots.MaxWindowDays {
+			fe.add("to", fmt.Sprintf("la période ne peut pas dépasser %d jours", slots.MaxWindowDays))
+		}
+	}
+	if len(fe) > 0 {
+		return q, &rdv.InvalidError{Fields: fe}
+	}
+	return q, nil
+}
+
+// errMotifNotBookable is a forbidden motif; the HTTP layer gives it its own code.
+var errMotifNotBookable = fmt.Errorf("%w: motif not bookable online by this caller", rdv.ErrForbidden)
+
+// IsMotifNotBookable reports whether err says the caller may not book the motif.
+func IsMotifNotBookable(err error) bool { return errors.Is(err, errMotifNotBookable) }
+
+func newToken() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,338 @@
+package httpapi
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"rdvsync/internal/booking"
+	"rdvsync/internal/catalog"
+	"rdvsync/internal/rdv"
+	"rdvsync/internal/sector"
+	"rdvsync/internal/slots"
+)
+
+type catalogResponse struct {
+	Organisations []orgView     `json:"organisations"`
+	Services      []serviceView `json:"services"`
+	Motifs        []motifView   `json:"motifs"`
+	Lieux         []lieuView    `json:"lieux"`
+}
+
+type orgView struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	TerritoryID string `json:"territory_id"`
+	Timezone    string `json:"timezone"`
+	Phone       string `json:"phone,omitempty"`
+	Email       string `json:"email,omitempty"`
+}
+
+type serviceView struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type motifView struct {
+	ID                  string           `json:"id"`
+	Name                string           `json:"name"`
+	OrganisationID      string           `json:"organisation_id"`
+	ServiceID           string           `json:"service_id"`
+	DurationMinutes     int              `json:"duration_minutes"`
+	LocationType        rdv.LocationType `json:"location_type"`
+	BookableBy          rdv.BookableBy   `json:"bookable_by"`
+	Instructions        string           `json:"instructions,omitempty"`
+	CancellableByUsager bool             `json:"cancellable_by_usager"`
+	LieuIDs             []string         `json:"lieu_ids"`
+}
+
+type lieuView struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	Address        string `json:"address,omitempty"`
+	OrganisationID string `json:"organisation_id"`
+}
+
+func (a *API) handleCatalog(w http.ResponseWriter, r *http.Request) {
+	c, err := a.caller(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	cat := a.booking.Catalog()
+	q := r.URL.Query()
+	var only *catalog.Organisation
+	if id := q.Get("organisation_id"); id != "" {
+		if only = cat.Organisation(id); only == nil {
+			a.writeError(w, r, rdv.Invalid("organisation_id", "organisation inconnue"))
+			return
+		}
+	}
+	match := sector.Locate(cat, sector.Address{CityCode: q.Get("city_code"), PostalCode: q.Get("postal_code"), StreetBanID: q.Get("street_ban_id")})
+	resp := catalogResponse{Organisations: []orgView{}, Services: []serviceView{}, Motifs: []motifView{}, Lieux: []lieuView{}}
+	var orgs []*catalog.Organisation
+	var services []*catalog.Service
+	var lieux []*catalog.Lieu
+	for _, m := range cat.Motifs {
+		if (only != nil && m.Organisation != only) || !slots.MayBook(c.Agent, m) || !match.AllowsMotif(m) || len(m.Plages) == 0 {
+			continue
+		}
+		mv := motifView{ID: m.ID, Name: m.Name, OrganisationID: m.Organisation.ID, ServiceID: m.Service.ID,
+			DurationMinutes: int(m.Duration / time.Minute), LocationType: m.LocationType, BookableBy: m.BookableBy,
+			Instructions: m.Instructions, CancellableByUsager: m.CancellableByUsager, LieuIDs: []string{}}
+		for _, l := range m.Lieux {
+			mv.LieuIDs = append(mv.LieuIDs, l.ID)
+			if !slices.Contains(lieux, l) {
+				lieux = append(lieux, l)
+			}
+		}
+		resp.Motifs = append(resp.Motifs, mv)
+		if !slices.Contains(orgs, m.Organisation) {
+			orgs = append(orgs, m.Organisation)
+		}
+		if !slices.Contains(services, m.Service) {
+			services = append(services, m.Service)
+		}
+	}
+	for _, o := range orgs {
+		resp.Organisations = append(resp.Organisations, orgView{ID: o.ID, Name: o.Name, TerritoryID: o.Territory.ID,
+			Timezone: o.Location.String(), Phone: o.Phone, Email: o.Email})
+	}
+	for _, s := range services {
+		resp.Services = append(resp.Services, serviceView{ID: s.ID, Name: s.Name})
+	}
+	for _, l := range lieux {
+		resp.Lieux = append(resp.Lieux, lieuView{ID: l.ID, Name: l.Name, Address: l.Address, OrganisationID: l.Organisation.ID})
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func slotsRequest(r *http.Request) booking.SlotsRequest {
+	q := r.URL.Query()
+	return booking.SlotsRequest{
+		MotifID: q.Get("motif_id"), LieuID: q.Get("lieu_id"), ServiceID: q.Get("service_id"), TerritoryID: q.Get("territory"),
+		From: q.Get("from"), To: q.Get("to"), CityCode: q.Get("city_code"), PostalCode: q.Get("postal_code"), StreetBanID: q.Get("street_ban_id"),
+	}
+}
+
+func (a *API) handleSlots(w http.ResponseWriter, r *http.Request) {
+	c, err := a.caller(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	start := time.Now()
+	found, err := a.booking.Slots(r.Context(), booking.Caller{Agent: c.Agent}, slotsRequest(r))
+	a.metrics.slotSearch.Observe(time.Since(start).Seconds())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, NewSlotsResponse(found))
+}
+
+func (a *API) handleNextSlot(w http.ResponseWriter, r *http.Request) {
+	c, err := a.caller(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	start := time.Now()
+	s, ok, err := a.booking.NextSlot(r.Context(), booking.Caller{Agent: c.Agent}, slotsRequest(r))
+	a.metrics.slotSearch.Observe(time.Since(start).Seconds())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	resp := struct {
+		Slot *SlotView `json:"slot"`
+	}{}
+	if ok {
+		v := NewSlotView(s)
+		resp.Slot = &v
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (a *API) handleBook(w http.ResponseWriter, r *http.Request) {
+	c, err := a.caller(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var req booking.BookRequest
+	body, ok := a.decode(w, r, &req)
+	if !ok {
+		return
+	}
+	var idem *booking.Idempotency
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		if len(k) > 255 {
+			a.writeError(w, r, rdv.Invalid("Idempotency-Key", "255 caractères au plus"))
+			return
+		}
+		idem = &booking.Idempotency{Key: k, BodySHA256: booking.BodyHash(body)}
+	}
+	b, err := a.booking.Book(r.Context(), c, req, idem)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	status := http.StatusCreated
+	if b.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeJSON(w, status, a.bookedView(c, b, &req))
+}
+
+// bookedView renders a booking for whoever made it. An anonymous
+// prescripteur sees back only what it typed: the usager may have been
+// matched to a known one whose stored data is not theirs to read.
+func (a *API) bookedView(c booking.Caller, b *booking.Booked, req *booking.BookRequest) RDVView {
+	cat, pub := a.booking.Catalog(), a.publicURL()
+	switch {
+	case c.Agent != nil:
+		return newRDVView(cat, b, viewAgent, pub)
+	case b.RDV.CreatedBy.Type == rdv.CreatedByUsager:
+		return newRDVView(cat, b, viewUsager, pub)
+	}
+	v := newRDVView(cat, b, viewPrescripteur, pub)
+	if req.Usager != nil {
+		v.Usager = &UsagerView{FirstName: req.Usager.FirstName, LastName: req.Usager.LastName}
+	}
+	return v
+}
+
+func (a *API) publicURL() string { return a.booking.Catalog().Config.Server.PublicURL }
+
+func (a *API) handleList(w http.ResponseWriter, r *http.Request) {
+	agent, ok := a.agent(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	list, err := a.booking.List(r.Context(), agent, booking.ListRequest{
+		OrganisationID: q.Get("organisation_id"), AgentID: q.Get("agent_id"), From: q.Get("from"), To: q.Get("to")})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	resp := struct {
+		RDVs []RDVView `json:"rdvs"`
+	}{RDVs: make([]RDVView, len(list))}
+	cat, pub := a.booking.Catalog(), a.publicURL()
+	for i, b := range list {
+		resp.RDVs[i] = newRDVView(cat, b, viewAgent, pub)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// rdvCaller authenticates an agent or an usager's token for /rdvs/{id}.
+func (a *API) rdvCaller(w http.ResponseWriter, r *http.Request) (booking.Caller, bool) {
+	c, err := a.caller(r)
+	if err == nil && c.Anonymous() {
+		err = rdv.ErrUnauthenticated
+	}
+	if err != nil {
+		writeErrorCode(w, http.StatusUnauthorized, "unauthenticated", "Un jeton d'agent ou le lien reçu par l'usager est requis.")
+		return c, false
+	}
+	return c, true
+}
+
+func (a *API) writeRDV(w http.ResponseWriter, c booking.Caller, b *booking.Booked) {
+	who := viewUsager
+	if c.Agent != nil {
+		who = viewAgent
+	}
+	writeJSON(w, http.StatusOK, newRDVView(a.booking.Catalog(), b, who, a.publicURL()))
+}
+
+func (a *API) handleGet(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.rdvCaller(w, r)
+	if !ok {
+		return
+	}
+	b, err := a.booking.Get(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.writeRDV(w, c, b)
+}
+
+func (a *API) handleCancel(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.rdvCaller(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if r.ContentLength != 0 {
+		if _, ok := a.decode(w, r, &req); !ok {
+			return
+		}
+	}
+	b, err := a.booking.Cancel(r.Context(), c, r.PathValue("id"), req.Reason)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.writeRDV(w, c, b)
+}
+
+func (a *API) handleMove(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.rdvCaller(w, r)
+	if !ok {
+		return
+	}
+	var req booking.MoveRequest
+	if _, ok := a.decode(w, r, &req); !ok {
+		return
+	}
+	b, err := a.booking.Move(r.Context(), c, r.PathValue("id"), req)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.writeRDV(w, c, b)
+}
+
+func (a *API) handleStatus(w http.ResponseWriter, r *http.Request) {
+	agent, ok := a.agent(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Status rdv.Status `json:"status"`
+	}
+	if _, ok := a.decode(w, r, &req); !ok {
+		return
+	}
+	b, err := a.booking.SetStatus(r.Context(), agent, r.PathValue("id"), req.Status)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.writeRDV(w, booking.Caller{Agent: agent}, b)
+}
+
+func (a *API) handleUsagers(w http.ResponseWriter, r *http.Request) {
+	agent, ok := a.agent(w, r)
+	if !ok {
+		return
+	}
+	found, err := a.booking.SearchUsagers(r.Context(), agent, r.URL.Query().Get("q"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	resp := struct {
+		Usagers []*UsagerView `json:"usagers"`
+	}{Usagers: make([]*UsagerView, len(found))}
+	for i, u := range found {
+		resp.Usagers[i] = newUsagerView(u)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
