@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -84,6 +85,16 @@ func (d *daemon) load() (*catalog.Catalog, error) {
 		}
 		return nil, err
 	}
+	if d.storePath != "" {
+		abs, err := filepath.Abs(d.storePath)
+		if err != nil {
+			return nil, fmt.Errorf("-store: %w", err)
+		}
+		f.Store.Path = abs
+	}
+	if d.listen != "" {
+		f.Server.Listen = d.listen
+	}
 	return catalog.Build(f)
 }
 
@@ -95,9 +106,6 @@ func (d *daemon) run(ctx context.Context) error {
 	d.catalog.Store(cat)
 	cfg := cat.Config
 	storePath := cfg.StorePath()
-	if d.storePath != "" {
-		storePath = d.storePath
-	}
 	st, err := store.Open(storePath, store.Options{NoSync: d.noSync, Logger: d.log})
 	if err != nil {
 		return err
@@ -128,9 +136,6 @@ func (d *daemon) run(ctx context.Context) error {
 	api.Register(mux)
 
 	addr := cfg.Server.Listen
-	if d.listen != "" {
-		addr = d.listen
-	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)

@@ -48,6 +48,16 @@
 // start, seek to (from − longest RDV ever stored) and still see every RDV
 // that began earlier but is not over at from.
 //
+// # Transactions
+//
+// View and Update hand out ReadTx and Tx, whose methods speak rdv types;
+// no bbolt type leaves the package. Update uses group commit (commit.go):
+// concurrent calls share one transaction and one fsync, so fn may run more
+// than once and must have no effect outside the transaction. bbolt splits
+// B-tree nodes only at commit, so a single transaction inserting many
+// thousands of keys in the middle of a bucket is quadratic: bulk loads and
+// migrations that insert must work in chunks.
+//
 // # Schema versions
 //
 // meta/schema_version counts the migrations applied (migrate.go). Open runs
