@@ -156,7 +156,7 @@ type Stats struct {
 	SizeBytes int64
 }
 
-// Stats counts the stored RDVs and usagers.
+// Stats counts the stored RDVs and usagers and measures the file.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
 	err := s.View(ctx, func(tx *ReadTx) error {
