@@ -223,15 +223,17 @@ func freeAgent(tx *store.ReadTx, candidates []*catalog.Agent, iv rdv.Interval) *
 	return nil
 }
 
-// resolveUsager returns the existing usager (by id, or the same email, or
-// the same names and phone) or writes the new one.
+// resolveUsager returns the existing usager (by id, or the same names with
+// the same email or phone) or writes the new one. Names count with the
+// email too: a family often shares one address, and a child booked with
+// a parent's email must not become the parent.
 func (s *Service) resolveUsager(tx *store.Tx, p *plan, nu *rdv.Usager) (*rdv.Usager, error) {
 	if p.usagerID != "" {
 		return tx.Usager(p.usagerID)
 	}
 	var found *rdv.Usager
 	if nu.Email != "" {
-		if u, err := tx.FindUsagerByEmail(nu.Email); err == nil {
+		if u, err := tx.FindUsagerByNameEmail(nu.FirstName, nu.LastName, nu.Email); err == nil {
 			found = u
 		} else if !errors.Is(err, rdv.ErrNotFound) {
 			return nil, err

@@ -41,6 +41,28 @@ func (tx *ReadTx) FindUsagerByEmail(email string) (*rdv.Usager, error) {
 	return tx.firstUsagerWithPrefix(bucketUsagerEmail, joinKey(e, ""), "usager by email")
 }
 
+// FindUsagerByNameEmail returns the usager with these names (ignoring
+// case, accents and punctuation) and this email, or an error wrapping
+// rdv.ErrNotFound. Members of a family sharing an email stay distinct.
+func (tx *ReadTx) FindUsagerByNameEmail(first, last, email string) (*rdv.Usager, error) {
+	e, f, l := foldEmail(email), fold(first), fold(last)
+	if e == "" || f == "" || l == "" {
+		return nil, fmt.Errorf("usager by name and email: empty field: %w", rdv.ErrNotFound)
+	}
+	prefix := joinKey(e, "")
+	c := tx.bucket(bucketUsagerEmail).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		u, err := tx.Usager(string(k[len(prefix):]))
+		if err != nil {
+			return nil, fmt.Errorf("store: %s index: %w", bucketUsagerEmail, err)
+		}
+		if fold(u.FirstName) == f && fold(u.LastName) == l {
+			return u, nil
+		}
+	}
+	return nil, fmt.Errorf("usager by name and email: %w", rdv.ErrNotFound)
+}
+
 // FindUsagerByNamePhone returns the usager with these names (ignoring case,
 // accents and punctuation) and phone number, or an error wrapping
 // rdv.ErrNotFound.
