@@ -18,6 +18,10 @@ var (
 	bucketOrgRDVs           = []byte("org_rdvs")
 	bucketIdempotency       = []byte("idempotency")
 	bucketIdempotencyByTime = []byte("idempotency_by_time")
+	bucketOutbox            = []byte("outbox")
+	bucketOutboxDue         = []byte("outbox_due")
+	bucketCalendarSync      = []byte("calendar_sync")
+	bucketAgentState        = []byte("agent_state")
 )
 
 // Keys of the meta bucket.

@@ -21,6 +21,7 @@ type migration struct {
 // a file of the previous version).
 var migrations = []migration{
 	{version: 1, name: "initial layout", apply: createInitialBuckets},
+	{version: 2, name: "outbox and calendar sync", apply: createOutboxBuckets},
 }
 
 func createInitialBuckets(tx *bolt.Tx) error {

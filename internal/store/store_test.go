@@ -336,8 +336,9 @@ func TestMigrations(t *testing.T) {
 	// A next version rewrites every RDV; opening the version 1 file with it
 	// runs exactly that migration, once.
 	runs := 0
+	n := len(migrations)
 	v2 := append(migrations[:len(migrations):len(migrations)], migration{
-		version: 2,
+		version: n + 1,
 		name:    "test: add motif suffix",
 		apply: func(tx *bolt.Tx) error {
 			runs++
@@ -362,8 +363,8 @@ func TestMigrations(t *testing.T) {
 			t.Fatalf("open with migration 2: %v", err)
 		}
 		view(t, s, func(tx *ReadTx) {
-			if v, _ := schemaVersion(tx.btx); v != 2 {
-				t.Errorf("schema version = %d, want 2", v)
+			if v, _ := schemaVersion(tx.btx); v != n+1 {
+				t.Errorf("schema version = %d, want %d", v, n+1)
 			}
 			if r, err := tx.RDV("r1"); err != nil || r.MotifID != "rsa-orientation-v2" {
 				t.Errorf("RDV after migration 2 = %+v, %v", r, err)
@@ -377,19 +378,19 @@ func TestMigrations(t *testing.T) {
 		t.Errorf("migration 2 ran %d times over two opens, want 1", runs)
 	}
 
-	// This rdvsync only knows version 1: it must refuse the version 2 file.
+	// This rdvsync only knows version n: it must refuse the version n+1 file.
 	s, err = Open(path, Options{NoSync: true})
 	if err == nil {
 		s.Close()
 		t.Fatal("Open of a newer file succeeded")
 	}
-	if !errors.Is(err, ErrSchemaTooNew) || !strings.Contains(err.Error(), "schema version is 2 but this rdvsync knows versions up to 1") {
+	if !errors.Is(err, ErrSchemaTooNew) || !strings.Contains(err.Error(), fmt.Sprintf("schema version is %d but this rdvsync knows versions up to %d", n+1, n)) {
 		t.Errorf("Open of a newer file: %v", err)
 	}
 
 	// A failing migration leaves the file untouched.
-	failing := append(v2[:len(v2):len(v2)], migration{version: 3, name: "test: fails", apply: func(*bolt.Tx) error { return errors.New("disk on fire") }})
-	if s, err := open(path, Options{NoSync: true}, failing); err == nil || !strings.Contains(err.Error(), "migration 3 (test: fails): disk on fire") {
+	failing := append(v2[:len(v2):len(v2)], migration{version: n + 2, name: "test: fails", apply: func(*bolt.Tx) error { return errors.New("disk on fire") }})
+	if s, err := open(path, Options{NoSync: true}, failing); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("migration %d (test: fails): disk on fire", n+2)) {
 		if s != nil {
 			s.Close()
 		}
