@@ -1,0 +1,290 @@
+// Package outbox delivers the consequences of RDV changes after their
+// transaction commits: calendar pushes (and, later, notifications and
+// webhooks). Records are written by the change's own transaction
+// (store.Tx.Enqueue); the Dispatcher claims due records with a lease,
+// hands each to the sink of its kind with bounded concurrency, and
+// persists the outcome: done, retry with exponential backoff and jitter,
+// or dead letter (permanent error, or retry budget spent) with the error
+// kept. A record whose lease expires because the process died is claimed
+// again, so delivery is at least once; sinks are idempotent.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"rdvsync/internal/store"
+)
+
+// Sink delivers one kind of record.
+type Sink interface {
+	Deliver(ctx context.Context, rec store.OutboxRecord) error
+}
+
+// ErrPermanent marks a failure that retrying cannot fix: the record goes
+// to the dead letter at once.
+var ErrPermanent = errors.New("permanent failure")
+
+// RetryAfter is implemented by errors that know when to retry (rate limits).
+type RetryAfter interface {
+	RetryAfter() time.Duration
+}
+
+// Policy is the retry policy.
+type Policy struct {
+	Base   time.Duration // first retry delay (default 10 s)
+	Max    time.Duration // longest delay (default 1 h)
+	Budget time.Duration // dead letter after this long failing (default 3 days)
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.Base <= 0 {
+		p.Base = 10 * time.Second
+	}
+	if p.Max <= 0 {
+		p.Max = time.Hour
+	}
+	if p.Budget <= 0 {
+		p.Budget = 72 * time.Hour
+	}
+	return p
+}
+
+// Backoff is the delay before retry number attempts (1-based): Base·2^(n-1)
+// capped at Max, with ±25 % jitter so failing records do not retry in step.
+func (p Policy) Backoff(attempts int) time.Duration {
+	p = p.withDefaults()
+	d := p.Base
+	for i := 1; i < attempts && d < p.Max; i++ {
+		d *= 2
+	}
+	d = min(d, p.Max)
+	jitter := time.Duration((rand.Float64()*0.5 - 0.25) * float64(d))
+	return d + jitter
+}
+
+// Options configure a Dispatcher.
+type Options struct {
+	Concurrency int           // parallel deliveries (default 4)
+	Lease       time.Duration // how long a claimed record is ours (default 2 min)
+	Poll        time.Duration // longest sleep between scans (default 5 s)
+	Timeout     time.Duration // per-delivery timeout (default 60 s)
+	Policy      Policy
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
+	Now         func() time.Time
+}
+
+// Dispatcher runs deliveries.
+type Dispatcher struct {
+	store *store.Store
+	sinks map[string]Sink
+	opts  Options
+	log   *slog.Logger
+	kick  chan struct{}
+
+	mu       sync.Mutex
+	inflight map[string]bool
+
+	deliveries *prometheus.CounterVec
+	queue      prometheus.GaugeFunc
+}
+
+// New returns a dispatcher for the given sinks, by record kind.
+func New(st *store.Store, sinks map[string]Sink, opts Options) *Dispatcher {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 2 * time.Minute
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = 5 * time.Second
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 60 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	opts.Policy = opts.Policy.withDefaults()
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Dispatcher{store: st, sinks: sinks, opts: opts, log: log.With("component", "outbox"),
+		kick: make(chan struct{}, 1), inflight: map[string]bool{}}
+	d.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rdvsync_outbox_deliveries_total", Help: "Outbox delivery attempts by kind and result (ok, retry, dead).",
+	}, []string{"kind", "result"})
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(d.deliveries, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "rdvsync_outbox_pending", Help: "Outbox records waiting for delivery (not dead).",
+		}, func() float64 { return float64(d.pending()) }))
+	}
+	return d
+}
+
+func (d *Dispatcher) pending() int {
+	n := 0
+	d.store.View(context.Background(), func(tx *store.ReadTx) error {
+		return tx.EachOutbox("", func(r *store.OutboxRecord) error {
+			if !r.Dead {
+				n++
+			}
+			return nil
+		})
+	})
+	return n
+}
+
+// Kick wakes the dispatcher after a commit that enqueued records.
+func (d *Dispatcher) Kick() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is done, then waits for deliveries in flight.
+func (d *Dispatcher) Run(ctx context.Context) {
+	sem := make(chan struct{}, d.opts.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		free := d.opts.Concurrency - len(sem)
+		var recs []store.OutboxRecord
+		if free > 0 {
+			var err error
+			recs, err = d.claim(ctx, free)
+			if err != nil && ctx.Err() == nil {
+				d.log.Error("claiming outbox records", slog.Any("error", err))
+			}
+		}
+		for _, rec := range recs {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done(); d.Kick() }()
+				d.deliver(ctx, rec)
+			}()
+		}
+		wait := d.opts.Poll
+		if len(recs) == 0 {
+			d.store.View(ctx, func(tx *store.ReadTx) error {
+				if next, ok := tx.NextOutboxDue(); ok {
+					wait = min(wait, max(time.Until(next), 10*time.Millisecond))
+				}
+				return nil
+			})
+		} else {
+			wait = 0
+		}
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-d.kick:
+				t.Stop()
+			case <-t.C:
+			}
+		} else if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.OutboxRecord, error) {
+	var recs []store.OutboxRecord
+	now := d.opts.Now()
+	err := d.store.Update(ctx, func(tx *store.Tx) error {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		var err error
+		recs, err = tx.ClaimDue(now, limit, d.opts.Lease, func(key string) bool { return d.inflight[key] })
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	for _, r := range recs {
+		d.inflight[r.Key] = true
+	}
+	d.mu.Unlock()
+	return recs, nil
+}
+
+// deliver runs one delivery of rec and records its outcome.
+func (d *Dispatcher) deliver(ctx context.Context, rec store.OutboxRecord) {
+	defer func() {
+		d.mu.Lock()
+		delete(d.inflight, rec.Key)
+		d.mu.Unlock()
+	}()
+	sink := d.sinks[rec.Kind]
+	var err error
+	if sink == nil {
+		err = fmt.Errorf("%w: no sink for kind %q", ErrPermanent, rec.Kind)
+	} else {
+		dctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+		err = safeDeliver(dctx, sink, rec)
+		cancel()
+	}
+	if ctx.Err() != nil && err != nil {
+		return // shutting down: the lease expires and the record is retried
+	}
+	now := d.opts.Now()
+	log := d.log.With("kind", rec.Kind, "key", rec.Key, "attempt", rec.Attempts+1)
+	if err == nil {
+		d.deliveries.WithLabelValues(rec.Kind, "ok").Inc()
+		d.persist(func(tx *store.Tx) error { return tx.CompleteOutbox(rec.Key, rec.Gen, now) })
+		log.Debug("delivered")
+		return
+	}
+	first := now
+	if rec.FirstFailureAt != nil {
+		first = *rec.FirstFailureAt
+	}
+	delay := d.opts.Policy.Backoff(rec.Attempts + 1)
+	var ra RetryAfter
+	if errors.As(err, &ra) && ra.RetryAfter() > delay {
+		delay = ra.RetryAfter()
+	}
+	dead := errors.Is(err, ErrPermanent) || now.Add(delay).Sub(first) > d.opts.Policy.Budget
+	if dead {
+		d.deliveries.WithLabelValues(rec.Kind, "dead").Inc()
+		log.Warn("delivery failed for good: dead letter", slog.Any("error", err))
+	} else {
+		d.deliveries.WithLabelValues(rec.Kind, "retry").Inc()
+		log.Info("delivery failed: will retry", "retry_in", delay.Round(time.Second).String(), slog.Any("error", err))
+	}
+	d.persist(func(tx *store.Tx) error { return tx.FailOutbox(rec.Key, rec.Gen, now, err.Error(), now.Add(delay), dead) })
+}
+
+func safeDeliver(ctx context.Context, sink Sink, rec store.OutboxRecord) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sink panicked: %v", p)
+		}
+	}()
+	return sink.Deliver(ctx, rec)
+}
+
+// persist writes an outcome even while shutting down.
+func (d *Dispatcher) persist(fn func(tx *store.Tx) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.store.Update(ctx, fn); err != nil {
+		d.log.Error("recording delivery outcome", slog.Any("error", err))
+	}
+}
