@@ -161,6 +161,9 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 		if err := tx.PutRDV(&rec); err != nil {
 			return err
 		}
+		if err := s.onChange(tx, nil, &rec, now); err != nil {
+			return err
+		}
 		if idem != nil {
 			if err := tx.PutIdempotency(scope, idem.Key, store.IdempotencyRecord{
 				BodySHA256: idem.BodySHA256, Status: 201, Response: []byte(rec.ID), CreatedAt: now.UTC(),
@@ -175,6 +178,7 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 		return nil, err
 	}
 	if !out.Replayed {
+		s.committed()
 		s.log.Info("rdv booked", "rdv_id", out.RDV.ID, "motif_id", out.RDV.MotifID, "agent_id", out.RDV.AgentIDs[0], "created_by", string(out.RDV.CreatedBy.Type))
 	}
 	return out, nil
@@ -390,7 +394,8 @@ func (s *Service) plan(ctx context.Context, caller Caller, req BookRequest, now 
 	}
 
 	// The start must be a slot this caller could see, at this lieu, for
-	// this usager's address; then it must still be free.
+	// this usager's address, on the grid GET /slots shows: booked RDVs
+	// (of any duration) and the current time shift it.
 	day := rdv.DateOf(p.start.In(p.motif.Organisation.Location))
 	q := slots.Query{Motif: p.motif, Lieu: p.lieu, From: day, To: day, Now: now, Caller: caller.Agent,
 		AgentView: true, Agent: agent}
@@ -403,11 +408,8 @@ func (s *Service) plan(ctx context.Context, caller Caller, req BookRequest, now 
 				frenchDelay(p.motif.MinBookingDelay), frenchDelay(p.motif.MaxBookingDelay)))
 		}
 	}
-	if !slices.ContainsFunc(slots.Search(s.catalog(), q), func(sl slots.Slot) bool { return sl.Start.Equal(p.start) }) {
-		return nil, rdv.Invalid("starts_at", "ne correspond à aucun créneau de ce motif (horaire, lieu ou secteur de l'usager)")
-	}
 	err := s.store.View(ctx, func(tx *store.ReadTx) error {
-		q.Busy = busyTx{tx: tx}
+		q.Busy = s.busy(tx, nil)
 		var free []*catalog.Agent
 		for _, sl := range slots.Search(cat, q) {
 			if sl.Start.Equal(p.start) && !slices.Contains(free, sl.Agent) {
@@ -429,6 +431,11 @@ func (s *Service) plan(ctx context.Context, caller Caller, req BookRequest, now 
 		return nil, err
 	}
 	if len(p.candidates) == 0 {
+		// Not offered: taken if it is a slot of the empty day, else invalid.
+		q.Busy = nil
+		if !slices.ContainsFunc(slots.Search(cat, q), func(sl slots.Slot) bool { return sl.Start.Equal(p.start) }) {
+			return nil, rdv.Invalid("starts_at", "ne correspond à aucun créneau de ce motif (horaire, lieu ou secteur de l'usager)")
+		}
 		return nil, rdv.ErrSlotUnavailable
 	}
 	return p, nil

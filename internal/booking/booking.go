@@ -35,13 +35,26 @@ type Observer interface {
 	BookingOutcome(outcome string)
 }
 
+// Effect is a consequence of RDV changes (calendar push, notifications,
+// webhooks): OnChange records it in the change's own transaction (an
+// outbox record), Committed runs after the commit (wakes the dispatcher).
+type Effect interface {
+	// OnChange is called with the RDV before (nil on creation) and after
+	// the change. It may run more than once per change (group commit) and
+	// must only write to tx.
+	OnChange(tx *store.Tx, before, after *rdv.RDV, now time.Time) error
+	Committed()
+}
+
 // Service runs the use cases against the current catalogue snapshot.
 type Service struct {
-	catalog  func() *catalog.Catalog
-	store    Store
-	now      func() time.Time
-	log      *slog.Logger
-	observer Observer
+	catalog      func() *catalog.Catalog
+	store        Store
+	now          func() time.Time
+	log          *slog.Logger
+	observer     Observer
+	effects      []Effect
+	externalBusy slots.Busy
 }
 
 // Options configure a Service.
@@ -49,11 +62,16 @@ type Options struct {
 	Now      func() time.Time // default time.Now
 	Logger   *slog.Logger
 	Observer Observer
+	Effects  []Effect
+	// ExternalBusy adds agents' busy times read from their external
+	// calendars to the slot searches.
+	ExternalBusy slots.Busy
 }
 
 // New returns a Service reading the catalogue through cat (swapped on reload).
 func New(cat func() *catalog.Catalog, st Store, opts Options) *Service {
-	s := &Service{catalog: cat, store: st, now: opts.Now, log: opts.Logger, observer: opts.Observer}
+	s := &Service{catalog: cat, store: st, now: opts.Now, log: opts.Logger, observer: opts.Observer,
+		effects: opts.Effects, externalBusy: opts.ExternalBusy}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -80,16 +98,42 @@ type Caller struct {
 // Anonymous reports whether the caller proved no identity.
 func (c Caller) Anonymous() bool { return c.Agent == nil && c.UsagerToken == "" }
 
+// onChange runs every effect inside the change's transaction.
+func (s *Service) onChange(tx *store.Tx, before, after *rdv.RDV, now time.Time) error {
+	for _, e := range s.effects {
+		if err := e.OnChange(tx, before, after, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) committed() {
+	for _, e := range s.effects {
+		e.Committed()
+	}
+}
+
+// busy returns the slots.Busy of a read transaction: booked RDVs and
+// external calendar busy times, leaving out ignore (an RDV being moved).
+func (s *Service) busy(tx *store.ReadTx, ignore *rdv.RDV) busyTx {
+	return busyTx{tx: tx, ignore: ignore, external: s.externalBusy}
+}
+
 // busyTx adapts a read transaction to slots.Busy, leaving out one RDV so
 // that moving an RDV does not collide with itself.
 type busyTx struct {
-	tx     *store.ReadTx
-	ignore *rdv.RDV
+	tx       *store.ReadTx
+	ignore   *rdv.RDV
+	external slots.Busy
 }
 
 func (b busyTx) AppendAgentBusy(dst []rdv.Interval, agentID string, from, to time.Time) []rdv.Interval {
 	n := len(dst)
 	dst = b.tx.AppendAgentBusy(dst, agentID, from, to)
+	if b.external != nil {
+		dst = b.external.AppendAgentBusy(dst, agentID, from, to)
+	}
 	if b.ignore == nil {
 		return dst
 	}
@@ -123,7 +167,7 @@ func (s *Service) Slots(ctx context.Context, caller Caller, req SlotsRequest) ([
 	}
 	var out []slots.Slot
 	err = s.store.View(ctx, func(tx *store.ReadTx) error {
-		q.Busy = busyTx{tx: tx}
+		q.Busy = s.busy(tx, nil)
 		out = slots.Search(cat, q)
 		return nil
 	})
@@ -142,7 +186,7 @@ func (s *Service) NextSlot(ctx context.Context, caller Caller, req SlotsRequest)
 		ok  bool
 	)
 	err = s.store.View(ctx, func(tx *store.ReadTx) error {
-		q.Busy = busyTx{tx: tx}
+		q.Busy = s.busy(tx, nil)
 		out, ok = slots.Next(cat, q)
 		return nil
 	})

@@ -180,6 +180,9 @@ func (s *Service) change(ctx context.Context, caller Caller, id string, fn func(
 		if err := tx.PutRDV(&next); err != nil {
 			return err
 		}
+		if err := s.onChange(tx, r, &next, now); err != nil {
+			return err
+		}
 		u, err := tx.Usager(next.UsagerID)
 		if err != nil {
 			return err
@@ -190,6 +193,7 @@ func (s *Service) change(ctx context.Context, caller Caller, id string, fn func(
 	if err != nil {
 		return nil, err
 	}
+	s.committed()
 	return &out, nil
 }
 
@@ -277,7 +281,7 @@ func (s *Service) Move(ctx context.Context, caller Caller, id string, req MoveRe
 		}
 		day := rdv.DateOf(start.In(m.Organisation.Location))
 		q := slots.Query{Motif: m, Lieu: l, From: day, To: day, Now: now, AgentView: true,
-			Caller: cat.Agent(firstOr(r.AgentIDs)), Busy: busyTx{tx: &tx.ReadTx, ignore: r}}
+			Caller: cat.Agent(firstOr(r.AgentIDs)), Busy: s.busy(&tx.ReadTx, r)}
 		if caller.Agent != nil {
 			q.Caller = caller.Agent
 		}
