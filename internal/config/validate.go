@@ -443,8 +443,9 @@ func (v *validator) recurrence(p string, r *Recurrence, first rdv.Date) {
 			v.errorf(p+".on", "a monthly recurrence names exactly one day (e.g. [tuesday] with week_of_month: 1)")
 		}
 		if r.WeekOfMonth == 0 {
-			if first != 0 {
-				r.WeekOfMonth = WeekOfMonth(first)
+			// Default: the rank of first_day; a fifth weekday means "last".
+			if r.WeekOfMonth = WeekOfMonth(first); r.WeekOfMonth == 5 {
+				r.WeekOfMonth = -1
 			}
 		} else if r.WeekOfMonth < -1 || r.WeekOfMonth > 4 || r.WeekOfMonth == 0 {
 			v.errorf(p+".week_of_month", "%d is not 1, 2, 3, 4 or -1 (last)", r.WeekOfMonth)

@@ -7,17 +7,21 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"rdvsync/internal/booking"
+	"rdvsync/internal/calsync"
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/rdv"
 )
@@ -37,6 +41,13 @@ type Options struct {
 	RatePerMinute, RateBurst int
 	// TrustProxy takes the client IP from X-Forwarded-For (behind a reverse proxy).
 	TrustProxy bool
+	// Sync reports agents' calendar sync state.
+	Sync SyncReporter
+}
+
+// SyncReporter reports the calendar sync state of an agent.
+type SyncReporter interface {
+	Status(ctx context.Context, a *catalog.Agent) (calsync.AgentStatus, error)
 }
 
 // API is the HTTP handler of /api/v1 and the operational endpoints.
@@ -46,12 +57,12 @@ type API struct {
 	metrics *metrics
 	limiter *ipLimiter
 	ready   func() error
-	mux     *http.ServeMux
+	sync    SyncReporter
 }
 
 // New builds the API. Register its routes on a mux with Register.
 func New(opts Options) *API {
-	a := &API{booking: opts.Booking, log: opts.Logger, ready: opts.Ready, mux: http.NewServeMux()}
+	a := &API{booking: opts.Booking, log: opts.Logger, ready: opts.Ready, sync: opts.Sync}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -74,6 +85,7 @@ func (a *API) Routes() []Route {
 		{"POST /api/v1/rdvs/{id}/cancel", a.handleCancel, true},
 		{"POST /api/v1/rdvs/{id}/status", a.handleStatus, false},
 		{"GET /api/v1/usagers", a.handleUsagers, false},
+		{"GET /api/v1/agents/{id}/sync", a.handleAgentSync, false},
 		{"GET /api/v1/openapi.json", a.handleOpenAPI, false},
 	}
 }
@@ -101,7 +113,29 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /readyz", a.Wrap(http.HandlerFunc(a.handleReady)))
 	mux.Handle("GET /metrics", a.metrics.handler())
 	// Unknown paths under /api/ get the JSON error body, not a text 404.
+	// This catch-all matches every method, so it also answers a known path
+	// called with another method: that is a 405, found by asking a mux of
+	// the routes alone which methods the path has.
+	routes := http.NewServeMux()
+	var methods []string
+	for _, rt := range a.Routes() {
+		routes.Handle(rt.Pattern, http.NotFoundHandler())
+		if m, _, _ := strings.Cut(rt.Pattern, " "); !slices.Contains(methods, m) {
+			methods = append(methods, m)
+		}
+	}
 	mux.Handle("/api/", a.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			if _, pattern := routes.Handler(&http.Request{Method: m, URL: r.URL, Host: r.Host}); pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeErrorCode(w, http.StatusMethodNotAllowed, "method_not_allowed", "Cette méthode n'est pas acceptée à cette adresse d'API.")
+			return
+		}
 		writeErrorCode(w, http.StatusNotFound, "not_found", "Cette adresse d'API n'existe pas.")
 	})))
 }
@@ -224,8 +258,10 @@ func jsonProblem(err error) string {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return "le corps doit être un objet JSON."
 	case errors.As(err, &typeErr):
-		return "le champ « " + typeErr.Field + " » n'a pas le bon type (" + typeErr.Value + " au lieu de " + typeErr.Type.String() + ")."
+		return "le champ « " + typeErr.Field + " » n'a pas le bon type (" + jsonKind(typeErr.Value) + " au lieu de " + goKind(typeErr.Type) + ")."
 	case errors.As(err, &syntaxErr):
 		return "erreur de syntaxe."
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -234,4 +270,44 @@ func jsonProblem(err error) string {
 		return "corps vide ou incomplet."
 	}
 	return "structure inattendue."
+}
+
+// jsonKind names in French the kind of a JSON value ("number", "string 12"…).
+func jsonKind(value string) string {
+	kind, _, _ := strings.Cut(value, " ")
+	switch kind {
+	case "string":
+		return "texte"
+	case "number":
+		return "nombre"
+	case "array":
+		return "tableau"
+	case "object":
+		return "objet"
+	case "bool":
+		return "booléen"
+	}
+	return "valeur"
+}
+
+// goKind names in French the JSON kind a Go type expects, without
+// printing Go type names.
+func goKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "texte"
+	case reflect.Bool:
+		return "booléen"
+	case reflect.Struct, reflect.Map:
+		return "objet"
+	case reflect.Slice, reflect.Array:
+		return "tableau"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8,
+		reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "nombre"
+	}
+	return "autre type"
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"time"
@@ -335,4 +336,31 @@ func (a *API) handleUsagers(w http.ResponseWriter, r *http.Request) {
 		resp.Usagers[i] = newUsagerView(u)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// handleAgentSync shows an agent its own calendar sync state.
+func (a *API) handleAgentSync(w http.ResponseWriter, r *http.Request) {
+	agent, ok := a.agent(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	if a.booking.Catalog().Agent(id) == nil {
+		writeErrorCode(w, http.StatusNotFound, "not_found", "Agent inconnu.")
+		return
+	}
+	if id != agent.ID {
+		writeErrorCode(w, http.StatusForbidden, "forbidden", "Un agent ne consulte que l'état de son propre agenda.")
+		return
+	}
+	if a.sync == nil {
+		a.writeError(w, r, errors.New("calendar sync not wired"))
+		return
+	}
+	st, err := a.sync.Status(r.Context(), agent)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
 }

@@ -269,12 +269,15 @@ func (s *searcher) motif(out []Slot, m *catalog.Motif, from, to rdv.Date) []Slot
 }
 
 // cut appends the back-to-back slots of m in the free range r. A range that
-// starts before now starts at now rounded up to the next 5 minutes.
+// starts before now starts at now rounded up to the next 5 minutes. Slots
+// are in the organisation's zone whatever zone now and the busy intervals
+// (which may end a range) are given in.
 func cut(out []Slot, r rdv.Interval, m *catalog.Motif, p *catalog.Plage, now, earliest, latest time.Time) []Slot {
 	start := r.Start
 	if start.Before(now) {
-		start = roundUp(now, 5*time.Minute).In(r.Start.Location())
+		start = roundUp(now, 5*time.Minute)
 	}
+	start = start.In(p.Organisation.Location)
 	for t := start; !t.Add(m.Duration).After(r.End); t = t.Add(m.Duration) {
 		if t.Before(earliest) {
 			continue

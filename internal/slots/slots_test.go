@@ -2,27 +2,32 @@ package slots_test
 
 import (
 	"slices"
-	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"rdvsync/internal/rdv"
+	"rdvsync/internal/dataset"
+	"rdvsync/internal/sector"
 	"rdvsync/internal/slots"
 )
 
 // base is one organisation of the Pas-de-Calais (Europe/Paris, the default
 // zone), two lieux, two agents, and motifs of 30 and 60 minutes bookable by
 // everyone without booking delays. Tests add the territory, holidays,
-// plages and absences.
-const base = `
+// plages and absences; those that need other motifs start from
+// organisation instead.
+const base = organisation + `
+motifs:
+  - { id: m30, organisation: o1, service: social, name: M30, duration: 30m, bookable_by: everyone, min_booking_delay: 0m, max_booking_delay: 3650d }
+  - { id: m60, organisation: o1, service: social, name: M60, duration: 60m, bookable_by: everyone, min_booking_delay: 0m, max_booking_delay: 3650d }
+`
+
+const organisation = `
 organisations: [{ id: o1, name: O1, territory: "62" }]
 services: [{ id: social, name: Social }]
 lieux:
   - { id: l1, organisation: o1, name: L1 }
   - { id: l2, organisation: o1, name: L2 }
-motifs:
-  - { id: m30, organisation: o1, service: social, name: M30, duration: 30m, bookable_by: everyone, min_booking_delay: 0m, max_booking_delay: 3650d }
-  - { id: m60, organisation: o1, service: social, name: M60, duration: 60m, bookable_by: everyone, min_booking_delay: 0m, max_booking_delay: 3650d }
 agents:
   - { id: a1, first_name: A, last_name: Un, email: a1@example.org, organisations: [o1], token_sha256: "0000000000000000000000000000000000000000000000000000000000000001" }
   - { id: a2, first_name: A, last_name: Deux, email: a2@example.org, organisations: [o1], token_sha256: "0000000000000000000000000000000000000000000000000000000000000002" }
@@ -32,8 +37,6 @@ const (
 	territory62 = "territories: [{ id: \"62\", name: Pas-de-Calais }]\n"
 	noHolidays  = "holidays: none\n"
 )
-
-func publicQuery(c interface{ Motif(string) *catalogMotif }, motif string) {}
 
 func TestWeeklyPlageAcrossDST(t *testing.T) {
 	c := build(t, base+territory62+`
@@ -368,7 +371,7 @@ plages_ouverture:
 }
 
 func TestBookingDelays(t *testing.T) {
-	c := build(t, base+territory62+`
+	c := build(t, organisation+territory62+`
 motifs:
   - { id: m60, organisation: o1, service: social, name: M60, duration: 60m, bookable_by: everyone, min_booking_delay: 24h, max_booking_delay: 7d }
   - { id: m30, organisation: o1, service: social, name: M30, duration: 30m, bookable_by: everyone }
@@ -580,7 +583,7 @@ func TestElargir(t *testing.T) {
 func TestNext(t *testing.T) {
 	// Third Wednesday every three months: 20 January, 21 April, 21 July,
 	// 20 October 2027.
-	c := build(t, base+territory62+`
+	c := build(t, organisation+territory62+`
 motifs:
   - { id: rare, organisation: o1, service: social, name: R, duration: 60m, bookable_by: everyone, min_booking_delay: 0m, max_booking_delay: 180d }
   - { id: rare60, organisation: o1, service: social, name: R, duration: 60m, bookable_by: everyone, min_booking_delay: 0m, max_booking_delay: 60d }
@@ -710,7 +713,29 @@ func TestMotifsOfElargir(t *testing.T) {
 	if want := []string{"o1-presc", "o1-everyone", "o2-everyone"}; !slices.Equal(ids, want) {
 		t.Errorf("Motifs = %q, want %q", ids, want)
 	}
-	_ = strings.Join
-	_ = time.Now
-	_ = rdv.Date(0)
+}
+
+func sectorAddress(postalCode string) sector.Address { return sector.Address{PostalCode: postalCode} }
+
+// TestConcurrentSearches: HTTP handlers share one catalogue and one busy
+// index; run with -race.
+func TestConcurrentSearches(t *testing.T) {
+	d := dataset.Generate(5, dataset.Params{Organisations: 4, Agents: 40, Plages: 120, Zones: 60, RDVs: 2000})
+	cat := d.Catalog
+	caller := cat.Organisations[0].Agents[0]
+	q := slots.Query{Service: caller.Services[0], Territory: caller.Organisations[0].Territory, Caller: caller, AgentView: true,
+		From: d.Params.Start, To: d.Params.Start.AddDays(6), Now: d.Params.Start.At(0, time.UTC), Busy: d.Busy}
+	want := describe(slots.Search(cat, q))
+	if len(want) == 0 {
+		t.Fatal("no slot to compare")
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if got := describe(slots.Search(cat, q)); !slices.Equal(got, want) {
+				t.Errorf("a concurrent search found %d slots, want %d", len(got), len(want))
+			}
+		})
+	}
+	wg.Wait()
 }
