@@ -268,7 +268,9 @@ func (d *Dispatcher) deliver(ctx context.Context, rec store.OutboxRecord) {
 		d.deliveries.WithLabelValues(rec.Kind, "retry").Inc()
 		log.Info("delivery failed: will retry", "retry_in", delay.Round(time.Second).String(), slog.Any("error", err))
 	}
-	d.persist(func(tx *store.Tx) error { return tx.FailOutbox(rec.Key, rec.Gen, now, err.Error(), now.Add(delay), dead) })
+	d.persist(func(tx *store.Tx) error {
+		return tx.FailOutbox(rec.Key, rec.Gen, now, err.Error(), now.Add(delay), dead)
+	})
 }
 
 func safeDeliver(ctx context.Context, sink Sink, rec store.OutboxRecord) (err error) {
