@@ -161,7 +161,7 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 		if err := tx.PutRDV(&rec); err != nil {
 			return err
 		}
-		if err := s.onChange(tx, nil, &rec, now); err != nil {
+		if err := s.onChange(tx, caller, nil, &rec, now); err != nil {
 			return err
 		}
 		if idem != nil {

@@ -35,14 +35,23 @@ type Observer interface {
 	BookingOutcome(outcome string)
 }
 
+// Change describes one change of an RDV for its effects.
+type Change struct {
+	Before *rdv.RDV // nil on creation
+	After  *rdv.RDV
+	// ByAgentID is the agent who made the change, "" for an usager or an
+	// external prescripteur (agents' "others" notification level).
+	ByAgentID string
+	Now       time.Time
+}
+
 // Effect is a consequence of RDV changes (calendar push, notifications,
 // webhooks): OnChange records it in the change's own transaction (an
 // outbox record), Committed runs after the commit (wakes the dispatcher).
 type Effect interface {
-	// OnChange is called with the RDV before (nil on creation) and after
-	// the change. It may run more than once per change (group commit) and
-	// must only write to tx.
-	OnChange(tx *store.Tx, before, after *rdv.RDV, now time.Time) error
+	// OnChange may run more than once per change (group commit) and must
+	// only write to tx.
+	OnChange(tx *store.Tx, c Change) error
 	Committed()
 }
 
@@ -99,9 +108,13 @@ type Caller struct {
 func (c Caller) Anonymous() bool { return c.Agent == nil && c.UsagerToken == "" }
 
 // onChange runs every effect inside the change's transaction.
-func (s *Service) onChange(tx *store.Tx, before, after *rdv.RDV, now time.Time) error {
+func (s *Service) onChange(tx *store.Tx, caller Caller, before, after *rdv.RDV, now time.Time) error {
+	c := Change{Before: before, After: after, Now: now}
+	if caller.Agent != nil {
+		c.ByAgentID = caller.Agent.ID
+	}
 	for _, e := range s.effects {
-		if err := e.OnChange(tx, before, after, now); err != nil {
+		if err := e.OnChange(tx, c); err != nil {
 			return err
 		}
 	}

@@ -180,7 +180,7 @@ func (s *Service) change(ctx context.Context, caller Caller, id string, fn func(
 		if err := tx.PutRDV(&next); err != nil {
 			return err
 		}
-		if err := s.onChange(tx, r, &next, now); err != nil {
+		if err := s.onChange(tx, caller, r, &next, now); err != nil {
 			return err
 		}
 		u, err := tx.Usager(next.UsagerID)

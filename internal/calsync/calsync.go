@@ -21,6 +21,7 @@ import (
 
 	"rdvsync/caldav"
 	"rdvsync/connectors"
+	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/outbox"
 	"rdvsync/internal/rdv"
@@ -105,7 +106,8 @@ func Fingerprint(c *catalog.Agent) string {
 
 // OnChange implements booking.Effect: one outbox record per agent with a
 // calendar, before or after the change.
-func (s *Service) OnChange(tx *store.Tx, before, after *rdv.RDV, now time.Time) error {
+func (s *Service) OnChange(tx *store.Tx, c booking.Change) error {
+	before, after, now := c.Before, c.After, c.Now
 	cat := s.catalog()
 	var ids []string
 	if before != nil {
