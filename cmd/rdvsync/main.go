@@ -20,6 +20,9 @@ func commands() []command {
 		{"serve", "run the daemon: HTTP API v1 (bookings, slots), health and metrics", runServe},
 		{"check-config", "validate a configuration file and print a summary", runCheckConfig},
 		{"slots", "print the bookable slots of a motif", runSlots},
+		{"gen-dataset", "write a generated département-sized configuration (benchmarks, trials)", runGenDataset},
+		{"sync-status", "show the external calendar sync state of every agent", runSyncStatus},
+		{"sync-retry", "re-queue the calendar pushes that were given up (after fixing their cause)", runSyncRetry},
 	}
 }
 

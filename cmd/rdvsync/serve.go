@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	sync2 "sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -19,9 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"rdvsync/internal/booking"
+	"rdvsync/internal/calsync"
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/config"
 	"rdvsync/internal/httpapi"
+	"rdvsync/internal/outbox"
 	"rdvsync/internal/store"
 )
 
@@ -70,6 +73,7 @@ type daemon struct {
 
 	catalog atomic.Pointer[catalog.Catalog]
 	ready   atomic.Bool
+	sync    *calsync.Service
 }
 
 // load reads and validates the configuration, logging every problem.
@@ -120,10 +124,22 @@ func (d *daemon) run(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// Calendar sync: an outbox record per (RDV, agent calendar) written with
+	// each change, delivered after commit by the dispatcher.
+	sync := calsync.New(st, d.catalog.Load, openConnector(st, d.catalog.Load), calsync.Options{Logger: d.log})
+	dispatcher := outbox.New(st, map[string]outbox.Sink{calsync.Kind: sync}, outbox.Options{Logger: d.log, Registerer: reg})
+	sync.SetKick(dispatcher.Kick)
+	if err := sync.LoadBusy(ctx); err != nil {
+		return fmt.Errorf("load cached busy times: %w", err)
+	}
+
 	var api *httpapi.API
-	svc := booking.New(d.catalog.Load, st, booking.Options{Logger: d.log, Observer: observerFunc(func(o string) { api.BookingOutcome(o) })})
+	svc := booking.New(d.catalog.Load, st, booking.Options{Logger: d.log,
+		Observer: observerFunc(func(o string) { api.BookingOutcome(o) }),
+		Effects:  []booking.Effect{sync}, ExternalBusy: sync})
 	api = httpapi.New(httpapi.Options{
-		Booking: svc, Logger: d.log, Registerer: reg,
+		Booking: svc, Sync: sync, Logger: d.log, Registerer: reg,
 		RatePerMinute: cfg.Server.RateLimit.PerMinute, RateBurst: cfg.Server.RateLimit.Burst,
 		Ready: func() error {
 			if !d.ready.Load() {
@@ -132,8 +148,38 @@ func (d *daemon) run(ctx context.Context) error {
 			return nil
 		},
 	})
+	d.sync = sync
+
+	loops, stopLoops := context.WithCancel(context.Background())
+	var wg sync2.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); dispatcher.Run(loops) }()
+	if err := sync.Backfill(ctx); err != nil {
+		d.log.Error("calendar backfill", slog.Any("error", err))
+	}
+	sched, err := d.schedule(loops, st, sync)
+	if err != nil {
+		stopLoops()
+		wg.Wait()
+		return err
+	}
+	sched.Start()
+	defer func() {
+		// Stop order: cron jobs, then the dispatcher (deliveries in flight
+		// finish or their lease expires), then the store (deferred above).
+		<-sched.Stop().Done()
+		stopLoops()
+		wg.Wait()
+		d.log.Info("background jobs stopped")
+	}()
+	adminToken, err := writeAdminToken(cfg.SpoolDir())
+	if err != nil {
+		return err
+	}
+
 	mux := http.NewServeMux()
 	api.Register(mux)
+	d.registerAdmin(mux, adminToken)
 
 	addr := cfg.Server.Listen
 	ln, err := net.Listen("tcp", addr)
@@ -185,6 +231,9 @@ func (d *daemon) reload() {
 		d.log.Warn("server.listen and store.path changes take effect at the next restart")
 	}
 	d.catalog.Store(cat)
+	if err := d.sync.Backfill(context.Background()); err != nil {
+		d.log.Error("calendar backfill after reload", slog.Any("error", err))
+	}
 	d.log.Info("configuration reloaded", "organisations", len(cat.Organisations), "agents", len(cat.Agents), "motifs", len(cat.Motifs))
 }
 

@@ -60,7 +60,9 @@ func syntaxPos(err error) Pos {
 	return Pos{Line: line, Column: 1}
 }
 
-// resolve makes a path from the file relative to the file's directory.
+// Resolve makes a path given in the file relative to the file's directory.
+func (f *File) Resolve(p string) string { return f.resolve(p) }
+
 func (f *File) resolve(p string) string {
 	if p == "" || filepath.IsAbs(p) {
 		return p

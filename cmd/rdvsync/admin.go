@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"rdvsync/internal/calsync"
+	"rdvsync/internal/catalog"
+	"rdvsync/internal/store"
+)
+
+// The admin commands (sync-status, sync-retry) work whether the daemon
+// runs or not. The daemon holds the store's lock, so while it runs they
+// ask it over HTTP, authenticated by a token it writes at start beside the
+// store (mode 0600): whoever may read the store directory may administer.
+const adminTokenFile = "admin.token"
+
+func writeAdminToken(dir string) (string, error) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, adminTokenFile), []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	return tok, nil
+}
+
+func (d *daemon) registerAdmin(mux *http.ServeMux, token string) {
+	auth := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+				http.Error(w, "admin token required", http.StatusUnauthorized)
+				return
+			}
+			h(w, r)
+		}
+	}
+	mux.HandleFunc("GET /admin/v1/sync", auth(func(w http.ResponseWriter, r *http.Request) {
+		list, err := syncStatuses(r.Context(), d.catalog.Load(), d.sync)
+		if err != nil {
+			d.log.Error("admin sync status", slog.Any("error", err))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(list)
+	}))
+	mux.HandleFunc("POST /admin/v1/sync/retry", auth(func(w http.ResponseWriter, r *http.Request) {
+		n, err := d.sync.RetryDead(r.Context(), r.URL.Query().Get("agent"))
+		if err != nil {
+			d.log.Error("admin sync retry", slog.Any("error", err))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		d.log.Info("dead calendar pushes re-queued", "count", n)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]int{"requeued": n})
+	}))
+}
+
+func syncStatuses(ctx context.Context, cat *catalog.Catalog, sync *calsync.Service) ([]calsync.AgentStatus, error) {
+	var out []calsync.AgentStatus
+	for _, a := range cat.Agents {
+		if a.Calendar == nil {
+			continue
+		}
+		st, err := sync.Status(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// adminCall runs fn against the store when no daemon holds it, or calls
+// the running daemon's admin endpoint.
+func adminCall(path, storePath string, stderr io.Writer, local func(context.Context, *catalog.Catalog, *calsync.Service) (any, error), method, endpoint string, out any) bool {
+	cat, ok := loadCatalog(path, stderr)
+	if !ok {
+		return false
+	}
+	ctx := context.Background()
+	if storePath != "" {
+		cat.Config.Store.Path, _ = filepath.Abs(storePath)
+	}
+	st, err := store.Open(cat.Config.StorePath(), store.Options{LockTimeout: 300 * time.Millisecond})
+	if err == nil {
+		defer st.Close()
+		v, err := local(ctx, cat, calsync.New(st, func() *catalog.Catalog { return cat }, nil, calsync.Options{}))
+		if err != nil {
+			fmt.Fprintf(stderr, "rdvsync: %v\n", err)
+			return false
+		}
+		b, _ := json.Marshal(v)
+		json.Unmarshal(b, out)
+		return true
+	}
+	if !errors.Is(err, store.ErrLocked) {
+		fmt.Fprintf(stderr, "rdvsync: %v\n", err)
+		return false
+	}
+	tok, err := os.ReadFile(filepath.Join(cat.Config.SpoolDir(), adminTokenFile))
+	if err != nil {
+		fmt.Fprintf(stderr, "rdvsync: the daemon holds the store but its admin token is unreadable: %v\n", err)
+		return false
+	}
+	req, _ := http.NewRequest(method, "http://"+cat.Config.Server.Listen+endpoint, nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "rdvsync: the daemon holds the store but does not answer on %s: %v\n", cat.Config.Server.Listen, err)
+		return false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "rdvsync: the daemon answered %s\n", resp.Status)
+		return false
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		fmt.Fprintf(stderr, "rdvsync: bad answer from the daemon: %v\n", err)
+		return false
+	}
+	return true
+}
+
+func runSyncStatus(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("sync-status", stderr)
+	path := fs.String("config", "config.yaml", "configuration `file`")
+	asJSON := fs.Bool("json", false, "print JSON")
+	storePath := fs.String("store", "", "bbolt `file`, overriding store.path")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var list []calsync.AgentStatus
+	ok := adminCall(*path, *storePath, stderr, func(ctx context.Context, cat *catalog.Catalog, s *calsync.Service) (any, error) {
+		return syncStatuses(ctx, cat, s)
+	}, http.MethodGet, "/admin/v1/sync", &list)
+	if !ok {
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(list)
+		return 0
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(stdout, "no agent has an external calendar")
+		return 0
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AGENT\tCONNECTOR\tSYNCED\tPENDING\tFAILING\tDEAD\tLAST SUCCESS\tLAST ERROR")
+	dead := 0
+	for _, s := range list {
+		last := "never"
+		if s.LastSuccess != nil {
+			last = s.LastSuccess.Local().Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", s.AgentID, s.Connector, s.Synced, s.Pending, s.Failing, s.Dead, last, oneLine(s.LastError))
+		dead += s.Dead
+	}
+	tw.Flush()
+	for _, s := range list {
+		for _, f := range s.Failures {
+			state := "retrying"
+			if f.Dead {
+				state = "DEAD"
+			}
+			fmt.Fprintf(stdout, "  %s rdv %s: %s after %d attempt(s): %s\n", s.AgentID, f.RDVID, state, f.Attempts, oneLine(f.LastError))
+		}
+	}
+	if dead > 0 {
+		fmt.Fprintln(stdout, "fix the cause, then: rdvsync sync-retry -config", *path)
+	}
+	return 0
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func runSyncRetry(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("sync-retry", stderr)
+	path := fs.String("config", "config.yaml", "configuration `file`")
+	agent := fs.String("agent", "", "only this agent `id` (default: every agent)")
+	storePath := fs.String("store", "", "bbolt `file`, overriding store.path")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var res struct {
+		Requeued int `json:"requeued"`
+	}
+	ok := adminCall(*path, *storePath, stderr, func(ctx context.Context, cat *catalog.Catalog, s *calsync.Service) (any, error) {
+		n, err := s.RetryDead(ctx, *agent)
+		return map[string]int{"requeued": n}, err
+	}, http.MethodPost, "/admin/v1/sync/retry?agent="+*agent, &res)
+	if !ok {
+		return 1
+	}
+	fmt.Fprintf(stdout, "%d calendar push(es) re-queued\n", res.Requeued)
+	return 0
+}

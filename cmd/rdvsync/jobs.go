@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"rdvsync/internal/booking"
+	"rdvsync/internal/calsync"
+	"rdvsync/internal/store"
+)
+
+// schedule registers the cron jobs of the daemon (robfig/cron, one
+// goroutine per run, skipped while the previous run of the same job is
+// still going).
+func (d *daemon) schedule(ctx context.Context, st *store.Store, sync *calsync.Service) (*cron.Cron, error) {
+	logger := cron.VerbosePrintfLogger(slog.NewLogLogger(d.log.With("component", "cron").Handler(), slog.LevelDebug))
+	c := cron.New(cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
+	jobs := []struct {
+		spec, name string
+		run        func()
+	}{
+		{"@every 5m", "busy-refresh", func() { sync.RefreshBusy(ctx) }},
+		{"@every 1h", "idempotency-purge", func() {
+			var n int
+			err := st.Update(ctx, func(tx *store.Tx) error {
+				var err error
+				n, err = tx.PurgeIdempotency(time.Now().Add(-booking.IdempotencyTTL))
+				return err
+			})
+			if err != nil {
+				d.log.Error("purging idempotency keys", slog.Any("error", err))
+			} else if n > 0 {
+				d.log.Info("idempotency keys purged", "count", n)
+			}
+		}},
+	}
+	for _, j := range jobs {
+		if _, err := c.AddFunc(j.spec, j.run); err != nil {
+			return nil, fmt.Errorf("cron job %s: %w", j.name, err)
+		}
+	}
+	// Busy times are read once at start, not only after five minutes.
+	go sync.RefreshBusy(ctx)
+	return c, nil
+}

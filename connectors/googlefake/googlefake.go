@@ -1,0 +1,643 @@
+// Package googlefake is a test double of the Google Calendar API v3 and of
+// Google's OAuth token endpoint, on an httptest server, for driving the
+// real generated client (google.golang.org/api/calendar/v3) in tests.
+//
+// It covers what rdvsync uses — events insert, get, update, patch, delete
+// and list, and freeBusy.query — and checks the requests it gets the way
+// Google does (https://developers.google.com/calendar/api/v3/reference/events,
+// https://developers.google.com/calendar/api/guides/errors):
+//
+//   - every API call carries "Authorization: Bearer <token>" with a token
+//     the fake issued and has not revoked, else 401 authError;
+//   - a client-chosen event id uses base32hex characters (a-v, 0-9) and is
+//     5 to 1024 long, else 400 invalid;
+//   - an id is unique per calendar, deleted events included: inserting the
+//     id of a deleted event is 409 duplicate, as Google does, while an
+//     update of a deleted event restores it;
+//   - get, update and patch of an unknown id are 404 notFound; delete of a
+//     deleted event is 410 deleted; delete of an unknown id is 404;
+//   - an event ends after it starts, else 400 timeRangeEmpty.
+//
+// Beyond Google's rules it enforces one of rdvsync's: every write carries
+// sendUpdates=none, since rdvsync never has Google e-mail anyone; a write
+// without it fails the test. Errors have Google's JSON shape, so the
+// client's *googleapi.Error carries the code, the reason and the headers.
+//
+// Not modelled: recurring events (events are single), syncToken, ETag
+// preconditions, ACLs, quotas (inject them with Inject).
+package googlefake
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/api/calendar/v3"
+)
+
+// apiPrefix is the path of the Calendar API under its host, which
+// option.WithEndpoint must include: the generated client resolves
+// "calendars/{calendarId}/events" against its base path.
+const apiPrefix = "/calendar/v3"
+
+// Server is a fake Calendar API. Its methods are safe for concurrent use.
+type Server struct {
+	// URL is the base URL of the server, without the API prefix.
+	URL string
+
+	t testing.TB
+
+	mu        sync.Mutex
+	calendars map[string]*fakeCalendar
+	access    map[string]bool // access tokens the API accepts
+	current   string          // the newest access token
+	refresh   string          // the refresh token the token endpoint accepts
+	serial    int             // for tokens, generated ids and ETags
+	faults    []*Fault
+	requests  []Request
+}
+
+type fakeCalendar struct {
+	loc    *time.Location
+	events map[string]*calendar.Event // deleted events stay, with status "cancelled"
+}
+
+// Request is one request the server got, as Requests lists it.
+type Request struct {
+	Method string
+	// Path is the URL path without the API prefix, unescaped, e.g.
+	// "/calendars/primary/events/abc12"; the token endpoint is "/token".
+	Path   string
+	Query  url.Values
+	Status int // the status the server answered
+}
+
+// Fault makes matching requests fail with a Google error, after the
+// Authorization check. Faults are tried in the order they were injected.
+type Fault struct {
+	Method string // "" matches every method
+	Path   string // prefix of Request.Path; "" matches every path
+	Status int
+	// Reason is the errors[0].reason of the body; "" picks Google's usual
+	// one for Status (authError, forbidden, rateLimitExceeded, …).
+	Reason     string
+	RetryAfter string // value of the Retry-After header, if any
+	Times      int    // how many requests fail; 0 means one
+}
+
+// New starts a server with one calendar, "primary" (time zone
+// Europe/Paris), and one valid access token; it is closed when t ends.
+func New(t testing.TB) *Server {
+	s := &Server{t: t, calendars: map[string]*fakeCalendar{}, access: map[string]bool{}}
+	s.AddCalendar("primary", "Europe/Paris")
+	s.current = s.newAccessToken()
+	s.refresh = s.nextToken("1//fake-refresh-")
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+apiPrefix+"/calendars/{cal}/events", s.api(s.insert))
+	mux.HandleFunc("GET "+apiPrefix+"/calendars/{cal}/events", s.api(s.list))
+	mux.HandleFunc("GET "+apiPrefix+"/calendars/{cal}/events/{id}", s.api(s.get))
+	mux.HandleFunc("PUT "+apiPrefix+"/calendars/{cal}/events/{id}", s.api(s.update))
+	mux.HandleFunc("PATCH "+apiPrefix+"/calendars/{cal}/events/{id}", s.api(s.patch))
+	mux.HandleFunc("DELETE "+apiPrefix+"/calendars/{cal}/events/{id}", s.api(s.delete))
+	mux.HandleFunc("POST "+apiPrefix+"/freeBusy", s.api(s.freeBusy))
+	mux.HandleFunc("POST /token", s.token)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("googlefake: unexpected request %s %s", r.Method, r.URL.Path)
+		writeReply(w, errorReply(http.StatusNotFound, "notFound", "Not Found"))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
+	return s
+}
+
+// Endpoint is the value for option.WithEndpoint.
+func (s *Server) Endpoint() string { return s.URL + apiPrefix + "/" }
+
+// TokenURL is the OAuth token endpoint, for oauth2.Endpoint.TokenURL. It
+// answers the refresh_token grant with a new access token and a new
+// refresh token (rotation), and refuses any refresh token but the last.
+func (s *Server) TokenURL() string { return s.URL + "/token" }
+
+// AccessToken is the newest access token the API accepts.
+func (s *Server) AccessToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current
+}
+
+// RefreshToken is the refresh token the token endpoint accepts.
+func (s *Server) RefreshToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refresh
+}
+
+// RotateToken revokes every access token issued so far (the API answers
+// 401 to them) and issues a new one, which AccessToken returns.
+func (s *Server) RotateToken() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.access)
+	s.current = s.newAccessToken()
+}
+
+// AddCalendar creates an empty calendar; timeZone is an IANA name, used
+// for all-day events and returned by events.list.
+func (s *Server) AddCalendar(id, timeZone string) {
+	loc, err := time.LoadLocation(timeZone)
+	if err != nil {
+		s.t.Fatalf("googlefake: %v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calendars[id] = &fakeCalendar{loc: loc, events: map[string]*calendar.Event{}}
+}
+
+// PutEvent stores ev as the agent would through Google Calendar's own
+// interface, without the checks the API makes; an empty id is generated.
+// It returns the id.
+func (s *Server) PutEvent(calendarID string, ev *calendar.Event) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calendars[calendarID]
+	if c == nil {
+		s.t.Fatalf("googlefake: no calendar %q", calendarID)
+	}
+	e := clone(ev)
+	if e.Id == "" {
+		e.Id = s.nextToken("gen")
+	}
+	s.stamp(e, nil)
+	c.events[e.Id] = e
+	return e.Id
+}
+
+// Events returns the events of a calendar that are not deleted, by start.
+func (s *Server) Events(calendarID string) []*calendar.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*calendar.Event
+	if c := s.calendars[calendarID]; c != nil {
+		for _, e := range c.sorted() {
+			if e.Status != "cancelled" {
+				out = append(out, clone(e))
+			}
+		}
+	}
+	return out
+}
+
+// Event returns one event, deleted ones included (with status "cancelled").
+func (s *Server) Event(calendarID, id string) (*calendar.Event, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.calendars[calendarID]; c != nil && c.events[id] != nil {
+		return clone(c.events[id]), true
+	}
+	return nil, false
+}
+
+// Requests returns the requests received so far, in order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.requests)
+}
+
+// Inject adds a fault.
+func (s *Server) Inject(f Fault) {
+	if f.Times == 0 {
+		f.Times = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &f)
+}
+
+// reply is what an API handler answers.
+type reply struct {
+	status     int
+	body       any // encoded as JSON; nil for no body
+	retryAfter string
+}
+
+func (s *Server) api(h func(*http.Request) reply) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		rep := s.serve(r, h)
+		s.requests = append(s.requests, Request{
+			Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, apiPrefix), Query: r.URL.Query(), Status: rep.status,
+		})
+		s.mu.Unlock()
+		writeReply(w, rep)
+	}
+}
+
+func (s *Server) serve(r *http.Request, h func(*http.Request) reply) reply {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || !s.access[tok] {
+		return errorReply(http.StatusUnauthorized, "authError", "Invalid Credentials")
+	}
+	path := strings.TrimPrefix(r.URL.Path, apiPrefix)
+	for i, f := range s.faults {
+		if (f.Method == "" || f.Method == r.Method) && strings.HasPrefix(path, f.Path) {
+			if f.Times--; f.Times == 0 {
+				s.faults = slices.Delete(s.faults, i, i+1)
+			}
+			rep := errorReply(f.Status, f.Reason, "Injected by googlefake")
+			rep.retryAfter = f.RetryAfter
+			return rep
+		}
+	}
+	if r.Method != http.MethodGet && r.URL.Path != apiPrefix+"/freeBusy" && r.URL.Query().Get("sendUpdates") != "none" {
+		s.t.Errorf("googlefake: %s %s without sendUpdates=none", r.Method, path)
+		return errorReply(http.StatusBadRequest, "invalid", "googlefake: rdvsync writes must send sendUpdates=none")
+	}
+	return h(r)
+}
+
+func (s *Server) calendar(r *http.Request) (*fakeCalendar, reply, bool) {
+	c := s.calendars[r.PathValue("cal")]
+	if c == nil {
+		return nil, errorReply(http.StatusNotFound, "notFound", "Not Found"), false
+	}
+	return c, reply{}, true
+}
+
+// base32hex is the alphabet of Event.id (RFC 2938 §3.1.2).
+var base32hex = regexp.MustCompile(`^[a-v0-9]*$`)
+
+// validID is Google's rule for a client-chosen event id.
+func validID(id string) bool { return len(id) >= 5 && len(id) <= 1024 && base32hex.MatchString(id) }
+
+func (s *Server) insert(r *http.Request) reply {
+	c, rep, ok := s.calendar(r)
+	if !ok {
+		return rep
+	}
+	var e calendar.Event
+	if err := json.NewDecoder(r.Body).Decode(&e); err != nil {
+		return errorReply(http.StatusBadRequest, "parseError", "Parse Error")
+	}
+	switch {
+	case e.Id == "":
+		e.Id = s.nextToken("gen")
+	case !validID(e.Id):
+		return errorReply(http.StatusBadRequest, "invalid", "Invalid resource id value.")
+	case c.events[e.Id] != nil:
+		return errorReply(http.StatusConflict, "duplicate", "The requested identifier already exists.")
+	}
+	if rep, ok := checkTimes(c, &e); !ok {
+		return rep
+	}
+	s.stamp(&e, nil)
+	c.events[e.Id] = &e
+	return reply{status: http.StatusOK, body: clone(&e)}
+}
+
+func (s *Server) get(r *http.Request) reply {
+	c, rep, ok := s.calendar(r)
+	if !ok {
+		return rep
+	}
+	e := c.events[r.PathValue("id")]
+	if e == nil {
+		return errorReply(http.StatusNotFound, "notFound", "Not Found")
+	}
+	return reply{status: http.StatusOK, body: clone(e)}
+}
+
+func (s *Server) update(r *http.Request) reply {
+	var e calendar.Event
+	if err := json.NewDecoder(r.Body).Decode(&e); err != nil {
+		return errorReply(http.StatusBadRequest, "parseError", "Parse Error")
+	}
+	return s.replace(r, &e)
+}
+
+// patch merges the body into the stored event, one top-level field at a
+// time (nested objects are replaced whole: close enough for rdvsync).
+func (s *Server) patch(r *http.Request) reply {
+	c, rep, ok := s.calendar(r)
+	if !ok {
+		return rep
+	}
+	old := c.events[r.PathValue("id")]
+	if old == nil {
+		return errorReply(http.StatusNotFound, "notFound", "Not Found")
+	}
+	var fields, patch map[string]json.RawMessage
+	b, _ := json.Marshal(old)
+	json.Unmarshal(b, &fields)
+	if err := json.NewDecoder(r.Body).Decode(&patch); err != nil {
+		return errorReply(http.StatusBadRequest, "parseError", "Parse Error")
+	}
+	for k, v := range patch {
+		fields[k] = v
+	}
+	var e calendar.Event
+	b, _ = json.Marshal(fields)
+	if err := json.Unmarshal(b, &e); err != nil {
+		return errorReply(http.StatusBadRequest, "invalid", err.Error())
+	}
+	return s.replace(r, &e)
+}
+
+// replace stores e as the new version of the event named in the path. A
+// deleted event is restored if e's status is not "cancelled", as Google
+// does on its organizer's calendar.
+func (s *Server) replace(r *http.Request, e *calendar.Event) reply {
+	c, rep, ok := s.calendar(r)
+	if !ok {
+		return rep
+	}
+	id := r.PathValue("id")
+	old := c.events[id]
+	switch {
+	case old == nil:
+		return errorReply(http.StatusNotFound, "notFound", "Not Found")
+	case e.Id != "" && e.Id != id:
+		return errorReply(http.StatusBadRequest, "invalid", "Invalid value for: id")
+	case e.Sequence != 0 && e.Sequence < old.Sequence:
+		return errorReply(http.StatusBadRequest, "invalid", "Invalid sequence value. The specified sequence number is below the current sequence number of the resource.")
+	}
+	e.Id = id
+	if rep, ok := checkTimes(c, e); !ok {
+		return rep
+	}
+	s.stamp(e, old)
+	c.events[id] = e
+	return reply{status: http.StatusOK, body: clone(e)}
+}
+
+func (s *Server) delete(r *http.Request) reply {
+	c, rep, ok := s.calendar(r)
+	if !ok {
+		return rep
+	}
+	e := c.events[r.PathValue("id")]
+	switch {
+	case e == nil:
+		return errorReply(http.StatusNotFound, "notFound", "Not Found")
+	case e.Status == "cancelled":
+		return errorReply(http.StatusGone, "deleted", "Resource has been deleted")
+	}
+	e.Status = "cancelled"
+	s.stamp(e, e)
+	return reply{status: http.StatusNoContent}
+}
+
+// list answers events.list: events overlapping [timeMin, timeMax), by
+// start, deleted ones only with showDeleted=true, maxResults a page.
+func (s *Server) list(r *http.Request) reply {
+	c, rep, ok := s.calendar(r)
+	if !ok {
+		return rep
+	}
+	q := r.URL.Query()
+	from, to, rep, ok := window(q.Get("timeMin"), q.Get("timeMax"))
+	if !ok {
+		return rep
+	}
+	var items []*calendar.Event
+	for _, e := range c.sorted() {
+		if e.Status == "cancelled" && q.Get("showDeleted") != "true" {
+			continue
+		}
+		if start, end, _ := c.span(e); end.After(from) && start.Before(to) {
+			items = append(items, clone(e))
+		}
+	}
+	page := &calendar.Events{Kind: "calendar#events", TimeZone: c.loc.String()}
+	offset, _ := strconv.Atoi(q.Get("pageToken"))
+	size, _ := strconv.Atoi(q.Get("maxResults"))
+	if size <= 0 || size > 2500 {
+		size = 250 // Google's default page size, and its maximum is 2500
+	}
+	if offset+size < len(items) {
+		page.NextPageToken = strconv.Itoa(offset + size)
+		items = items[:offset+size]
+	}
+	page.Items = items[min(offset, len(items)):]
+	return reply{status: http.StatusOK, body: page}
+}
+
+// freeBusy answers freeBusy.query: the merged busy periods of confirmed,
+// opaque events, clipped to the window; an unknown calendar gets an
+// errors entry, not a failure, as with Google.
+func (s *Server) freeBusy(r *http.Request) reply {
+	var req calendar.FreeBusyRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		return errorReply(http.StatusBadRequest, "parseError", "Parse Error")
+	}
+	from, to, rep, ok := window(req.TimeMin, req.TimeMax)
+	if !ok {
+		return rep
+	}
+	res := &calendar.FreeBusyResponse{Kind: "calendar#freeBusy", TimeMin: req.TimeMin, TimeMax: req.TimeMax,
+		Calendars: map[string]calendar.FreeBusyCalendar{}}
+	for _, item := range req.Items {
+		c := s.calendars[item.Id]
+		if c == nil {
+			res.Calendars[item.Id] = calendar.FreeBusyCalendar{Errors: []*calendar.Error{{Domain: "global", Reason: "notFound"}}}
+			continue
+		}
+		var busy []*calendar.TimePeriod
+		var lastEnd time.Time
+		for _, e := range c.sorted() {
+			start, end, _ := c.span(e)
+			if e.Status == "cancelled" || e.Transparency == "transparent" || !end.After(from) || !start.Before(to) {
+				continue
+			}
+			start, end = maxTime(start, from), minTime(end, to)
+			if len(busy) > 0 && !start.After(lastEnd) {
+				if end.After(lastEnd) {
+					lastEnd = end
+					busy[len(busy)-1].End = end.Format(time.RFC3339)
+				}
+				continue
+			}
+			lastEnd = end
+			busy = append(busy, &calendar.TimePeriod{Start: start.Format(time.RFC3339), End: end.Format(time.RFC3339)})
+		}
+		res.Calendars[item.Id] = calendar.FreeBusyCalendar{Busy: busy}
+	}
+	return reply{status: http.StatusOK, body: res}
+}
+
+// token is the OAuth 2.0 token endpoint (RFC 6749 §6, refresh only).
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	status := http.StatusOK
+	defer func() { s.requests = append(s.requests, Request{Method: r.Method, Path: "/token", Status: status}) }()
+	w.Header().Set("Content-Type", "application/json")
+	if r.FormValue("grant_type") != "refresh_token" || r.FormValue("refresh_token") != s.refresh {
+		status = http.StatusBadRequest
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]string{"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
+		return
+	}
+	s.current = s.newAccessToken()
+	s.refresh = s.nextToken("1//fake-refresh-")
+	json.NewEncoder(w).Encode(map[string]any{
+		"access_token": s.current, "token_type": "Bearer", "expires_in": 3599, "refresh_token": s.refresh,
+	})
+}
+
+func (s *Server) nextToken(prefix string) string {
+	s.serial++
+	return fmt.Sprintf("%s%05d", prefix, s.serial)
+}
+
+func (s *Server) newAccessToken() string {
+	tok := s.nextToken("ya29.fake-")
+	s.access[tok] = true
+	return tok
+}
+
+// stamp sets what Google sets on a write; old is the previous version.
+func (s *Server) stamp(e, old *calendar.Event) {
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	e.Kind, e.Updated, e.ICalUID = "calendar#event", now, e.Id+"@google.com"
+	e.Etag = strconv.Quote(s.nextToken(""))
+	e.Created = now
+	if old != nil {
+		e.Created, e.Sequence = old.Created, old.Sequence+1
+	}
+	if e.Status == "" {
+		e.Status = "confirmed"
+	}
+}
+
+func checkTimes(c *fakeCalendar, e *calendar.Event) (reply, bool) {
+	start, end, err := c.span(e)
+	switch {
+	case err != nil:
+		return errorReply(http.StatusBadRequest, "invalid", err.Error()), false
+	case !end.After(start):
+		return errorReply(http.StatusBadRequest, "timeRangeEmpty", "The specified time range is empty."), false
+	}
+	return reply{}, true
+}
+
+// span is when e takes place; an all-day event spans whole days of the
+// calendar's time zone, its end date exclusive.
+func (c *fakeCalendar) span(e *calendar.Event) (start, end time.Time, err error) {
+	if start, err = c.instant(e.Start); err == nil {
+		end, err = c.instant(e.End)
+	}
+	return start, end, err
+}
+
+func (c *fakeCalendar) instant(d *calendar.EventDateTime) (time.Time, error) {
+	switch {
+	case d == nil:
+		return time.Time{}, errors.New("missing start or end time")
+	case d.DateTime != "":
+		return time.Parse(time.RFC3339, d.DateTime)
+	default:
+		return time.ParseInLocation(time.DateOnly, d.Date, c.loc)
+	}
+}
+
+func (c *fakeCalendar) sorted() []*calendar.Event {
+	events := make([]*calendar.Event, 0, len(c.events))
+	for _, e := range c.events {
+		events = append(events, e)
+	}
+	slices.SortFunc(events, func(a, b *calendar.Event) int {
+		sa, _, _ := c.span(a)
+		sb, _, _ := c.span(b)
+		return cmp.Or(sa.Compare(sb), strings.Compare(a.Id, b.Id))
+	})
+	return events
+}
+
+func window(timeMin, timeMax string) (from, to time.Time, _ reply, _ bool) {
+	from, to = time.Unix(0, 0), time.Unix(1<<40, 0)
+	var err error
+	if timeMin != "" {
+		from, err = time.Parse(time.RFC3339, timeMin)
+	}
+	if err == nil && timeMax != "" {
+		to, err = time.Parse(time.RFC3339, timeMax)
+	}
+	switch {
+	case err != nil:
+		return from, to, errorReply(http.StatusBadRequest, "invalid", err.Error()), false
+	case !to.After(from):
+		return from, to, errorReply(http.StatusBadRequest, "timeRangeEmpty", "The specified time range is empty."), false
+	}
+	return from, to, reply{}, true
+}
+
+// usualReasons are Google's reasons when a Fault gives none.
+var usualReasons = map[int]string{
+	400: "invalid", 401: "authError", 403: "forbidden", 404: "notFound", 409: "duplicate",
+	410: "deleted", 412: "conditionNotMet", 429: "rateLimitExceeded", 500: "backendError", 503: "backendError",
+}
+
+// errorReply is Google's JSON error body:
+// {"error":{"code":403,"message":"…","errors":[{"domain":"usageLimits","reason":"rateLimitExceeded","message":"…"}]}}
+func errorReply(status int, reason, message string) reply {
+	if reason == "" {
+		reason = usualReasons[status]
+	}
+	domain := "global"
+	if strings.HasSuffix(reason, "LimitExceeded") || reason == "quotaExceeded" {
+		domain = "usageLimits"
+	}
+	body := map[string]any{"error": map[string]any{
+		"code": status, "message": message,
+		"errors": []map[string]string{{"domain": domain, "reason": reason, "message": message}},
+	}}
+	return reply{status: status, body: body}
+}
+
+func writeReply(w http.ResponseWriter, rep reply) {
+	if rep.retryAfter != "" {
+		w.Header().Set("Retry-After", rep.retryAfter)
+	}
+	if rep.body == nil {
+		w.WriteHeader(rep.status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(rep.status)
+	json.NewEncoder(w).Encode(rep.body)
+}
+
+func clone(e *calendar.Event) *calendar.Event {
+	b, _ := json.Marshal(e)
+	var c calendar.Event
+	json.Unmarshal(b, &c)
+	return &c
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
