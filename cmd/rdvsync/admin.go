@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"rdvsync/internal/calsync"
 	"rdvsync/internal/catalog"
@@ -73,6 +76,24 @@ func (d *daemon) registerAdmin(mux *http.ServeMux, token string) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]int{"requeued": n})
 	}))
+	mux.HandleFunc("POST /admin/v1/google-token", auth(func(w http.ResponseWriter, r *http.Request) {
+		agent := d.catalog.Load().Agent(r.URL.Query().Get("agent"))
+		var tok oauth2.Token
+		if agent == nil || json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&tok) != nil || tok.RefreshToken == "" {
+			http.Error(w, "unknown agent or bad token", http.StatusBadRequest)
+			return
+		}
+		if err := (calsync.TokenStore{Store: d.store}).SaveToken(r.Context(), agent.ID, &tok); err != nil {
+			d.log.Error("admin google token", slog.Any("error", err))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		d.sync.ForgetConnector(agent.ID)
+		n, _ := d.sync.RetryDead(r.Context(), agent.ID)
+		d.log.Info("google token stored", "agent_id", agent.ID, "requeued", n)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"saved": agent.ID})
+	}))
 }
 
 func syncStatuses(ctx context.Context, cat *catalog.Catalog, sync *calsync.Service) ([]calsync.AgentStatus, error) {
@@ -90,9 +111,19 @@ func syncStatuses(ctx context.Context, cat *catalog.Catalog, sync *calsync.Servi
 	return out, nil
 }
 
-// adminCall runs fn against the store when no daemon holds it, or calls
+// adminLocal is an admin operation run on the store directly.
+type adminLocal func(context.Context, *catalog.Catalog, *calsync.Service, calsync.TokenStore) (any, error)
+
+// adminCall runs local against the store when no daemon holds it, or calls
 // the running daemon's admin endpoint.
 func adminCall(path, storePath string, stderr io.Writer, local func(context.Context, *catalog.Catalog, *calsync.Service) (any, error), method, endpoint string, out any) bool {
+	return adminCallBody(path, storePath, stderr, func(ctx context.Context, cat *catalog.Catalog, s *calsync.Service, _ calsync.TokenStore) (any, error) {
+		return local(ctx, cat, s)
+	}, method, endpoint, nil, out)
+}
+
+// adminCallBody is adminCall with a request body for the daemon.
+func adminCallBody(path, storePath string, stderr io.Writer, local adminLocal, method, endpoint string, body []byte, out any) bool {
 	cat, ok := loadCatalog(path, stderr)
 	if !ok {
 		return false
@@ -104,7 +135,7 @@ func adminCall(path, storePath string, stderr io.Writer, local func(context.Cont
 	st, err := store.Open(cat.Config.StorePath(), store.Options{LockTimeout: 300 * time.Millisecond})
 	if err == nil {
 		defer st.Close()
-		v, err := local(ctx, cat, calsync.New(st, func() *catalog.Catalog { return cat }, nil, calsync.Options{}))
+		v, err := local(ctx, cat, calsync.New(st, func() *catalog.Catalog { return cat }, nil, calsync.Options{}), calsync.TokenStore{Store: st})
 		if err != nil {
 			fmt.Fprintf(stderr, "rdvsync: %v\n", err)
 			return false
@@ -122,7 +153,7 @@ func adminCall(path, storePath string, stderr io.Writer, local func(context.Cont
 		fmt.Fprintf(stderr, "rdvsync: the daemon holds the store but its admin token is unreadable: %v\n", err)
 		return false
 	}
-	req, _ := http.NewRequest(method, "http://"+cat.Config.Server.Listen+endpoint, nil)
+	req, _ := http.NewRequest(method, "http://"+cat.Config.Server.Listen+endpoint, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {

@@ -15,8 +15,9 @@ import (
 // openConnector returns the factory of agents' calendar connectors: CalDAV
 // with the configured credentials, Google with a service account
 // (domain-wide delegation, acting as the agent's email) or with the OAuth
-// token that `rdvsync google-auth` stored.
-func openConnector(st *store.Store, cat func() *catalog.Catalog) calsync.Factory {
+// token that `rdvsync google-auth` stored. googleEndpoint is empty but in
+// tests, which point it at a fake of the Calendar API.
+func openConnector(st *store.Store, cat func() *catalog.Catalog, googleEndpoint string) calsync.Factory {
 	return func(ctx context.Context, a *catalog.Agent) (connectors.Connector, error) {
 		c := a.Calendar
 		switch {
@@ -35,7 +36,7 @@ func openConnector(st *store.Store, cat func() *catalog.Catalog) calsync.Factory
 			if err != nil {
 				return nil, fmt.Errorf("google credentials %s: %w", path, err)
 			}
-			cfg := connectors.GoogleConfig{AgentID: a.ID, CalendarID: c.Google.CalendarID, Timeout: 30 * time.Second}
+			cfg := connectors.GoogleConfig{AgentID: a.ID, CalendarID: c.Google.CalendarID, Timeout: 30 * time.Second, Endpoint: googleEndpoint}
 			// The connector's token source outlives this call: it must not
 			// use the delivery's context.
 			bg := context.Background()

@@ -74,6 +74,7 @@ type daemon struct {
 	catalog atomic.Pointer[catalog.Catalog]
 	ready   atomic.Bool
 	sync    *calsync.Service
+	store   *store.Store
 }
 
 // load reads and validates the configuration, logging every problem.
@@ -127,7 +128,7 @@ func (d *daemon) run(ctx context.Context) error {
 
 	// Calendar sync: an outbox record per (RDV, agent calendar) written with
 	// each change, delivered after commit by the dispatcher.
-	sync := calsync.New(st, d.catalog.Load, openConnector(st, d.catalog.Load), calsync.Options{Logger: d.log})
+	sync := calsync.New(st, d.catalog.Load, openConnector(st, d.catalog.Load, ""), calsync.Options{Logger: d.log})
 	dispatcher := outbox.New(st, map[string]outbox.Sink{calsync.Kind: sync}, outbox.Options{Logger: d.log, Registerer: reg})
 	sync.SetKick(dispatcher.Kick)
 	if err := sync.LoadBusy(ctx); err != nil {
@@ -148,7 +149,7 @@ func (d *daemon) run(ctx context.Context) error {
 			return nil
 		},
 	})
-	d.sync = sync
+	d.sync, d.store = sync, st
 
 	loops, stopLoops := context.WithCancel(context.Background())
 	var wg sync2.WaitGroup

@@ -66,6 +66,7 @@ type Server struct {
 	serial    int             // for tokens, generated ids and ETags
 	faults    []*Fault
 	requests  []Request
+	codes     map[string]bool // authorization codes not yet exchanged
 }
 
 type fakeCalendar struct {
@@ -478,13 +479,36 @@ func (s *Server) freeBusy(r *http.Request) reply {
 	return reply{status: http.StatusOK, body: res}
 }
 
-// token is the OAuth 2.0 token endpoint (RFC 6749 §6, refresh only).
+// IssueCode returns an authorization code, as Google's consent page gives
+// one to the redirect URI; the token endpoint exchanges it once.
+func (s *Server) IssueCode() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.codes == nil {
+		s.codes = map[string]bool{}
+	}
+	c := s.nextToken("4/fake-code-")
+	s.codes[c] = true
+	return c
+}
+
+// token is the OAuth 2.0 token endpoint (RFC 6749 §4.1.3 and §6): the
+// authorization_code grant for codes from IssueCode, and refresh.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	status := http.StatusOK
 	defer func() { s.requests = append(s.requests, Request{Method: r.Method, Path: "/token", Status: status}) }()
 	w.Header().Set("Content-Type", "application/json")
+	if r.FormValue("grant_type") == "authorization_code" && s.codes[r.FormValue("code")] {
+		delete(s.codes, r.FormValue("code"))
+		s.current = s.newAccessToken()
+		s.refresh = s.nextToken("1//fake-refresh-")
+		json.NewEncoder(w).Encode(map[string]any{
+			"access_token": s.current, "token_type": "Bearer", "expires_in": 3599, "refresh_token": s.refresh,
+		})
+		return
+	}
 	if r.FormValue("grant_type") != "refresh_token" || r.FormValue("refresh_token") != s.refresh {
 		status = http.StatusBadRequest
 		w.WriteHeader(status)

@@ -167,6 +167,13 @@ func (s *Service) connector(ctx context.Context, a *catalog.Agent) (connectors.C
 	return conn, nil
 }
 
+// ForgetConnector drops the cached connector of an agent (new credentials).
+func (s *Service) ForgetConnector(agentID string) {
+	s.mu.Lock()
+	delete(s.conns, agentID)
+	s.mu.Unlock()
+}
+
 // Deliver implements outbox.Sink: bring the agent's calendar in line with
 // the RDV as it is now.
 func (s *Service) Deliver(ctx context.Context, rec store.OutboxRecord) error {
