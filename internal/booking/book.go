@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -108,9 +109,15 @@ func outcome(err error) string {
 }
 
 func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem *Idempotency) (*Booked, error) {
+	// Keys are scoped by who sends them, so two callers never share one.
 	scope := "anonymous"
-	if caller.Agent != nil {
+	switch {
+	case caller.Agent != nil:
 		scope = "agent:" + caller.Agent.ID
+	case req.Prescripteur != nil:
+		scope = "prescripteur:" + strings.ToLower(strings.TrimSpace(req.Prescripteur.Email))
+	case req.Usager != nil:
+		scope = "usager:" + strings.ToLower(strings.TrimSpace(req.Usager.Email+" "+req.Usager.PhoneNumber))
 	}
 	if idem != nil {
 		if b, err := s.replay(ctx, scope, idem); b != nil || err != nil {

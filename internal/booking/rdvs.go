@@ -292,6 +292,11 @@ func (s *Service) Move(ctx context.Context, caller Caller, id string, req MoveRe
 			}
 		}
 		if len(free) == 0 {
+			// Not offered: taken if it is a slot of the empty day, else invalid (as in Book).
+			q.Busy = nil
+			if !slices.ContainsFunc(slots.Search(cat, q), func(sl slots.Slot) bool { return sl.Start.Equal(start) }) {
+				return rdv.Invalid("starts_at", "ne correspond à aucun créneau de ce motif")
+			}
 			return rdv.ErrSlotUnavailable
 		}
 		chosen := free[0]

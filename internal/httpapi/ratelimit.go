@@ -78,11 +78,11 @@ func (l *ipLimiter) reserve(ip string, now time.Time) (bool, time.Duration) {
 	return false, wait
 }
 
-// rateLimit applies the per-IP limit to anonymous callers; agents (with an
-// Authorization header, checked by the handler) are not limited here.
+// rateLimit applies the per-IP limit to every caller but authenticated
+// agents (a forged token is limited like anonymity).
 func (a *API) rateLimit(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") == "" {
+		if c, err := a.caller(r); err != nil || c.Agent == nil {
 			if ok, wait := a.limiter.reserve(a.limiter.clientIP(r), time.Now()); !ok {
 				secs := int(wait/time.Second) + 1
 				w.Header().Set("Retry-After", strconv.Itoa(secs))
