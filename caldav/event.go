@@ -1,7 +1,3 @@
-// Package caldav owns rdvsync's iCalendar and CalDAV (RFC 4791) code: the
-// iCalendar form of an RDV (RFC 5545, produced only by go-ical's encoder),
-// the CalDAV client wrapper that the calendar push uses, and, later, the
-// read-only CalDAV server backend and the ICS feed.
 package caldav
 
 import (
