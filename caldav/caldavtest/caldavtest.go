@@ -54,7 +54,60 @@ type Server struct {
 	Username    string
 	Password    string
 
-	home string // path of the collection that holds the calendars
+	home string   // path of the collection that holds the calendars
+	proc *process // the running server, for Stop and Restart
+}
+
+// process is a started server and how to start it again on its port.
+type process struct {
+	name    string
+	command func(port int) *exec.Cmd
+	ready   func() bool
+	port    int
+	mu      sync.Mutex
+	stop    func()
+}
+
+// Stop kills the server (an outage); its data stays.
+func (s Server) Stop(t testing.TB) {
+	t.Helper()
+	s.proc.mu.Lock()
+	defer s.proc.mu.Unlock()
+	if s.proc.stop != nil {
+		s.proc.stop()
+		s.proc.stop = nil
+	}
+}
+
+// Restart starts the stopped server again on the same port and data.
+func (s Server) Restart(t testing.TB) {
+	t.Helper()
+	p := s.proc
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stop != nil {
+		return
+	}
+	cmd := p.command(p.port)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("restart %s: %v", p.name, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	p.stop = func() { cmd.Process.Kill(); <-exited }
+	deadline := time.Now().Add(readyTimeout)
+	for !p.ready() {
+		select {
+		case <-exited:
+			t.Fatalf("%s exited on restart:\n%s", p.name, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready after restart:\n%s", p.name, out.String())
+		}
+	}
 }
 
 // readyTimeout bounds the wait for a server to answer.
@@ -69,7 +122,7 @@ func StartRadicale(t testing.TB) Server {
 	if err := os.WriteFile(filepath.Join(dir, "users"), []byte(s.Username+":"+s.Password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start(t, "radicale", func(port int) *exec.Cmd {
+	s.proc = start(t, "radicale", func(port int) *exec.Cmd {
 		config := fmt.Sprintf(`[server]
 hosts = 127.0.0.1:%d
 [auth]
@@ -103,7 +156,7 @@ func StartXandikos(t testing.TB) Server {
 	bin := lookBinary(t, "xandikos")
 	dir := t.TempDir()
 	s := Server{Username: "agent", Password: "mot-de-passe", home: "/user/calendars/"}
-	start(t, "xandikos", func(port int) *exec.Cmd {
+	s.proc = start(t, "xandikos", func(port int) *exec.Cmd {
 		s.BaseURL = "http://127.0.0.1:" + strconv.Itoa(port)
 		return exec.Command(bin, "-d", filepath.Join(dir, "data"), "--defaults",
 			"-l", "127.0.0.1", "-p", strconv.Itoa(port))
@@ -160,12 +213,13 @@ func lookBinary(t testing.TB, name string) string {
 // start runs the command made for a free port until ready() holds,
 // trying another port if the server dies first (the port may have been
 // taken between choosing and binding it).
-func start(t testing.TB, name string, command func(port int) *exec.Cmd, ready func() bool) {
+func start(t testing.TB, name string, command func(port int) *exec.Cmd, ready func() bool) *process {
 	t.Helper()
 	deadline := time.Now().Add(readyTimeout)
 	var lastOutput string
 	for attempt := 0; attempt < 3 && time.Now().Before(deadline); attempt++ {
-		cmd := command(freePort(t))
+		port := freePort(t)
+		cmd := command(port)
 		out := &syncBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
@@ -179,13 +233,18 @@ func start(t testing.TB, name string, command func(port int) *exec.Cmd, ready fu
 		}
 		for time.Now().Before(deadline) {
 			if ready() {
+				p := &process{name: name, command: command, ready: ready, port: port, stop: stop}
 				t.Cleanup(func() {
-					stop()
+					p.mu.Lock()
+					if p.stop != nil {
+						p.stop()
+					}
+					p.mu.Unlock()
 					if t.Failed() {
 						t.Logf("%s output:\n%s", name, out.String())
 					}
 				})
-				return
+				return p
 			}
 			select {
 			case <-exited:
@@ -198,6 +257,7 @@ func start(t testing.TB, name string, command func(port int) *exec.Cmd, ready fu
 		lastOutput = out.String()
 	}
 	t.Fatalf("%s did not become ready within %s; output:\n%s", name, readyTimeout, lastOutput)
+	return nil
 }
 
 func freePort(t testing.TB) int {
