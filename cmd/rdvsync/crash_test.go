@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"rdvsync/caldav"
+	"rdvsync/caldav/caldavtest"
 )
 
 // crashAgents books each motif with the token of an agent of its
@@ -51,6 +55,15 @@ func TestKill9LosesNoAcknowledgedBooking(t *testing.T) {
 	}
 	cfg := filepath.Join(dir, "rdvsync.yaml")
 	conf := bytes.Replace(example, []byte(storeLine), []byte(fmt.Sprintf("path: %q", filepath.Join(dir, "data", "rdvsync.db"))), 1)
+	// camille-martin's RDVs are pushed to a real CalDAV server: the kill
+	// also lands while pushes are in flight.
+	radicale := caldavtest.StartRadicale(t)
+	if err := os.WriteFile(filepath.Join(dir, "caldav-password"), []byte(radicale.Password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf = bytes.Replace(conf, []byte("    rdv_notifications_level: others\n"), []byte(fmt.Sprintf(
+		"    rdv_notifications_level: others\n    calendar:\n      caldav: { url: %q, username: %s, password_file: caldav-password }\n",
+		radicale.CalendarURL, radicale.Username)), 1)
 	if err := os.WriteFile(cfg, conf, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +198,52 @@ func TestKill9LosesNoAcknowledgedBooking(t *testing.T) {
 			taken[k] = r.ID
 		}
 	}
+	// The calendar converges to camille's live RDVs, each exactly once.
+	var live []string
+	for id, r := range stored {
+		if r.Status != "excused" && r.Status != "revoked" && len(r.AgentIDs) == 1 && r.AgentIDs[0] == "camille-martin" {
+			live = append(live, id)
+		}
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var st struct {
+			Pending, Dead int
+		}
+		d.call(t, "GET", "/api/v1/agents/camille-martin/sync", "camille-martin", nil, &st)
+		if st.Dead > 0 {
+			t.Fatalf("calendar pushes dead after the restart: %+v", st)
+		}
+		if st.Pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("calendar pushes still pending after 90 s: %+v", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	client, err := caldav.NewClient(radicale.CalendarURL, radicale.Username, radicale.Password, caldav.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := client.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inCalendar := map[string]int{}
+	for _, o := range objs {
+		inCalendar[strings.TrimSuffix(o.Name, ".ics")]++
+	}
+	if len(objs) != len(live) {
+		t.Errorf("the calendar holds %d objects for %d live RDVs of camille", len(objs), len(live))
+	}
+	for _, id := range live {
+		if inCalendar[id] != 1 {
+			t.Errorf("RDV %s is %d times in the calendar", id, inCalendar[id])
+		}
+	}
+	t.Logf("calendar: %d events for %d live RDVs of camille-martin", len(objs), len(live))
+
 	// The restarted daemon knows the slots are taken.
 	last := jobs[acked[len(acked)-1].job]
 	if status := d.call(t, "POST", "/api/v1/rdvs", last.agent, last.body, nil); status != http.StatusConflict {

@@ -154,7 +154,19 @@ func (d *Dispatcher) Kick() {
 }
 
 // Run delivers until ctx is done, then waits for deliveries in flight.
+// It first takes back the deliveries a previous process left in flight.
 func (d *Dispatcher) Run(ctx context.Context) {
+	var released int
+	err := d.store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		released, err = tx.ReleaseLeases(d.opts.Now())
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		d.log.Error("releasing leases of a previous run", slog.Any("error", err))
+	} else if released > 0 {
+		d.log.Info("resuming deliveries left in flight by the previous run", "count", released)
+	}
 	sem := make(chan struct{}, d.opts.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()

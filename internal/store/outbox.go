@@ -146,6 +146,31 @@ func (tx *Tx) ClaimDue(now time.Time, limit int, lease time.Duration, busy func(
 	return out, nil
 }
 
+// ReleaseLeases makes every claimed record due now. Only one process holds
+// the store, so at start any lease is a delivery the previous process did
+// not finish (it died): it is retried at once instead of after the lease.
+func (tx *Tx) ReleaseLeases(now time.Time) (int, error) {
+	var leased []*OutboxRecord
+	err := tx.EachOutbox("", func(r *OutboxRecord) error {
+		if !r.Dead && !r.LeaseUntil.IsZero() {
+			c := *r
+			leased = append(leased, &c)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range leased {
+		prevDue := r.dueAt()
+		r.LeaseUntil, r.NextAttemptAt = time.Time{}, now.UTC()
+		if err := tx.putOutbox(r, &prevDue); err != nil {
+			return 0, err
+		}
+	}
+	return len(leased), nil
+}
+
 // CompleteOutbox ends a delivery of generation gen. If the record was
 // enqueued again meanwhile, it stays, due now, for the newer state.
 func (tx *Tx) CompleteOutbox(key string, gen int, now time.Time) error {
