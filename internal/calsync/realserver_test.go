@@ -255,4 +255,3 @@ func TestRealServerBusyTimes(t *testing.T) {
 		})
 	}
 }
-
