@@ -58,7 +58,17 @@ type harness struct {
 
 func newHarness(t *testing.T, cat *catalog.Catalog) *harness {
 	t.Helper()
-	h := &harness{mem: connectorstest.NewMemory()}
+	mem := connectorstest.NewMemory()
+	h := wire(t, cat, func(ctx context.Context, a *catalog.Agent) (connectors.Connector, error) { return mem, nil })
+	h.mem = mem
+	return h
+}
+
+// wire builds booking, calendar sync and the outbox on a temporary store,
+// as the daemon does, with connectors from factory.
+func wire(t *testing.T, cat *catalog.Catalog, factory calsync.Factory) *harness {
+	t.Helper()
+	h := &harness{}
 	h.cat.Store(cat)
 	st, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{NoSync: true})
 	if err != nil {
@@ -68,9 +78,7 @@ func newHarness(t *testing.T, cat *catalog.Catalog) *harness {
 	// The clock starts at now and runs, so retries come due.
 	started := time.Now()
 	clock := func() time.Time { return now.Add(time.Since(started)) }
-	h.sync = calsync.New(st, h.cat.Load, func(ctx context.Context, a *catalog.Agent) (connectors.Connector, error) {
-		return h.mem, nil
-	}, calsync.Options{Now: clock})
+	h.sync = calsync.New(st, h.cat.Load, factory, calsync.Options{Now: clock})
 	h.booking = booking.New(h.cat.Load, st, booking.Options{Now: clock, Effects: []booking.Effect{h.sync}, ExternalBusy: h.sync})
 	d := outbox.New(st, map[string]outbox.Sink{calsync.Kind: h.sync}, outbox.Options{
 		Now: clock, Poll: 20 * time.Millisecond, Policy: outbox.Policy{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}})

@@ -3,9 +3,7 @@ package calsync_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,45 +13,26 @@ import (
 	"rdvsync/caldav/caldavtest"
 	"rdvsync/connectors"
 	"rdvsync/internal/booking"
-	"rdvsync/internal/calsync"
 	"rdvsync/internal/catalog"
-	"rdvsync/internal/outbox"
-	"rdvsync/internal/store"
 )
 
 // realHarness wires booking, calendar sync and the outbox to a real CalDAV
 // server, as the daemon does.
 type realHarness struct {
-	harness
+	*harness
 	server caldavtest.Server
 	client *caldav.Client
 }
 
 func newRealHarness(t *testing.T, server caldavtest.Server, readBusy bool) *realHarness {
 	t.Helper()
-	h := &realHarness{server: server}
-	h.cat.Store(withCalendar(t, "minimal", readBusy))
-	st, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.store = st
-	started := time.Now()
-	clock := func() time.Time { return now.Add(time.Since(started)) }
 	cfg := connectors.CalDAVConfig{URL: server.CalendarURL, Username: server.Username, Password: server.Password, Timeout: 5 * time.Second}
-	h.sync = calsync.New(st, h.cat.Load, func(ctx context.Context, a *catalog.Agent) (connectors.Connector, error) {
-		cfg.Location = a.Organisations[0].Location
-		return connectors.NewCalDAV(cfg)
-	}, calsync.Options{Now: clock})
-	h.booking = booking.New(h.cat.Load, st, booking.Options{Now: clock, Effects: []booking.Effect{h.sync}, ExternalBusy: h.sync})
-	d := outbox.New(st, map[string]outbox.Sink{calsync.Kind: h.sync}, outbox.Options{
-		Now: clock, Poll: 20 * time.Millisecond, Policy: outbox.Policy{Base: 20 * time.Millisecond, Max: 200 * time.Millisecond}})
-	h.sync.SetKick(d.Kick)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); wg.Wait(); st.Close() })
+	h := &realHarness{server: server, harness: wire(t, withCalendar(t, "minimal", readBusy), func(ctx context.Context, a *catalog.Agent) (connectors.Connector, error) {
+		c := cfg
+		c.Location = a.Organisations[0].Location
+		return connectors.NewCalDAV(c)
+	})}
+	var err error
 	if h.client, err = caldav.NewClient(server.CalendarURL, server.Username, server.Password, caldav.ClientOptions{}); err != nil {
 		t.Fatal(err)
 	}
