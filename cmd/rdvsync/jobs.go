@@ -10,25 +10,30 @@ import (
 
 	"rdvsync/internal/booking"
 	"rdvsync/internal/calsync"
+	"rdvsync/internal/notify"
 	"rdvsync/internal/store"
 )
 
 // schedule registers the cron jobs of the daemon (robfig/cron, one
 // goroutine per run, skipped while the previous run of the same job is
 // still going).
-func (d *daemon) schedule(ctx context.Context, st *store.Store, sync *calsync.Service) (*cron.Cron, error) {
+func (d *daemon) schedule(ctx context.Context, st *store.Store, sync *calsync.Service, notifier *notify.Service) (*cron.Cron, error) {
 	logger := cron.VerbosePrintfLogger(slog.NewLogLogger(d.log.With("component", "cron").Handler(), slog.LevelDebug))
 	c := cron.New(cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
 	jobs := []struct {
 		spec, name string
 		run        func()
 	}{
+		{"@every 1m", "reminders", func() { sendReminders(ctx, d, notifier) }},
 		{"@every 5m", "busy-refresh", func() { sync.RefreshBusy(ctx) }},
 		{"@every 1h", "idempotency-purge", func() {
 			var n int
 			err := st.Update(ctx, func(tx *store.Tx) error {
 				var err error
-				n, err = tx.PurgeIdempotency(time.Now().Add(-booking.IdempotencyTTL))
+				if n, err = tx.PurgeIdempotency(time.Now().Add(-booking.IdempotencyTTL)); err != nil {
+					return err
+				}
+				_, err = tx.PurgeReminders(time.Now().AddDate(0, 0, -7))
 				return err
 			})
 			if err != nil {
@@ -43,7 +48,18 @@ func (d *daemon) schedule(ctx context.Context, st *store.Store, sync *calsync.Se
 			return nil, fmt.Errorf("cron job %s: %w", j.name, err)
 		}
 	}
-	// Busy times are read once at start, not only after five minutes.
+	// At start, not only after the first period: busy times, and the
+	// reminders that fell due while the daemon was down.
 	go sync.RefreshBusy(ctx)
+	go sendReminders(ctx, d, notifier)
 	return c, nil
+}
+
+func sendReminders(ctx context.Context, d *daemon, notifier *notify.Service) {
+	n, err := notifier.SendDueReminders(ctx)
+	if err != nil && ctx.Err() == nil {
+		d.log.Error("sending due reminders", slog.Any("error", err))
+	} else if n > 0 {
+		d.log.Info("reminders queued", "count", n)
+	}
 }

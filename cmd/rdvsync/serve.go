@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/config"
 	"rdvsync/internal/httpapi"
+	"rdvsync/internal/notify"
 	"rdvsync/internal/outbox"
 	"rdvsync/internal/store"
 )
@@ -129,8 +131,17 @@ func (d *daemon) run(ctx context.Context) error {
 	// Calendar sync: an outbox record per (RDV, agent calendar) written with
 	// each change, delivered after commit by the dispatcher.
 	sync := calsync.New(st, d.catalog.Load, openConnector(st, d.catalog.Load, ""), calsync.Options{Logger: d.log})
-	dispatcher := outbox.New(st, map[string]outbox.Sink{calsync.Kind: sync}, outbox.Options{Logger: d.log, Registerer: reg})
+	// Notifications: email and SMS records in the same transaction, the
+	// reminders in a time index moved to the outbox by cron.
+	notifier, err := notify.New(st, d.catalog.Load, notify.Options{Logger: d.log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	sinks := map[string]outbox.Sink{calsync.Kind: sync}
+	maps.Copy(sinks, notifier.Sinks())
+	dispatcher := outbox.New(st, sinks, outbox.Options{Logger: d.log, Registerer: reg})
 	sync.SetKick(dispatcher.Kick)
+	notifier.SetKick(dispatcher.Kick)
 	if err := sync.LoadBusy(ctx); err != nil {
 		return fmt.Errorf("load cached busy times: %w", err)
 	}
@@ -138,9 +149,9 @@ func (d *daemon) run(ctx context.Context) error {
 	var api *httpapi.API
 	svc := booking.New(d.catalog.Load, st, booking.Options{Logger: d.log,
 		Observer: observerFunc(func(o string) { api.BookingOutcome(o) }),
-		Effects:  []booking.Effect{sync}, ExternalBusy: sync})
+		Effects:  []booking.Effect{sync, notifier}, ExternalBusy: sync})
 	api = httpapi.New(httpapi.Options{
-		Booking: svc, Sync: sync, Logger: d.log, Registerer: reg,
+		Booking: svc, Sync: sync, Receipts: notifier, Logger: d.log, Registerer: reg,
 		RatePerMinute: cfg.Server.RateLimit.PerMinute, RateBurst: cfg.Server.RateLimit.Burst,
 		Ready: func() error {
 			if !d.ready.Load() {
@@ -158,7 +169,7 @@ func (d *daemon) run(ctx context.Context) error {
 	if err := sync.Backfill(ctx); err != nil {
 		d.log.Error("calendar backfill", slog.Any("error", err))
 	}
-	sched, err := d.schedule(loops, st, sync)
+	sched, err := d.schedule(loops, st, sync, notifier)
 	if err != nil {
 		stopLoops()
 		wg.Wait()

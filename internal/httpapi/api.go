@@ -24,6 +24,7 @@ import (
 	"rdvsync/internal/calsync"
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/rdv"
+	"rdvsync/internal/store"
 )
 
 // MaxBodyBytes is the largest request body accepted (413 above).
@@ -43,6 +44,13 @@ type Options struct {
 	TrustProxy bool
 	// Sync reports agents' calendar sync state.
 	Sync SyncReporter
+	// Receipts lists the notifications sent about an RDV.
+	Receipts ReceiptLister
+}
+
+// ReceiptLister lists the delivery attempts of notifications about an RDV.
+type ReceiptLister interface {
+	Receipts(ctx context.Context, rdvID string) ([]store.Receipt, error)
 }
 
 // SyncReporter reports the calendar sync state of an agent.
@@ -57,12 +65,13 @@ type API struct {
 	metrics *metrics
 	limiter *ipLimiter
 	ready   func() error
-	sync    SyncReporter
+	sync     SyncReporter
+	receipts ReceiptLister
 }
 
 // New builds the API. Register its routes on a mux with Register.
 func New(opts Options) *API {
-	a := &API{booking: opts.Booking, log: opts.Logger, ready: opts.Ready, sync: opts.Sync}
+	a := &API{booking: opts.Booking, log: opts.Logger, ready: opts.Ready, sync: opts.Sync, receipts: opts.Receipts}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -84,6 +93,7 @@ func (a *API) Routes() []Route {
 		{"PATCH /api/v1/rdvs/{id}", a.handleMove, true},
 		{"POST /api/v1/rdvs/{id}/cancel", a.handleCancel, true},
 		{"POST /api/v1/rdvs/{id}/status", a.handleStatus, false},
+		{"GET /api/v1/rdvs/{id}/receipts", a.handleReceipts, false},
 		{"GET /api/v1/usagers", a.handleUsagers, false},
 		{"GET /api/v1/agents/{id}/sync", a.handleAgentSync, false},
 		{"GET /api/v1/openapi.json", a.handleOpenAPI, false},

@@ -11,6 +11,7 @@ import (
 	"rdvsync/internal/rdv"
 	"rdvsync/internal/sector"
 	"rdvsync/internal/slots"
+	"rdvsync/internal/store"
 )
 
 type catalogResponse struct {
@@ -363,4 +364,29 @@ func (a *API) handleAgentSync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// handleReceipts lists the notifications sent about an RDV (its agents).
+func (a *API) handleReceipts(w http.ResponseWriter, r *http.Request) {
+	agent, ok := a.agent(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	if _, err := a.booking.Get(r.Context(), booking.Caller{Agent: agent}, id); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if a.receipts == nil {
+		a.writeError(w, r, errors.New("notifications not wired"))
+		return
+	}
+	list, err := a.receipts.Receipts(r.Context(), id)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Receipts []store.Receipt `json:"receipts"`
+	}{list})
 }

@@ -22,6 +22,9 @@ var (
 	bucketOutboxDue         = []byte("outbox_due")
 	bucketCalendarSync      = []byte("calendar_sync")
 	bucketAgentState        = []byte("agent_state")
+	bucketReminders         = []byte("reminders")
+	bucketReminderByRDV     = []byte("reminder_by_rdv")
+	bucketReceipts          = []byte("receipts")
 )
 
 // Keys of the meta bucket.

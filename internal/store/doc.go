@@ -34,6 +34,20 @@
 //	└── <scope>\x00<key>                            → {"v":1, body_sha256, status, response, created_at}
 //	idempotency_by_time                             scanned by PurgeIdempotency
 //	└── <t created_at><scope>\x00<key>              → ·
+//	outbox                                          pending, failing and dead deliveries (outbox.go)
+//	└── <key>                                       → {"v":1, OutboxRecord}
+//	outbox_due                                      scanned by ClaimDue; dead records have no entry
+//	└── <t due><key>                                → ·
+//	calendar_sync
+//	└── <agent id>\x00<rdv id>                      → {"v":1, "data": owner's document}
+//	agent_state
+//	└── <agent id>\x00<name>                        → {"v":1, "data": owner's document}
+//	reminders                                       pending reminders, scanned by TakeDueReminders
+//	└── <t due><rdv id>                             → {"v":1, start, version}
+//	reminder_by_rdv                                 one per RDV: the pending reminder, or the trace of the sent one
+//	└── <rdv id>                                    → {"v":1, start, version, due, sent}
+//	receipts                                        notification delivery attempts (receipts.go)
+//	└── <rdv id>\x00<t at><seq>                     → {"v":1, Receipt}; seq: 8 bytes big-endian, bucket sequence
 //
 // Names, emails and phones in index keys are normalised (normalize.go):
 // lower case, accents stripped, punctuation and runs of spaces collapsed to
@@ -43,6 +57,10 @@
 // Tx.PutRDV and Tx.PutUsager read the previously stored version and remove
 // its index entries before writing the new ones, so a moved or cancelled RDV
 // frees its old slot in the very transaction that moves or cancels it.
+//
+// A reminder is in reminders while pending and in reminder_by_rdv until
+// purged: ScheduleReminder moves it when its RDV moves (one per RDV and
+// start), TakeDueReminders hands it out once and keeps the trace.
 //
 // max_rdv_duration lets interval queries on agent_busy, which is keyed by
 // start, seek to (from − longest RDV ever stored) and still see every RDV

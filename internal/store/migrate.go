@@ -22,6 +22,7 @@ type migration struct {
 var migrations = []migration{
 	{version: 1, name: "initial layout", apply: createInitialBuckets},
 	{version: 2, name: "outbox and calendar sync", apply: createOutboxBuckets},
+	{version: 3, name: "reminders and notification receipts", apply: createNotificationBuckets},
 }
 
 func createInitialBuckets(tx *bolt.Tx) error {

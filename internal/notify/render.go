@@ -1,0 +1,286 @@
+package notify
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"rdvsync/internal/booking"
+	"rdvsync/internal/catalog"
+	"rdvsync/internal/rdv"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+// emailTemplates are the email templates, <event>_<recipient>; each has a
+// .txt (text/template: "subject" and "body") and a .html (html/template:
+// "content", inside the common layout).
+var emailTemplates = []string{
+	"created_usager", "created_prescripteur", "created_agent",
+	"moved_usager", "moved_agent",
+	"cancelled_usager", "cancelled_prescripteur", "cancelled_agent",
+	"reminder_usager",
+}
+
+// smsTemplates are the SMS templates (to the usager), one per event.
+var smsTemplates = []string{"created", "moved", "cancelled", "reminder"}
+
+type templates struct {
+	text   map[string]*texttemplate.Template
+	html   map[string]*htmltemplate.Template
+	shorts map[string]*texttemplate.Template // SMS
+}
+
+func parseTemplates() (*templates, error) {
+	t := &templates{text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}, shorts: map[string]*texttemplate.Template{}}
+	for _, name := range emailTemplates {
+		tt, err := texttemplate.New(name).Option("missingkey=error").ParseFS(templateFS, "templates/email/common.txt", "templates/email/"+name+".txt")
+		if err != nil {
+			return nil, fmt.Errorf("template %s.txt: %w", name, err)
+		}
+		ht, err := htmltemplate.New(name).Option("missingkey=error").ParseFS(templateFS, "templates/email/layout.html", "templates/email/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("template %s.html: %w", name, err)
+		}
+		t.text[name], t.html[name] = tt, ht
+	}
+	for _, name := range smsTemplates {
+		st, err := texttemplate.New(name).Option("missingkey=error").ParseFS(templateFS, "templates/sms/"+name+".txt")
+		if err != nil {
+			return nil, fmt.Errorf("template sms/%s.txt: %w", name, err)
+		}
+		t.shorts[name] = st
+	}
+	return t, nil
+}
+
+// view is what templates see. Fields a recipient must not get (the usager
+// link for anyone but the usager; contact details of others for the
+// usager) are left empty for it.
+type view struct {
+	Event, Recipient string
+	RecipientName    string
+	Subject          string // set for the HTML layout once rendered
+
+	Organisation, OrgPhone string
+	OrgTel                 string // OrgPhone for a tel: link
+	Motif, Instructions    string
+	When, WhenShort        string // "lundi 7 décembre 2026 à 9 h 00", "lundi 7 décembre à 9 h 00"
+	Duration               string // "45 min"
+	Place, Address         string // the lieu, or "Par téléphone"…
+	Agents                 string // "Camille Martin"
+
+	// moved
+	PrevWhen, PrevWhenShort string
+	PrevPlace, PrevAddress  string
+	WhenChanged, Relocated  bool
+	Removed                 bool // the RDV left this agent's agenda
+	Added                   bool // the RDV joined this agent's agenda
+
+	CancelledByUsager bool   // cancelled: the usager cancelled (excused)
+	ChangedBy         string // agents: who moved or cancelled ("l'usager" or an agent's name)
+
+	UsagerName     string
+	UsagerPhone    string // agents only
+	UsagerNotified string // prescripteur: "par e-mail et par SMS", "par e-mail", "par SMS" or ""
+	BookedBy       string // "prescripteur", "agent", "usager"
+	BookedByName   string
+	BookedByEmail  string // agents only
+	BookedByPhone  string // agents only
+	Context        string // agents only
+
+	CancellableByUsager bool
+	CancelLimit         string // how long before the start the usager may still cancel: "4 h"
+	UsagerURL           string // the usager only
+	AgentURL            string // agents only
+}
+
+var locationLabels = map[rdv.LocationType]string{
+	rdv.LocationPhone: "Par téléphone",
+	rdv.LocationHome:  "À domicile",
+	rdv.LocationVisio: "En visioconférence",
+}
+
+// newView builds the view of message m about r for its recipient.
+func newView(cat *catalog.Catalog, r *rdv.RDV, u *rdv.Usager, m *message, agent *catalog.Agent) *view {
+	loc := zone(cat, r.OrganisationID)
+	v := &view{Event: m.Event, Recipient: m.Recipient, Removed: m.Removed, Added: m.Added,
+		When: frenchDateTime(m.Start.In(loc), true), WhenShort: frenchDateTime(m.Start.In(loc), false),
+		Duration: frenchDuration(m.End.Sub(m.Start)), CancelledByUsager: m.Status == rdv.StatusExcused,
+		BookedBy: string(r.CreatedBy.Type), CancelLimit: frenchDuration(booking.UsagerCancelLimit)}
+	if o := cat.Organisation(r.OrganisationID); o != nil {
+		v.Organisation, v.OrgPhone = o.Name, o.Phone
+		v.OrgTel = strings.Map(func(r rune) rune {
+			if r == '+' || r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, o.Phone)
+	}
+	var lt rdv.LocationType
+	if mo := cat.Motif(r.MotifID); mo != nil {
+		v.Motif, v.Instructions, v.CancellableByUsager, lt = mo.Name, mo.Instructions, mo.CancellableByUsager, mo.LocationType
+	}
+	v.Place, v.Address = place(cat, m.LieuID, lt)
+	if m.PrevStart != nil {
+		v.PrevWhen, v.PrevWhenShort = frenchDateTime(m.PrevStart.In(loc), true), frenchDateTime(m.PrevStart.In(loc), false)
+		v.PrevPlace, v.PrevAddress = place(cat, m.PrevLieuID, lt)
+		v.WhenChanged, v.Relocated = !m.PrevStart.Equal(m.Start), m.PrevLieuID != m.LieuID
+	}
+	var names []string
+	for _, id := range r.AgentIDs {
+		if a := cat.Agent(id); a != nil {
+			names = append(names, a.FullName())
+		}
+	}
+	v.Agents = strings.Join(names, ", ")
+	if u != nil {
+		v.UsagerName = strings.TrimSpace(u.FirstName + " " + u.LastName)
+	}
+	cb := r.CreatedBy
+	switch cb.Type {
+	case rdv.CreatedByPrescripteur:
+		v.BookedByName = strings.TrimSpace(cb.FirstName + " " + cb.LastName)
+	case rdv.CreatedByAgent:
+		if a := cat.Agent(cb.AgentID); a != nil {
+			v.BookedByName = a.FullName()
+		}
+	}
+	switch m.Recipient {
+	case RecipientUsager:
+		v.RecipientName = v.UsagerName
+		v.UsagerURL = cat.Config.Server.PublicURL + "/rdv/" + url.PathEscape(r.ID) + "?token=" + url.QueryEscape(r.UsagerToken)
+	case RecipientPrescripteur:
+		v.RecipientName = v.BookedByName
+		if u != nil {
+			switch {
+			case u.Email != "" && u.PhoneMobile:
+				v.UsagerNotified = "par e-mail et par SMS"
+			case u.Email != "":
+				v.UsagerNotified = "par e-mail"
+			case u.PhoneMobile:
+				v.UsagerNotified = "par SMS"
+			}
+		}
+	case RecipientAgent:
+		if agent != nil {
+			v.RecipientName = agent.FullName()
+		}
+		v.AgentURL = cat.Config.Server.PublicURL + "/agents/rdvs/" + url.PathEscape(r.ID)
+		v.Context = r.Context
+		if u != nil {
+			v.UsagerPhone = u.PhoneNumber
+		}
+		if cb.Type == rdv.CreatedByPrescripteur {
+			v.BookedByEmail, v.BookedByPhone = cb.Email, cb.PhoneNumber
+		}
+		v.ChangedBy = "l'usager"
+		if m.ByAgentID != "" {
+			v.ChangedBy = "un agent"
+			if a := cat.Agent(m.ByAgentID); a != nil {
+				v.ChangedBy = a.FullName()
+			}
+		}
+	}
+	return v
+}
+
+// place is the lieu's name and address, or the label of a motif received
+// elsewhere than in a public office.
+func place(cat *catalog.Catalog, lieuID string, lt rdv.LocationType) (string, string) {
+	if l := cat.Lieu(lieuID); l != nil {
+		return l.Name, l.Address
+	}
+	return locationLabels[lt], ""
+}
+
+var (
+	frenchDays   = [...]string{"dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"}
+	frenchMonths = [...]string{"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+		"septembre", "octobre", "novembre", "décembre"}
+)
+
+// frenchDateTime writes t the French way: "lundi 7 décembre 2026 à 9 h 00"
+// ("1er" for the first of the month), without the year when year is false.
+func frenchDateTime(t time.Time, year bool) string {
+	d := strconv.Itoa(t.Day())
+	if t.Day() == 1 {
+		d = "1er"
+	}
+	s := frenchDays[t.Weekday()] + " " + d + " " + frenchMonths[t.Month()-1]
+	if year {
+		s += " " + strconv.Itoa(t.Year())
+	}
+	return s + fmt.Sprintf(" à %d h %02d", t.Hour(), t.Minute())
+}
+
+// frenchDuration writes "45 min", "1 h", "1 h 30".
+func frenchDuration(d time.Duration) string {
+	m := int(d.Round(time.Minute) / time.Minute)
+	switch {
+	case m < 60:
+		return fmt.Sprintf("%d min", m)
+	case m%60 == 0:
+		return fmt.Sprintf("%d h", m/60)
+	}
+	return fmt.Sprintf("%d h %02d", m/60, m%60)
+}
+
+// rendered is one message's text.
+type rendered struct {
+	Subject, Text, HTML string // email
+	SMS                 string
+}
+
+var (
+	blankLines  = regexp.MustCompile(`\n{3,}`)
+	lineSpaces  = regexp.MustCompile(`[ \t]+\n`)
+	manySpaces  = regexp.MustCompile(`\s+`)
+	blankHTMLWS = regexp.MustCompile(`\n\s*\n+`)
+)
+
+// email renders the email template of v's event and recipient.
+func (t *templates) renderEmail(v *view) (rendered, error) {
+	name := v.Event + "_" + v.Recipient
+	tt, ht := t.text[name], t.html[name]
+	if tt == nil || ht == nil {
+		return rendered{}, fmt.Errorf("no email template %s", name)
+	}
+	var subj, text, html bytes.Buffer
+	if err := tt.ExecuteTemplate(&subj, "subject", v); err != nil {
+		return rendered{}, fmt.Errorf("template %s: %w", name, err)
+	}
+	if err := tt.ExecuteTemplate(&text, "body", v); err != nil {
+		return rendered{}, fmt.Errorf("template %s: %w", name, err)
+	}
+	v.Subject = oneLine(subj.String())
+	if err := ht.ExecuteTemplate(&html, "layout", v); err != nil {
+		return rendered{}, fmt.Errorf("template %s: %w", name, err)
+	}
+	body := lineSpaces.ReplaceAllString(strings.TrimSpace(text.String())+"\n", "\n")
+	body = blankLines.ReplaceAllString(body, "\n\n")
+	return rendered{Subject: v.Subject, Text: body, HTML: blankHTMLWS.ReplaceAllString(html.String(), "\n")}, nil
+}
+
+// sms renders the SMS template of v's event, on one line.
+func (t *templates) renderSMS(v *view) (string, error) {
+	st := t.shorts[v.Event]
+	if st == nil {
+		return "", fmt.Errorf("no sms template %s", v.Event)
+	}
+	var b bytes.Buffer
+	if err := st.ExecuteTemplate(&b, v.Event+".txt", v); err != nil {
+		return "", fmt.Errorf("template sms/%s: %w", v.Event, err)
+	}
+	return oneLine(b.String()), nil
+}
+
+func oneLine(s string) string { return strings.TrimSpace(manySpaces.ReplaceAllString(s, " ")) }

@@ -1,0 +1,96 @@
+package notify_test
+
+import (
+	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// readSMS returns the spooled SMS whose file name starts with prefix.
+func readSMS(t *testing.T, h *harness, prefix string) (string, error) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(h.cat.Load().Config.SpoolDir(), "sms", prefix+"*.txt"))
+	if len(files) != 1 {
+		return "", errors.New("no single spooled SMS named " + prefix + "*")
+	}
+	b, err := os.ReadFile(files[0])
+	return string(b), err
+}
+
+// TestSpool: without smtp and sms blocks (the example configuration),
+// every message is a readable file beside the store.
+func TestSpool(t *testing.T) {
+	h := newHarness(t, setup{}, tuesday)
+	b := h.bookExterne(t, thursday9, lea)
+	h.settled(t)
+	spool := filepath.Join(h.dir, "data")
+	if got := h.cat.Load().Config.SpoolDir(); got != spool {
+		t.Fatalf("spool dir %s, want %s", got, spool)
+	}
+	emls, _ := filepath.Glob(filepath.Join(spool, "mail", "*.eml"))
+	if len(emls) != 3 {
+		t.Fatalf("%d .eml files, want 3: %v", len(emls), emls)
+	}
+	byRecipient := map[string]*email{}
+	for _, f := range emls {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := parseEmail(t, raw)
+		if want := "<" + strings.TrimSuffix(filepath.Base(f), ".eml") + "@example.org>"; e.messageID != want {
+			t.Errorf("%s: Message-ID %s, want %s (the file is named after it)", f, e.messageID, want)
+		}
+		byRecipient[e.to[0].Address] = e
+		if st, _ := os.Stat(f); st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600 (personal data)", f, st.Mode().Perm())
+		}
+	}
+	u := byRecipient[lea.email]
+	if u == nil || u.subject != "Votre rendez-vous du jeudi 3 décembre 2026 à 9 h 00 est confirmé" {
+		t.Fatalf("usager .eml: %+v", u)
+	}
+	checkICS(t, "spooled usager email", u, b.RDV.ID, "REQUEST", 1, thursday9)
+	if byRecipient[jean.email] == nil || byRecipient["camille.martin@example.org"] == nil {
+		t.Errorf("missing .eml files: %v", emls)
+	}
+
+	sms, err := readSMS(t, h, b.RDV.ID+".created.v1.usager")
+	if err != nil {
+		t.Fatal(err)
+	}
+	contains(t, "spooled SMS", sms, "To: +33612345678\n", "Id: "+b.RDV.ID+".created.v1.usager\n",
+		"MDS Arras : RDV Orientation RSA confirmé le jeudi 3 décembre à 9 h 00, MDS Arras Centre",
+		"/rdv/"+b.RDV.ID+"?token="+b.RDV.UsagerToken)
+	for _, r := range h.receipts(t, b.RDV.ID) {
+		if r.Transport != "spool" || r.Result != "ok" {
+			t.Errorf("receipt %+v", r)
+		}
+	}
+	counts := map[string]float64{}
+	mfs, err := h.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "rdvsync_notifications_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			counts[strings.Join(labels, ",")] = m.GetCounter().GetValue()
+		}
+	}
+	if want := map[string]float64{"channel=email,event=created,result=ok": 3, "channel=sms,event=created,result=ok": 1}; !maps.Equal(counts, want) {
+		t.Errorf("rdvsync_notifications_total = %v, want %v", counts, want)
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(spool, "*", ".tmp-*")); len(tmp) != 0 {
+		t.Errorf("temporary files left: %v", tmp)
+	}
+}

@@ -1,0 +1,196 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"rdvsync/internal/rdv"
+)
+
+// Reminder is the reminder of one RDV for one start time (DESIGN §7:
+// exactly one reminder per (RDV, start)).
+type Reminder struct {
+	RDVID   string
+	Due     time.Time // when it should go out
+	Start   time.Time // the start of the RDV it reminds of
+	Version int       // the RDV version that scheduled it
+	// Sent is true once TakeDueReminders has handed it out: scheduling the
+	// same start again is then a no-op.
+	Sent bool
+}
+
+// reminderV1 is the value of reminders (without rdv_id and due, which are
+// the key) and of reminder_by_rdv (all fields).
+type reminderV1 struct {
+	V       int        `json:"v"`
+	Start   time.Time  `json:"start"`
+	Version int        `json:"version"`
+	Due     *time.Time `json:"due,omitempty"`
+	Sent    bool       `json:"sent,omitempty"`
+}
+
+func (tx *ReadTx) reminderByRDV(rdvID string) (*Reminder, error) {
+	b := tx.bucket(bucketReminderByRDV).Get([]byte(rdvID))
+	if b == nil {
+		return nil, fmt.Errorf("reminder of rdv %s: %w", rdvID, rdv.ErrNotFound)
+	}
+	var v reminderV1
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("store: reminder_by_rdv/%s: decode: %w", rdvID, err)
+	}
+	if v.V != recordV1 || v.Due == nil {
+		return nil, fmt.Errorf("store: reminder_by_rdv/%s: record version %d, want %d", rdvID, v.V, recordV1)
+	}
+	return &Reminder{RDVID: rdvID, Due: v.Due.UTC(), Start: v.Start.UTC(), Version: v.Version, Sent: v.Sent}, nil
+}
+
+func (tx *Tx) putReminderByRDV(r *Reminder) error {
+	due := r.Due.UTC()
+	b, err := json.Marshal(reminderV1{V: recordV1, Start: r.Start.UTC(), Version: r.Version, Due: &due, Sent: r.Sent})
+	if err != nil {
+		return fmt.Errorf("store: encode reminder: %w", err)
+	}
+	if err := tx.bucket(bucketReminderByRDV).Put([]byte(r.RDVID), b); err != nil {
+		return fmt.Errorf("store: reminder_by_rdv/%s: %w", r.RDVID, err)
+	}
+	return nil
+}
+
+// Reminder returns the reminder of an RDV (pending or sent), or an error
+// wrapping rdv.ErrNotFound.
+func (tx *ReadTx) Reminder(rdvID string) (Reminder, error) {
+	r, err := tx.reminderByRDV(rdvID)
+	if err != nil {
+		return Reminder{}, err
+	}
+	return *r, nil
+}
+
+// ScheduleReminder makes r the reminder of its RDV, replacing a pending
+// reminder of another start (the RDV moved). A reminder already sent for
+// the same start stays sent: the usager is reminded once per start.
+func (tx *Tx) ScheduleReminder(r Reminder) error {
+	if r.RDVID == "" {
+		return fmt.Errorf("store: schedule reminder: empty rdv id")
+	}
+	prev, err := tx.reminderByRDV(r.RDVID)
+	switch {
+	case err == nil:
+		if prev.Start.Equal(r.Start) && prev.Sent {
+			return nil
+		}
+		if !prev.Sent {
+			if err := tx.bucket(bucketReminders).Delete(timeKey(prev.Due, prev.RDVID)); err != nil {
+				return fmt.Errorf("store: reminders: %w", err)
+			}
+		}
+	case !IsNotFound(err):
+		return err
+	}
+	r.Sent = false
+	b, err := json.Marshal(reminderV1{V: recordV1, Start: r.Start.UTC(), Version: r.Version})
+	if err != nil {
+		return fmt.Errorf("store: encode reminder: %w", err)
+	}
+	if err := tx.bucket(bucketReminders).Put(timeKey(r.Due, r.RDVID), b); err != nil {
+		return fmt.Errorf("store: reminders: %w", err)
+	}
+	return tx.putReminderByRDV(&r)
+}
+
+// CancelReminder removes the pending reminder of an RDV, if any. The trace
+// of a reminder already sent is kept, so that reopening the RDV at the same
+// start does not remind the usager twice.
+func (tx *Tx) CancelReminder(rdvID string) error {
+	prev, err := tx.reminderByRDV(rdvID)
+	if IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if prev.Sent {
+		return nil
+	}
+	if err := tx.bucket(bucketReminders).Delete(timeKey(prev.Due, rdvID)); err != nil {
+		return fmt.Errorf("store: reminders: %w", err)
+	}
+	if err := tx.bucket(bucketReminderByRDV).Delete([]byte(rdvID)); err != nil {
+		return fmt.Errorf("store: reminder_by_rdv/%s: %w", rdvID, err)
+	}
+	return nil
+}
+
+// TakeDueReminders returns up to limit pending reminders due at or before
+// now, earliest first, and marks them sent: each is handed out once, even
+// one that fell due long ago while the daemon was stopped.
+func (tx *Tx) TakeDueReminders(now time.Time, limit int) ([]Reminder, error) {
+	end := keyNanos(now)
+	var keys, vals [][]byte
+	c := tx.bucket(bucketReminders).Cursor()
+	for k, v := c.First(); k != nil && len(keys) < limit; k, v = c.Next() {
+		if len(k) <= timeKeyLen || keyNanos(keyTime(k)) > end {
+			break
+		}
+		// Collect first: deleting under a bbolt cursor can skip the next key.
+		keys, vals = append(keys, bytes.Clone(k)), append(vals, bytes.Clone(v))
+	}
+	out := make([]Reminder, 0, len(keys))
+	for i, k := range keys {
+		var v reminderV1
+		if err := json.Unmarshal(vals[i], &v); err != nil {
+			return nil, fmt.Errorf("store: reminders: decode: %w", err)
+		}
+		r := Reminder{RDVID: string(k[timeKeyLen:]), Due: keyTime(k), Start: v.Start.UTC(), Version: v.Version, Sent: true}
+		if err := tx.bucket(bucketReminders).Delete(k); err != nil {
+			return nil, fmt.Errorf("store: reminders: %w", err)
+		}
+		if err := tx.putReminderByRDV(&r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// PurgeReminders forgets the reminders (sent or not) of RDVs that start
+// before the cutoff, and returns how many. For the retention job: once an
+// RDV is over, the trace of its reminder is no longer needed.
+func (tx *Tx) PurgeReminders(startBefore time.Time) (int, error) {
+	var old []Reminder
+	c := tx.bucket(bucketReminderByRDV).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		r, err := tx.reminderByRDV(string(k))
+		if err != nil {
+			return 0, err
+		}
+		if r.Start.Before(startBefore) {
+			old = append(old, *r)
+		}
+	}
+	for _, r := range old {
+		if !r.Sent {
+			if err := tx.bucket(bucketReminders).Delete(timeKey(r.Due, r.RDVID)); err != nil {
+				return 0, fmt.Errorf("store: purge reminders: %w", err)
+			}
+		}
+		if err := tx.bucket(bucketReminderByRDV).Delete([]byte(r.RDVID)); err != nil {
+			return 0, fmt.Errorf("store: purge reminders: %w", err)
+		}
+	}
+	return len(old), nil
+}
+
+// createNotificationBuckets is migration 3.
+func createNotificationBuckets(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketReminders, bucketReminderByRDV, bucketReceipts} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
