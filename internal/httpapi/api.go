@@ -60,11 +60,11 @@ type SyncReporter interface {
 
 // API is the HTTP handler of /api/v1 and the operational endpoints.
 type API struct {
-	booking *booking.Service
-	log     *slog.Logger
-	metrics *metrics
-	limiter *ipLimiter
-	ready   func() error
+	booking  *booking.Service
+	log      *slog.Logger
+	metrics  *metrics
+	limiter  *ipLimiter
+	ready    func() error
 	sync     SyncReporter
 	receipts ReceiptLister
 }
