@@ -1,0 +1,136 @@
+package booking_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"rdvsync/internal/booking"
+	"rdvsync/internal/catalog"
+	"rdvsync/internal/config"
+	"rdvsync/internal/rdv"
+	"rdvsync/internal/store"
+)
+
+// Tuesday 1 December 2026, 10:00 in Paris.
+var now = time.Date(2026, 12, 1, 10, 0, 0, 0, time.FixedZone("CET", 3600))
+
+func newService(t *testing.T) (*booking.Service, *catalog.Catalog) {
+	t.Helper()
+	f, err := config.Load("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Build(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return booking.New(func() *catalog.Catalog { return cat }, st, booking.Options{Now: func() time.Time { return now }}), cat
+}
+
+func prescription(start, agent string, usager booking.UsagerInput) booking.BookRequest {
+	return booking.BookRequest{MotifID: "rsa-orientation", LieuID: "mds-arras-centre", StartsAt: start, AgentID: agent,
+		Usager:       &usager,
+		Prescripteur: &booking.PrescripteurInput{FirstName: "Jean", LastName: "Petit", Email: "jean.petit@example.org"}}
+}
+
+func TestChoosesTheFreeAgentWithTheFewestRDVsThatDay(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := context.Background()
+	// Monday 7 December: camille (9:00–12:00) and thomas (9:00–10:30) both receive at 9:00.
+	if _, err := svc.Book(ctx, booking.Caller{}, prescription("2026-12-07T11:15:00+01:00", "camille-martin", booking.UsagerInput{FirstName: "A", LastName: "A"}), nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := svc.Book(ctx, booking.Caller{}, prescription("2026-12-07T09:00:00+01:00", "", booking.UsagerInput{FirstName: "B", LastName: "B"}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.RDV.AgentIDs; len(got) != 1 || got[0] != "thomas-leroy" {
+		t.Errorf("camille has one RDV that day, thomas none: got %v", got)
+	}
+	// Now both have one; 9:45 is free for both: ties go in configuration order.
+	b, err = svc.Book(ctx, booking.Caller{}, prescription("2026-12-07T09:45:00+01:00", "", booking.UsagerInput{FirstName: "C", LastName: "C"}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.RDV.AgentIDs; got[0] != "camille-martin" {
+		t.Errorf("tie: got %v, want camille-martin (first in the configuration)", got)
+	}
+}
+
+func TestUsagerReuseKeepsFamiliesApart(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := context.Background()
+	lea := booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", Email: "famille.dubois@example.org"}
+	tom := booking.UsagerInput{FirstName: "Tom", LastName: "Dubois", Email: "famille.dubois@example.org"}
+	leaAgain := booking.UsagerInput{FirstName: "LEA", LastName: "dubois", Email: "Famille.Dubois@example.org", PhoneNumber: "06 12 34 56 78"}
+	var ids []string
+	for i, u := range []booking.UsagerInput{lea, tom, leaAgain} {
+		start := []string{"2026-12-07T09:00:00+01:00", "2026-12-07T09:45:00+01:00", "2026-12-07T10:30:00+01:00"}[i]
+		b, err := svc.Book(ctx, booking.Caller{}, prescription(start, "camille-martin", u), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, b.Usager.ID)
+		if i == 2 && b.Usager.PhoneNumber != "+33612345678" {
+			t.Errorf("a known usager is completed with its new phone: %+v", b.Usager)
+		}
+	}
+	if ids[0] == ids[1] {
+		t.Error("Tom became Léa because they share an email")
+	}
+	if ids[0] != ids[2] {
+		t.Error("Léa booked again (same names, same email) was duplicated")
+	}
+}
+
+func TestPrescripteurRulesAndDelays(t *testing.T) {
+	svc, cat := newService(t)
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		caller booking.Caller
+		req    booking.BookRequest
+		want   error
+		field  string
+	}{
+		{"anonymous on an agents-only motif", booking.Caller{},
+			booking.BookRequest{MotifID: "suivi-social-arras", LieuID: "mds-arras-centre", StartsAt: "2026-12-07T09:00:00+01:00",
+				Usager: &booking.UsagerInput{FirstName: "A", LastName: "B"}, Prescripteur: &booking.PrescripteurInput{FirstName: "J", LastName: "P", Email: "j@example.org"}},
+			rdv.ErrForbidden, ""},
+		{"no prescripteur on a prescripteur motif", booking.Caller{},
+			booking.BookRequest{MotifID: "rsa-orientation", LieuID: "mds-arras-centre", StartsAt: "2026-12-07T09:00:00+01:00",
+				Usager: &booking.UsagerInput{FirstName: "A", LastName: "B"}}, nil, "prescripteur"},
+		{"inside the min booking delay (30 min)", booking.Caller{},
+			prescription("2026-12-01T10:15:00+01:00", "", booking.UsagerInput{FirstName: "A", LastName: "B"}), nil, "starts_at"},
+		{"an agent is not bound by the delays but by the plages", booking.Caller{Agent: cat.Agent("camille-martin")},
+			booking.BookRequest{MotifID: "rsa-orientation", LieuID: "mds-arras-centre", StartsAt: "2026-12-01T10:15:00+01:00",
+				Usager: &booking.UsagerInput{FirstName: "A", LastName: "B"}}, nil, "starts_at"},
+		{"agent of another territory organisation on an agents-only motif", booking.Caller{Agent: cat.Agent("julie-lefebvre")},
+			booking.BookRequest{MotifID: "suivi-social-arras", LieuID: "mds-arras-centre", StartsAt: "2026-12-07T09:00:00+01:00",
+				Usager: &booking.UsagerInput{FirstName: "A", LastName: "B"}}, rdv.ErrForbidden, ""},
+		{"usager outside the sector of an organisation-level motif", booking.Caller{},
+			booking.BookRequest{MotifID: "accompagnement-social-lens", LieuID: "mds-lens-centre", StartsAt: "2026-12-02T13:30:00+01:00",
+				Usager:       &booking.UsagerInput{FirstName: "A", LastName: "B", PostalCode: "62000", CityCode: "62041"},
+				Prescripteur: &booking.PrescripteurInput{FirstName: "J", LastName: "P", Email: "j@example.org"}}, nil, "starts_at"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := svc.Book(ctx, tt.caller, tt.req, nil)
+			var inv *rdv.InvalidError
+			switch {
+			case tt.want != nil && !errors.Is(err, tt.want):
+				t.Errorf("got %v, want %v", err, tt.want)
+			case tt.field != "" && (!errors.As(err, &inv) || inv.Fields[tt.field] == ""):
+				t.Errorf("got %v, want an invalid %s", err, tt.field)
+			}
+		})
+	}
+}
