@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,26 +23,34 @@ import (
 
 	"rdvsync/internal/calsync"
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/served"
 	"rdvsync/internal/store"
 )
 
-// The admin commands (sync-status, sync-retry) work whether the daemon
-// runs or not. The daemon holds the store's lock, so while it runs they
-// ask it over HTTP, authenticated by a token it writes at start beside the
-// store (mode 0600): whoever may read the store directory may administer.
-const adminTokenFile = "admin.token"
+// The admin commands (sync-status, sync-retry, feed-url, google-auth) work
+// whether the daemon runs or not. The daemon holds the store's lock, so
+// while it runs they ask it over HTTP, at the address and with the token it
+// writes at start beside the store (mode 0600): whoever may read the store
+// directory may administer.
+const adminFile = "admin.json"
 
-func writeAdminToken(dir string) (string, error) {
+type adminInfo struct {
+	Addr  string `json:"addr"`
+	Token string `json:"token"`
+}
+
+func writeAdminFile(dir, addr string) (string, error) {
 	b := make([]byte, 32)
 	rand.Read(b)
-	tok := base64.RawURLEncoding.EncodeToString(b)
+	info := adminInfo{Addr: addr, Token: base64.RawURLEncoding.EncodeToString(b)}
+	data, _ := json.Marshal(info)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("admin token: %w", err)
+		return "", fmt.Errorf("admin file: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, adminTokenFile), []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("admin token: %w", err)
+	if err := os.WriteFile(filepath.Join(dir, adminFile), data, 0o600); err != nil {
+		return "", fmt.Errorf("admin file: %w", err)
 	}
-	return tok, nil
+	return info.Token, nil
 }
 
 func (d *daemon) registerAdmin(mux *http.ServeMux, token string) {
@@ -75,6 +84,15 @@ func (d *daemon) registerAdmin(mux *http.ServeMux, token string) {
 		d.log.Info("dead calendar pushes re-queued", "count", n)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]int{"requeued": n})
+	}))
+	mux.HandleFunc("POST /admin/v1/feed-url", auth(func(w http.ResponseWriter, r *http.Request) {
+		res, err := feedURL(r.Context(), d.feeds, r.URL.Query().Get("agent"), r.URL.Query().Get("rotate") == "1")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(res)
 	}))
 	mux.HandleFunc("POST /admin/v1/google-token", auth(func(w http.ResponseWriter, r *http.Request) {
 		agent := d.catalog.Load().Agent(r.URL.Query().Get("agent"))
@@ -112,13 +130,13 @@ func syncStatuses(ctx context.Context, cat *catalog.Catalog, sync *calsync.Servi
 }
 
 // adminLocal is an admin operation run on the store directly.
-type adminLocal func(context.Context, *catalog.Catalog, *calsync.Service, calsync.TokenStore) (any, error)
+type adminLocal func(context.Context, *catalog.Catalog, *store.Store) (any, error)
 
 // adminCall runs local against the store when no daemon holds it, or calls
 // the running daemon's admin endpoint.
 func adminCall(path, storePath string, stderr io.Writer, local func(context.Context, *catalog.Catalog, *calsync.Service) (any, error), method, endpoint string, out any) bool {
-	return adminCallBody(path, storePath, stderr, func(ctx context.Context, cat *catalog.Catalog, s *calsync.Service, _ calsync.TokenStore) (any, error) {
-		return local(ctx, cat, s)
+	return adminCallBody(path, storePath, stderr, func(ctx context.Context, cat *catalog.Catalog, st *store.Store) (any, error) {
+		return local(ctx, cat, calsync.New(st, func() *catalog.Catalog { return cat }, nil, calsync.Options{}))
 	}, method, endpoint, nil, out)
 }
 
@@ -135,7 +153,7 @@ func adminCallBody(path, storePath string, stderr io.Writer, local adminLocal, m
 	st, err := store.Open(cat.Config.StorePath(), store.Options{LockTimeout: 300 * time.Millisecond})
 	if err == nil {
 		defer st.Close()
-		v, err := local(ctx, cat, calsync.New(st, func() *catalog.Catalog { return cat }, nil, calsync.Options{}), calsync.TokenStore{Store: st})
+		v, err := local(ctx, cat, st)
 		if err != nil {
 			fmt.Fprintf(stderr, "rdvsync: %v\n", err)
 			return false
@@ -148,16 +166,20 @@ func adminCallBody(path, storePath string, stderr io.Writer, local adminLocal, m
 		fmt.Fprintf(stderr, "rdvsync: %v\n", err)
 		return false
 	}
-	tok, err := os.ReadFile(filepath.Join(cat.Config.SpoolDir(), adminTokenFile))
+	var info adminInfo
+	data, err := os.ReadFile(filepath.Join(cat.Config.SpoolDir(), adminFile))
+	if err == nil {
+		err = json.Unmarshal(data, &info)
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "rdvsync: the daemon holds the store but its admin token is unreadable: %v\n", err)
+		fmt.Fprintf(stderr, "rdvsync: the daemon holds the store but its admin file is unreadable: %v\n", err)
 		return false
 	}
-	req, _ := http.NewRequest(method, "http://"+cat.Config.Server.Listen+endpoint, bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	req, _ := http.NewRequest(method, "http://"+info.Addr+endpoint, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+info.Token)
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
-		fmt.Fprintf(stderr, "rdvsync: the daemon holds the store but does not answer on %s: %v\n", cat.Config.Server.Listen, err)
+		fmt.Fprintf(stderr, "rdvsync: the daemon holds the store but does not answer on %s: %v\n", info.Addr, err)
 		return false
 	}
 	defer resp.Body.Close()
@@ -245,5 +267,51 @@ func runSyncRetry(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%d calendar push(es) re-queued\n", res.Requeued)
+	return 0
+}
+
+type feedURLResult struct {
+	ICSURL string `json:"ics_url"`
+}
+
+func feedURL(ctx context.Context, feeds *served.Server, agentID string, rotate bool) (feedURLResult, error) {
+	var (
+		u   string
+		err error
+	)
+	if rotate {
+		u, err = feeds.RotateFeed(ctx, agentID)
+	} else {
+		u, err = feeds.FeedURL(ctx, agentID)
+	}
+	return feedURLResult{ICSURL: u}, err
+}
+
+// runFeedURL prints (and with -rotate replaces) an agent's secret ICS feed address.
+func runFeedURL(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("feed-url", stderr)
+	path := fs.String("config", "config.yaml", "configuration `file`")
+	agent := fs.String("agent", "", "agent `id` (required)")
+	rotate := fs.Bool("rotate", false, "replace the secret: the old address stops working at once")
+	storePath := fs.String("store", "", "bbolt `file`, overriding store.path")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *agent == "" {
+		fmt.Fprintln(stderr, "rdvsync feed-url: -agent is required")
+		return 2
+	}
+	rot := ""
+	if *rotate {
+		rot = "1"
+	}
+	var res feedURLResult
+	ok := adminCallBody(*path, *storePath, stderr, func(ctx context.Context, cat *catalog.Catalog, st *store.Store) (any, error) {
+		return feedURL(ctx, served.New(st, func() *catalog.Catalog { return cat }, served.Options{}), *agent, *rotate)
+	}, http.MethodPost, "/admin/v1/feed-url?agent="+url.QueryEscape(*agent)+"&rotate="+rot, nil, &res)
+	if !ok {
+		return 1
+	}
+	fmt.Fprintln(stdout, res.ICSURL)
 	return 0
 }

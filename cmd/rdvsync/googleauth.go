@@ -20,6 +20,7 @@ import (
 	"rdvsync/connectors"
 	"rdvsync/internal/calsync"
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/store"
 )
 
 // runGoogleAuth obtains an agent's Google OAuth token: it prints the
@@ -116,11 +117,11 @@ func googleAuth(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	var res map[string]string
 	body, _ := json.Marshal(tok)
-	ok = adminCallBody(*path, *storePath, stderr, func(ctx context.Context, _ *catalog.Catalog, s *calsync.Service, st calsync.TokenStore) (any, error) {
-		if err := st.SaveToken(ctx, a.ID, tok); err != nil {
+	ok = adminCallBody(*path, *storePath, stderr, func(ctx context.Context, cat *catalog.Catalog, st *store.Store) (any, error) {
+		if err := (calsync.TokenStore{Store: st}).SaveToken(ctx, a.ID, tok); err != nil {
 			return nil, err
 		}
-		_, err := s.RetryDead(ctx, a.ID)
+		_, err := calsync.New(st, func() *catalog.Catalog { return cat }, nil, calsync.Options{}).RetryDead(ctx, a.ID)
 		return map[string]string{"saved": a.ID}, err
 	}, http.MethodPost, "/admin/v1/google-token?agent="+url.QueryEscape(a.ID), body, &res)
 	if !ok {

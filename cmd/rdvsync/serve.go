@@ -27,6 +27,7 @@ import (
 	"rdvsync/internal/httpapi"
 	"rdvsync/internal/notify"
 	"rdvsync/internal/outbox"
+	"rdvsync/internal/served"
 	"rdvsync/internal/store"
 )
 
@@ -77,6 +78,7 @@ type daemon struct {
 	ready   atomic.Bool
 	sync    *calsync.Service
 	store   *store.Store
+	feeds   *served.Server
 }
 
 // load reads and validates the configuration, logging every problem.
@@ -146,12 +148,15 @@ func (d *daemon) run(ctx context.Context) error {
 		return fmt.Errorf("load cached busy times: %w", err)
 	}
 
+	// Served calendars: secret ICS feeds and the read-only CalDAV server.
+	d.feeds = served.New(st, d.catalog.Load, served.Options{Logger: d.log})
+
 	var api *httpapi.API
 	svc := booking.New(d.catalog.Load, st, booking.Options{Logger: d.log,
 		Observer: observerFunc(func(o string) { api.BookingOutcome(o) }),
 		Effects:  []booking.Effect{sync, notifier}, ExternalBusy: sync})
 	api = httpapi.New(httpapi.Options{
-		Booking: svc, Sync: sync, Receipts: notifier, Logger: d.log, Registerer: reg,
+		Booking: svc, Sync: sync, Receipts: notifier, Feeds: d.feeds, Logger: d.log, Registerer: reg,
 		RatePerMinute: cfg.Server.RateLimit.PerMinute, RateBurst: cfg.Server.RateLimit.Burst,
 		Ready: func() error {
 			if !d.ready.Load() {
@@ -184,20 +189,22 @@ func (d *daemon) run(ctx context.Context) error {
 		wg.Wait()
 		d.log.Info("background jobs stopped")
 	}()
-	adminToken, err := writeAdminToken(cfg.SpoolDir())
-	if err != nil {
-		return err
-	}
-
-	mux := http.NewServeMux()
-	api.Register(mux)
-	d.registerAdmin(mux, adminToken)
-
 	addr := cfg.Server.Listen
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	adminToken, err := writeAdminFile(cfg.SpoolDir(), ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
+	mux := http.NewServeMux()
+	api.Register(mux)
+	d.feeds.Register(mux, api.Wrap)
+	d.registerAdmin(mux, adminToken)
+
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)

@@ -46,6 +46,13 @@ type Options struct {
 	Sync SyncReporter
 	// Receipts lists the notifications sent about an RDV.
 	Receipts ReceiptLister
+	// Feeds answers GET /api/v1/agents/{id}/feed.
+	Feeds FeedInfo
+}
+
+// FeedInfo serves an agent its served-calendar addresses.
+type FeedInfo interface {
+	ServeFeedInfo(w http.ResponseWriter, r *http.Request, caller *catalog.Agent)
 }
 
 // ReceiptLister lists the delivery attempts of notifications about an RDV.
@@ -67,11 +74,12 @@ type API struct {
 	ready    func() error
 	sync     SyncReporter
 	receipts ReceiptLister
+	feeds    FeedInfo
 }
 
 // New builds the API. Register its routes on a mux with Register.
 func New(opts Options) *API {
-	a := &API{booking: opts.Booking, log: opts.Logger, ready: opts.Ready, sync: opts.Sync, receipts: opts.Receipts}
+	a := &API{booking: opts.Booking, log: opts.Logger, ready: opts.Ready, sync: opts.Sync, receipts: opts.Receipts, feeds: opts.Feeds}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -96,6 +104,7 @@ func (a *API) Routes() []Route {
 		{"GET /api/v1/rdvs/{id}/receipts", a.handleReceipts, false},
 		{"GET /api/v1/usagers", a.handleUsagers, false},
 		{"GET /api/v1/agents/{id}/sync", a.handleAgentSync, false},
+		{"GET /api/v1/agents/{id}/feed", a.handleAgentFeed, false},
 		{"GET /api/v1/openapi.json", a.handleOpenAPI, false},
 	}
 }

@@ -390,3 +390,16 @@ func (a *API) handleReceipts(w http.ResponseWriter, r *http.Request) {
 		Receipts []store.Receipt `json:"receipts"`
 	}{list})
 }
+
+// handleAgentFeed gives an agent the addresses of its served calendars.
+func (a *API) handleAgentFeed(w http.ResponseWriter, r *http.Request) {
+	agent, ok := a.agent(w, r)
+	if !ok {
+		return
+	}
+	if a.feeds == nil {
+		a.writeError(w, r, errors.New("served calendars not wired"))
+		return
+	}
+	a.feeds.ServeFeedInfo(w, r, agent)
+}
