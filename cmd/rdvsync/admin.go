@@ -25,6 +25,7 @@ import (
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/served"
 	"rdvsync/internal/store"
+	"rdvsync/internal/webhook"
 )
 
 // The admin commands (sync-status, sync-retry, feed-url, google-auth) work
@@ -82,6 +83,26 @@ func (d *daemon) registerAdmin(mux *http.ServeMux, token string) {
 			return
 		}
 		d.log.Info("dead calendar pushes re-queued", "count", n)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]int{"requeued": n})
+	}))
+	mux.HandleFunc("GET /admin/v1/webhooks", auth(func(w http.ResponseWriter, r *http.Request) {
+		list, err := webhook.Status(r.Context(), d.store, d.catalog.Load())
+		if err != nil {
+			d.log.Error("admin webhooks status", slog.Any("error", err))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(list)
+	}))
+	mux.HandleFunc("POST /admin/v1/webhooks/retry", auth(func(w http.ResponseWriter, r *http.Request) {
+		n, err := d.hooks.RetryDead(r.Context(), r.URL.Query().Get("endpoint"))
+		if err != nil {
+			d.log.Error("admin webhooks retry", slog.Any("error", err))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]int{"requeued": n})
 	}))

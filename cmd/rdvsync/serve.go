@@ -29,6 +29,7 @@ import (
 	"rdvsync/internal/outbox"
 	"rdvsync/internal/served"
 	"rdvsync/internal/store"
+	"rdvsync/internal/webhook"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take on SIGTERM.
@@ -79,6 +80,7 @@ type daemon struct {
 	sync    *calsync.Service
 	store   *store.Store
 	feeds   *served.Server
+	hooks   *webhook.Service
 }
 
 // load reads and validates the configuration, logging every problem.
@@ -139,11 +141,14 @@ func (d *daemon) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sinks := map[string]outbox.Sink{calsync.Kind: sync}
+	// Outgoing webhooks: ordered events per (endpoint, RDV), signed both ways.
+	hooks := webhook.New(st, d.catalog.Load, webhook.Options{Render: httpapi.WebhookRDVView, Logger: d.log})
+	sinks := map[string]outbox.Sink{calsync.Kind: sync, webhook.Kind: hooks}
 	maps.Copy(sinks, notifier.Sinks())
 	dispatcher := outbox.New(st, sinks, outbox.Options{Logger: d.log, Registerer: reg})
 	sync.SetKick(dispatcher.Kick)
 	notifier.SetKick(dispatcher.Kick)
+	hooks.SetKick(dispatcher.Kick)
 	if err := sync.LoadBusy(ctx); err != nil {
 		return fmt.Errorf("load cached busy times: %w", err)
 	}
@@ -154,9 +159,9 @@ func (d *daemon) run(ctx context.Context) error {
 	var api *httpapi.API
 	svc := booking.New(d.catalog.Load, st, booking.Options{Logger: d.log,
 		Observer: observerFunc(func(o string) { api.BookingOutcome(o) }),
-		Effects:  []booking.Effect{sync, notifier}, ExternalBusy: sync})
+		Effects:  []booking.Effect{sync, notifier, hooks}, ExternalBusy: sync})
 	api = httpapi.New(httpapi.Options{
-		Booking: svc, Sync: sync, Receipts: notifier, Feeds: d.feeds, Logger: d.log, Registerer: reg,
+		Booking: svc, Sync: sync, Receipts: notifier, Feeds: d.feeds, Webhooks: hooks, Logger: d.log, Registerer: reg,
 		RatePerMinute: cfg.Server.RateLimit.PerMinute, RateBurst: cfg.Server.RateLimit.Burst,
 		Ready: func() error {
 			if !d.ready.Load() {
@@ -165,7 +170,7 @@ func (d *daemon) run(ctx context.Context) error {
 			return nil
 		},
 	})
-	d.sync, d.store = sync, st
+	d.sync, d.store, d.hooks = sync, st, hooks
 
 	loops, stopLoops := context.WithCancel(context.Background())
 	var wg sync2.WaitGroup

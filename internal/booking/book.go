@@ -65,6 +65,10 @@ type Booked struct {
 type Idempotency struct {
 	Key        string
 	BodySHA256 string
+	// Scope, when set, replaces the scope derived from the caller: a
+	// webhook source ("webhook:<source id>") owns its webhook-ids whatever
+	// prescripteur each body names.
+	Scope string
 }
 
 // IdempotencyTTL is how long keys are kept (at least 24 h, DESIGN §5).
@@ -118,6 +122,9 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 		scope = "prescripteur:" + strings.ToLower(strings.TrimSpace(req.Prescripteur.Email))
 	case req.Usager != nil:
 		scope = "usager:" + strings.ToLower(strings.TrimSpace(req.Usager.Email+" "+req.Usager.PhoneNumber))
+	}
+	if idem != nil && idem.Scope != "" {
+		scope = idem.Scope
 	}
 	if idem != nil {
 		if b, err := s.replay(ctx, scope, idem); b != nil || err != nil {

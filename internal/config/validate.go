@@ -524,15 +524,11 @@ func (v *validator) webhooks() {
 		p, in := fmt.Sprintf("webhooks.incoming[%d]", i), &w.Incoming[i]
 		in.Secret = v.secret(p, "secret", in.SecretFile, in.SecretEnv, true)
 		if in.Secret != "" {
-			if _, err := DecodeWebhookSecret(string(in.Secret)); err != nil {
+			if _, err := DecodeWebhookSecrets(string(in.Secret)); err != nil {
 				v.errorf(p+".secret_file", "%v", err)
 			}
 		}
-		for k := range in.Mapping {
-			if k != "" && !strings.HasPrefix(k, "/") {
-				v.errorf(p+".mapping."+k, "%q is not a JSON pointer (it must start with /)", k)
-			}
-		}
+		v.checkMapping(p, in.Mapping)
 	}
 	for i := range w.Outgoing {
 		p, out := fmt.Sprintf("webhooks.outgoing[%d]", i), &w.Outgoing[i]

@@ -48,6 +48,8 @@ type Options struct {
 	Receipts ReceiptLister
 	// Feeds answers GET /api/v1/agents/{id}/feed.
 	Feeds FeedInfo
+	// Webhooks reports outgoing webhook endpoints' delivery logs.
+	Webhooks WebhookDeliveries
 }
 
 // FeedInfo serves an agent its served-calendar addresses.
@@ -75,11 +77,12 @@ type API struct {
 	sync     SyncReporter
 	receipts ReceiptLister
 	feeds    FeedInfo
+	webhooks WebhookDeliveries
 }
 
 // New builds the API. Register its routes on a mux with Register.
 func New(opts Options) *API {
-	a := &API{booking: opts.Booking, log: opts.Logger, ready: opts.Ready, sync: opts.Sync, receipts: opts.Receipts, feeds: opts.Feeds}
+	a := &API{booking: opts.Booking, log: opts.Logger, ready: opts.Ready, sync: opts.Sync, receipts: opts.Receipts, feeds: opts.Feeds, webhooks: opts.Webhooks}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -105,6 +108,7 @@ func (a *API) Routes() []Route {
 		{"GET /api/v1/usagers", a.handleUsagers, false},
 		{"GET /api/v1/agents/{id}/sync", a.handleAgentSync, false},
 		{"GET /api/v1/agents/{id}/feed", a.handleAgentFeed, false},
+		{"GET /api/v1/webhooks/{id}/deliveries", a.handleWebhookDeliveries, false},
 		{"GET /api/v1/openapi.json", a.handleOpenAPI, false},
 	}
 }
@@ -126,6 +130,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		}
 		mux.Handle(rt.Pattern, a.Wrap(h))
 	}
+	a.registerIncomingWebhooks(mux)
 	mux.Handle("GET /healthz", a.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})))

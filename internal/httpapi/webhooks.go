@@ -21,25 +21,11 @@ type WebhookDeliveries interface {
 	Deliveries(ctx context.Context, endpointID string) (webhook.DeliveryReport, error)
 }
 
-// WebhookRoutes are the webhook routes of DESIGN §5: the incoming
-// prescription forms, and the delivery log of outgoing endpoints. The
-// incoming route is not rate-limited per IP: every message is signed, and
-// a form builder posts from few addresses.
-func (a *API) WebhookRoutes(deliveries WebhookDeliveries) []Route {
-	return []Route{
-		{"POST /webhooks/prescriptions/{source_id}", a.handleIncomingWebhook, false},
-		{"GET /api/v1/webhooks/{id}/deliveries", func(w http.ResponseWriter, r *http.Request) {
-			a.handleWebhookDeliveries(w, r, deliveries)
-		}, false},
-	}
-}
-
-// RegisterWebhooks adds WebhookRoutes to mux, wrapped like the API's
-// routes (recovery, 1 MiB body limit, request log, metrics).
-func (a *API) RegisterWebhooks(mux *http.ServeMux, deliveries WebhookDeliveries) {
-	for _, rt := range a.WebhookRoutes(deliveries) {
-		mux.Handle(rt.Pattern, a.Wrap(rt.Handler))
-	}
+// registerIncomingWebhooks adds the incoming prescription forms' route,
+// outside /api/v1. It is not rate-limited per IP: every message is signed,
+// and a form builder posts from few addresses.
+func (a *API) registerIncomingWebhooks(mux *http.ServeMux) {
+	mux.Handle("POST /webhooks/prescriptions/{source_id}", a.Wrap(http.HandlerFunc(a.handleIncomingWebhook)))
 }
 
 // WebhookRDVView renders the "data" of outgoing webhook events: the RDV as
@@ -125,7 +111,8 @@ func (a *API) handleIncomingWebhook(w http.ResponseWriter, r *http.Request) {
 
 // handleWebhookDeliveries shows an outgoing endpoint's delivery log to the
 // agents of its organisations (any agent for an endpoint without).
-func (a *API) handleWebhookDeliveries(w http.ResponseWriter, r *http.Request, deliveries WebhookDeliveries) {
+func (a *API) handleWebhookDeliveries(w http.ResponseWriter, r *http.Request) {
+	deliveries := a.webhooks
 	agent, ok := a.agent(w, r)
 	if !ok {
 		return

@@ -1,0 +1,127 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"rdvsync/internal/rdv"
+)
+
+// Ordered outbox records. Enqueue collapses a record into the latest state
+// of its RDV, which suits sinks that push a state (calendars). Webhook
+// receivers hear events instead — created, then updated, then updated
+// again — and must hear each of them, in order. EnqueueItem keeps such a
+// FIFO in the record's Payload: a JSON array of QueuedItem, oldest first.
+// The sink delivers the first item and, on success, removes it with
+// CompleteItem before the dispatcher completes the record:
+//
+//   - items remain: CompleteItem bumps Gen, so the dispatcher's
+//     CompleteOutbox sees a newer generation and keeps the record, due at
+//     once, with a fresh attempt count, for the next item;
+//   - none remain: Gen is untouched and CompleteOutbox deletes the record
+//     (unless EnqueueItem added one meanwhile, which bumped Gen).
+//
+// A process that dies between CompleteItem and CompleteOutbox leaves the
+// remaining items, and never the delivered one, to the next run.
+//
+// Endpoint documents (a webhook endpoint's delivery log) are kept in the
+// agent_state bucket under "webhook:<endpoint id>": agent ids cannot hold
+// ':' (config id pattern), so they never collide with an agent's.
+
+// QueuedItem is one entry of an ordered outbox record.
+type QueuedItem struct {
+	ID   string          `json:"id"`
+	Data json.RawMessage `json:"data"`
+}
+
+// QueuedItems decodes the FIFO of an ordered record, oldest first.
+func QueuedItems(r *OutboxRecord) ([]QueuedItem, error) {
+	if len(r.Payload) == 0 {
+		return nil, nil
+	}
+	var items []QueuedItem
+	if err := json.Unmarshal(r.Payload, &items); err != nil {
+		return nil, fmt.Errorf("store: decode queued items of %s: %w", r.Key, err)
+	}
+	return items, nil
+}
+
+func setQueuedItems(r *OutboxRecord, items []QueuedItem) error {
+	if items == nil {
+		items = []QueuedItem{}
+	}
+	b, err := json.Marshal(items)
+	if err != nil {
+		return fmt.Errorf("store: encode queued items of %s: %w", r.Key, err)
+	}
+	r.Payload = b
+	return nil
+}
+
+// EnqueueItem appends item to the FIFO of the record r.Key (created when
+// absent), in the caller's transaction. Like Enqueue it makes the record
+// due now and brings a dead one back with a fresh retry budget — its
+// earlier items first, so order holds. r.Payload is ignored.
+func (tx *Tx) EnqueueItem(r OutboxRecord, item QueuedItem, now time.Time) error {
+	if item.ID == "" {
+		return fmt.Errorf("store: queued item of %s: empty id", r.Key)
+	}
+	var items []QueuedItem
+	prev, err := tx.outboxRecord(r.Key)
+	switch {
+	case err == nil:
+		if items, err = QueuedItems(prev); err != nil {
+			return err
+		}
+	case !errors.Is(err, rdv.ErrNotFound):
+		return err
+	}
+	if err := setQueuedItems(&r, append(items, item)); err != nil {
+		return err
+	}
+	return tx.Enqueue(r, now)
+}
+
+// CompleteItem removes the delivered item id from the head of the FIFO of
+// key. It is a no-op when the record is gone or id is no longer its head
+// (already completed): an item is never removed out of order.
+func (tx *Tx) CompleteItem(key, id string) error {
+	r, err := tx.outboxRecord(key)
+	if errors.Is(err, rdv.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	items, err := QueuedItems(r)
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 || items[0].ID != id {
+		return nil
+	}
+	items = items[1:]
+	if len(items) > 0 {
+		r.Gen++
+	}
+	if err := setQueuedItems(r, items); err != nil {
+		return err
+	}
+	due := r.dueAt()
+	return tx.putOutbox(r, &due)
+}
+
+func webhookStateKey(endpointID string) string { return "webhook:" + endpointID }
+
+// WebhookState decodes the document name of a webhook endpoint into v, or
+// returns an error wrapping rdv.ErrNotFound.
+func (tx *ReadTx) WebhookState(endpointID, name string, v any) error {
+	return tx.AgentState(webhookStateKey(endpointID), name, v)
+}
+
+// PutWebhookState stores the document name of a webhook endpoint.
+func (tx *Tx) PutWebhookState(endpointID, name string, v any) error {
+	return tx.PutAgentState(webhookStateKey(endpointID), name, v)
+}

@@ -1,0 +1,348 @@
+// Package webhook owns both directions of rdvsync's webhooks (DESIGN §2
+// item 9, §5 "Other endpoints").
+//
+// Incoming: prescription forms post to /webhooks/prescriptions/{source},
+// signed per Standard Webhooks (https://www.standardwebhooks.com): Verify
+// checks the signature, Mapping turns a form builder's payload into the
+// booking body, and the message's webhook-id is the idempotency key of
+// the booking in the source's own scope. The HTTP handler is in httpapi.
+//
+// Outgoing: every RDV change is told to each configured endpoint. Service
+// is a booking.Effect that queues one event per (endpoint, RDV) in the
+// change's own transaction, and the outbox Sink that POSTs them, signed
+// both as RDV Solidarités does (X-Lapin-Signature) and per Standard
+// Webhooks. Events of one RDV reach an endpoint in order, each once on
+// success (store.Tx.EnqueueItem). Each attempt is kept in the endpoint's
+// delivery log.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"rdvsync/internal/booking"
+	"rdvsync/internal/catalog"
+	"rdvsync/internal/config"
+	"rdvsync/internal/outbox"
+	"rdvsync/internal/rdv"
+	"rdvsync/internal/store"
+)
+
+// Kind is the outbox kind of webhook deliveries.
+const Kind = "webhook"
+
+// Events, as RDV Solidarités names them in meta.event.
+const (
+	EventCreated   = "created"
+	EventUpdated   = "updated" // moved, status changed, cancelled
+	EventDestroyed = "destroyed"
+)
+
+// DeliveryTimeout bounds one delivery attempt, response included.
+const DeliveryTimeout = 10 * time.Second
+
+// Key is the outbox key of (endpoint, RDV): one ordered queue each.
+func Key(endpointID, rdvID string) string { return Kind + "/" + endpointID + "/" + rdvID }
+
+// parseKey splits an outbox key; ids hold no '/' (config id pattern, uuids).
+func parseKey(key string) (endpointID, rdvID string, ok bool) {
+	rest, ok := strings.CutPrefix(key, Kind+"/")
+	if !ok {
+		return "", "", false
+	}
+	return strings.Cut(rest, "/")
+}
+
+// RenderFunc renders an RDV as the API shows it to an agent (DESIGN §5);
+// httpapi.WebhookRDVView is the one to use.
+type RenderFunc func(cat *catalog.Catalog, b *booking.Booked) any
+
+// Options configure a Service.
+type Options struct {
+	// Render renders the "data" of events (required).
+	Render RenderFunc
+	Logger *slog.Logger
+	Now    func() time.Time
+	// KeepDeliveries is how many attempts the delivery log of each
+	// endpoint keeps (default 100).
+	KeepDeliveries int
+	// Timeout bounds each attempt (default DeliveryTimeout).
+	Timeout time.Duration
+}
+
+// Service is the outgoing side: booking.Effect and outbox.Sink.
+type Service struct {
+	store   *store.Store
+	catalog func() *catalog.Catalog
+	render  RenderFunc
+	log     *slog.Logger
+	now     func() time.Time
+	keep    int
+	kick    func()
+
+	public, private *http.Client // private: for endpoints with allow_private
+}
+
+var (
+	_ booking.Effect = (*Service)(nil)
+	_ outbox.Sink    = (*Service)(nil)
+)
+
+// New returns the outgoing webhook service.
+func New(st *store.Store, cat func() *catalog.Catalog, opts Options) *Service {
+	if opts.Render == nil {
+		panic("webhook.New: Options.Render is required (httpapi.WebhookRDVView)")
+	}
+	s := &Service{store: st, catalog: cat, render: opts.Render, log: opts.Logger, now: opts.Now,
+		keep: opts.KeepDeliveries, kick: func() {}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("component", "webhook")
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.keep <= 0 {
+		s.keep = 100
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DeliveryTimeout
+	}
+	s.public, s.private = newClient(false, timeout), newClient(true, timeout)
+	return s
+}
+
+// SetKick sets the function that wakes the outbox dispatcher.
+func (s *Service) SetKick(kick func()) { s.kick = kick }
+
+// envelope is the body POSTed for an event, RDV Solidarités' shape.
+type envelope struct {
+	Data json.RawMessage `json:"data"`
+	Meta meta            `json:"meta"`
+}
+
+type meta struct {
+	Model     string `json:"model"`
+	Event     string `json:"event"`
+	Timestamp string `json:"timestamp"`
+	WebhookID string `json:"webhook_id"` // the endpoint's id
+}
+
+// Endpoints returns the endpoints that hear about RDVs of organisation
+// orgID: those without organisations, and those that list it.
+func Endpoints(cat *catalog.Catalog, orgID string) []*config.OutgoingWebhook {
+	var out []*config.OutgoingWebhook
+	for i := range cat.Config.Webhooks.Outgoing {
+		ep := &cat.Config.Webhooks.Outgoing[i]
+		if len(ep.Organisations) == 0 || slices.Contains(ep.Organisations, orgID) {
+			out = append(out, ep)
+		}
+	}
+	return out
+}
+
+// Endpoint returns the configured endpoint id, or nil.
+func Endpoint(cat *catalog.Catalog, id string) *config.OutgoingWebhook {
+	for i := range cat.Config.Webhooks.Outgoing {
+		if cat.Config.Webhooks.Outgoing[i].ID == id {
+			return &cat.Config.Webhooks.Outgoing[i]
+		}
+	}
+	return nil
+}
+
+// OnChange implements booking.Effect: the event, with the RDV as it is
+// after this change, is appended to the queue of each endpoint concerned.
+// The body is built here, once, so retries send the very same bytes.
+// rdvsync never deletes an RDV today (cancelling is an update), so
+// "destroyed" is only sent if a future change has no After.
+func (s *Service) OnChange(tx *store.Tx, c booking.Change) error {
+	r, event := c.After, EventUpdated
+	switch {
+	case c.Before == nil:
+		event = EventCreated
+	case c.After == nil:
+		r, event = c.Before, EventDestroyed
+	}
+	cat := s.catalog()
+	eps := Endpoints(cat, r.OrganisationID)
+	if len(eps) == 0 {
+		return nil
+	}
+	u, err := tx.Usager(r.UsagerID)
+	if store.IsNotFound(err) {
+		u, err = &rdv.Usager{ID: r.UsagerID}, nil
+	}
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(s.render(cat, &booking.Booked{RDV: r, Usager: u}))
+	if err != nil {
+		return fmt.Errorf("webhook: render rdv %s: %w", r.ID, err)
+	}
+	loc := time.UTC
+	if o := cat.Organisation(r.OrganisationID); o != nil {
+		loc = o.Location
+	}
+	for _, ep := range eps {
+		body, err := json.Marshal(envelope{Data: data, Meta: meta{Model: "Rdv", Event: event,
+			Timestamp: c.Now.In(loc).Format(time.RFC3339), WebhookID: ep.ID}})
+		if err != nil {
+			return fmt.Errorf("webhook: encode event: %w", err)
+		}
+		// The message id (webhook-id) names this event at this endpoint:
+		// unique per delivery, the same on every retry.
+		item := store.QueuedItem{ID: "msg_" + strings.ReplaceAll(uuid.NewString(), "-", ""), Data: body}
+		if err := tx.EnqueueItem(store.OutboxRecord{Key: Key(ep.ID, r.ID), Kind: Kind, RDVID: r.ID}, item, c.Now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Committed implements booking.Effect.
+func (s *Service) Committed() { s.kick() }
+
+// statusError is a delivery the receiver answered with a non-2xx status.
+type statusError struct {
+	code       int
+	retryAfter time.Duration
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("the receiver answered %d %s", e.code, http.StatusText(e.code))
+}
+
+// RetryAfter implements outbox.RetryAfter (429 and 503 with Retry-After).
+func (e *statusError) RetryAfter() time.Duration { return e.retryAfter }
+
+// Deliver implements outbox.Sink: POST the first queued event of the
+// record, log the attempt, and on success take the event off the queue.
+func (s *Service) Deliver(ctx context.Context, rec store.OutboxRecord) error {
+	endpointID, rdvID, ok := parseKey(rec.Key)
+	if !ok {
+		return fmt.Errorf("%w: bad webhook outbox key %q", outbox.ErrPermanent, rec.Key)
+	}
+	items, err := store.QueuedItems(&rec)
+	if err != nil {
+		return fmt.Errorf("%w: %w", outbox.ErrPermanent, err)
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	ep := Endpoint(s.catalog(), endpointID)
+	if ep == nil {
+		s.log.Info("endpoint no longer configured: its queued events are dropped", "endpoint_id", endpointID, "rdv_id", rdvID, "events", len(items))
+		return nil
+	}
+	it := items[0]
+	start := time.Now()
+	code, err := s.post(ctx, ep, it)
+	entry := Delivery{
+		At: s.now().UTC(), Event: eventOf(it.Data), MessageID: it.ID, RDVID: rdvID, StatusCode: code,
+		DurationMS: time.Since(start).Milliseconds(), Attempt: rec.Attempts + 1,
+	}
+	if err != nil {
+		entry.Error = err.Error()
+	}
+	// The outcome is recorded even while shutting down: a delivered event
+	// must leave the queue, or it would be sent again.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	uerr := s.store.Update(pctx, func(tx *store.Tx) error {
+		if err == nil {
+			if err := tx.CompleteItem(rec.Key, it.ID); err != nil {
+				return err
+			}
+		}
+		return s.logAttempt(tx, ep.ID, entry)
+	})
+	if uerr != nil {
+		s.log.Error("recording a webhook delivery", "endpoint_id", ep.ID, "rdv_id", rdvID, slog.Any("error", uerr))
+		if err == nil {
+			return uerr // not taken off the queue: it will be sent again (at least once)
+		}
+	}
+	if errors.Is(err, ErrPrivateTarget) {
+		return fmt.Errorf("%w: %w", outbox.ErrPermanent, err)
+	}
+	return err
+}
+
+// post sends one event and returns the HTTP status (0 without response).
+func (s *Service) post(ctx context.Context, ep *config.OutgoingWebhook, it store.QueuedItem) (int, error) {
+	lapin, keys := signingKeys(ep.Secret)
+	ts := s.now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(it.Data))
+	if err != nil {
+		return 0, fmt.Errorf("%w: endpoint url: %w", outbox.ErrPermanent, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "rdvsync-webhooks")
+	req.Header.Set(HeaderLapin, LapinSignature(lapin, it.Data))
+	req.Header.Set(HeaderID, it.ID)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	req.Header.Set(HeaderSignature, Sign(keys, it.ID, ts, it.Data))
+	client := s.public
+	if ep.AllowPrivate {
+		client = s.private
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		// The url.Error would print the URL, which may carry a token.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return 0, fmt.Errorf("post to endpoint %s: %w", ep.ID, err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp.StatusCode, nil
+	}
+	se := &statusError{code: resp.StatusCode}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		se.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), ts)
+	}
+	return resp.StatusCode, se
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// eventOf reads meta.event back from a queued body (for the log).
+func eventOf(body []byte) string {
+	var e struct {
+		Meta struct {
+			Event string `json:"event"`
+		} `json:"meta"`
+	}
+	json.Unmarshal(body, &e)
+	return e.Meta.Event
+}

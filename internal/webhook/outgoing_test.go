@@ -1,0 +1,406 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"rdvsync/internal/booking"
+	"rdvsync/internal/outbox"
+	"rdvsync/internal/store"
+	"rdvsync/internal/webhook"
+)
+
+// outgoingYAML declares the endpoint "partenaire" (organisation mds-arras)
+// at url, with the secret file partner.secret, plus extra endpoints.
+func outgoingYAML(url string, allowPrivate bool, extra string) string {
+	ap := "false"
+	if allowPrivate {
+		ap = "true"
+	}
+	return "  incoming: []\n  outgoing:\n    - { id: partenaire, url: \"" + url + "\", secret_file: partner.secret, organisations: [mds-arras], allow_private: " + ap + " }\n" + extra
+}
+
+func (h *harness) bookAt(t *testing.T, motif, lieu, start string) *booking.Booked {
+	t.Helper()
+	b, err := h.booking.Book(context.Background(), booking.Caller{}, booking.BookRequest{
+		MotifID: motif, LieuID: lieu, StartsAt: start,
+		Usager:       &booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "0612345678"},
+		Prescripteur: &booking.PrescripteurInput{FirstName: "Jean", LastName: "Petit", Email: "jean.petit@mediatheque.example.org"},
+	}, nil)
+	if err != nil {
+		t.Fatalf("book %s: %v", start, err)
+	}
+	return b
+}
+
+func (h *harness) book(t *testing.T, start string) *booking.Booked {
+	t.Helper()
+	return h.bookAt(t, "rsa-orientation", "mds-arras-centre", start)
+}
+
+func (h *harness) agent(id string) booking.Caller { return booking.Caller{Agent: h.cat.Agent(id)} }
+
+func (h *harness) move(t *testing.T, id, start string) {
+	t.Helper()
+	if _, err := h.booking.Move(context.Background(), h.agent("camille-martin"), id, booking.MoveRequest{StartsAt: start}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (h *harness) cancel(t *testing.T, id string) {
+	t.Helper()
+	if _, err := h.booking.Cancel(context.Background(), h.agent("camille-martin"), id, "indisponible"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// story is what a receiver heard of one RDV: "created@09:00,updated@10:30,updated:revoked".
+func story(got []received, rdvID string) string {
+	var parts []string
+	for _, r := range got {
+		if r.rdvID != rdvID {
+			continue
+		}
+		s := r.event + "@" + strings.TrimSuffix(strings.TrimPrefix(r.startsAt, "2026-12-03T"), ":00+01:00")
+		if r.status != "unknown" {
+			s += ":" + r.status
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ",")
+}
+
+func uniqueMessageIDs(t *testing.T, got []received) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, r := range got {
+		if r.messageID == "" || seen[r.messageID] {
+			t.Errorf("message id %q empty or delivered twice", r.messageID)
+		}
+		seen[r.messageID] = true
+	}
+}
+
+func TestOutgoingEventsAreSignedAndInOrder(t *testing.T) {
+	secret, key := newSecret()
+	var clock func() time.Time
+	partner := newReceiver(t, secret, key, func() time.Time { return clock() })
+	lens := newReceiver(t, secret, key, func() time.Time { return clock() })
+	ps, ls := httptest.NewServer(partner), httptest.NewServer(lens)
+	t.Cleanup(ps.Close)
+	t.Cleanup(ls.Close)
+	cat := withWebhooks(t, outgoingYAML(ps.URL+"/hooks/rdv", true,
+		"    - { id: lens, url: \""+ls.URL+"\", secret_file: partner.secret, organisations: [mds-lens], allow_private: true }\n"),
+		map[string]string{"partner.secret": secret + "\n"})
+	h := newHarness(t, cat, outbox.Policy{})
+	clock = h.now
+
+	b := h.book(t, "2026-12-03T09:00:00+01:00")
+	h.move(t, b.RDV.ID, "2026-12-03T10:30:00+01:00")
+	h.cancel(t, b.RDV.ID)
+	pmi := h.bookAt(t, "consultation-pmi", "mds-lens-centre", "2026-12-02T13:30:00+01:00")
+	h.settled(t)
+
+	got, bad := partner.deliveries()
+	if len(bad) > 0 {
+		t.Fatalf("bad signatures: %v", bad)
+	}
+	if s := story(got, b.RDV.ID); s != "created@09:00,updated@10:30,updated@10:30:revoked" || len(got) != 3 {
+		t.Fatalf("the partner heard %q (%d deliveries)", s, len(got))
+	}
+	uniqueMessageIDs(t, got)
+	first := got[0]
+	if first.meta["model"] != "Rdv" || first.meta["webhook_id"] != "partenaire" {
+		t.Errorf("meta: %v", first.meta)
+	}
+	if ts, err := time.Parse(time.RFC3339, first.meta["timestamp"].(string)); err != nil || ts.Sub(now).Abs() > time.Minute ||
+		!strings.HasSuffix(first.meta["timestamp"].(string), "+01:00") {
+		t.Errorf("meta.timestamp %v", first.meta["timestamp"])
+	}
+	// The agent's view: "pris par" and the usager's contact, not its link.
+	createdBy, _ := first.data["created_by"].(map[string]any)
+	usager, _ := first.data["usager"].(map[string]any)
+	if createdBy["email"] != "jean.petit@mediatheque.example.org" || usager["phone_number"] != "+33612345678" ||
+		first.data["organisation_id"] != "mds-arras" || first.data["duration_minutes"] != float64(45) {
+		t.Errorf("data: %v", first.data)
+	}
+	if _, ok := first.data["usager_url"]; ok {
+		t.Errorf("the usager's link went to a partner: %v", first.data["usager_url"])
+	}
+
+	// organisations filters: the Lens endpoint heard only the Lens RDV.
+	lg, bad := lens.deliveries()
+	if len(bad) > 0 || len(lg) != 1 || lg[0].rdvID != pmi.RDV.ID || lg[0].event != "created" {
+		t.Fatalf("lens endpoint: %+v %v", lg, bad)
+	}
+
+	// The delivery log, as agents of the endpoint's organisations see it.
+	auth := func(agent string) http.Header {
+		return http.Header{"Authorization": {"Bearer demo-token-" + agent}}
+	}
+	resp := h.do(t, "GET", "/api/v1/webhooks/partenaire/deliveries", auth("camille-martin"), nil)
+	var rep webhook.DeliveryReport
+	resp.json(t, &rep)
+	if resp.status != http.StatusOK || len(rep.Deliveries) != 3 || rep.Deliveries[0].Event != "updated" ||
+		rep.Deliveries[2].Event != "created" || rep.Deliveries[2].StatusCode != http.StatusNoContent ||
+		rep.Deliveries[0].RDVID != b.RDV.ID || rep.Pending != 0 || rep.LastSuccessAt == nil || len(rep.DeadLetters) != 0 {
+		t.Fatalf("delivery log: %d %s", resp.status, resp.body)
+	}
+	if resp := h.do(t, "GET", "/api/v1/webhooks/partenaire/deliveries", auth("sophie-dupont"), nil); resp.status != http.StatusForbidden {
+		t.Errorf("an agent of another organisation: %d %s", resp.status, resp.body)
+	}
+	if resp := h.do(t, "GET", "/api/v1/webhooks/partenaire/deliveries", nil, nil); resp.status != http.StatusUnauthorized {
+		t.Errorf("anonymous: %d %s", resp.status, resp.body)
+	}
+	if resp := h.do(t, "GET", "/api/v1/webhooks/inconnu/deliveries", auth("camille-martin"), nil); resp.status != http.StatusNotFound {
+		t.Errorf("unknown endpoint: %d %s", resp.status, resp.body)
+	}
+}
+
+// TestOutgoingReceiverDownThenUp: events queued while the receiver is
+// unreachable all arrive once it is back, in order per RDV, each once.
+func TestOutgoingReceiverDownThenUp(t *testing.T) {
+	secret, key := newSecret()
+	ln := mustListen(t, "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close() // down: connection refused
+	cat := withWebhooks(t, outgoingYAML("http://"+addr+"/hooks", true, ""), map[string]string{"partner.secret": secret})
+	h := newHarness(t, cat, outbox.Policy{})
+	ctx := context.Background()
+
+	a := h.book(t, "2026-12-03T09:00:00+01:00")
+	b := h.book(t, "2026-12-03T09:45:00+01:00")
+	h.move(t, a.RDV.ID, "2026-12-03T11:15:00+01:00")
+	h.cancel(t, b.RDV.ID)
+	h.cancel(t, a.RDV.ID)
+
+	deadline := time.Now().Add(5 * time.Second)
+	var st []webhook.EndpointStatus
+	for time.Now().Before(deadline) {
+		var err error
+		if st, err = webhook.Status(ctx, h.store, h.cat); err != nil {
+			t.Fatal(err)
+		}
+		if st[0].Failing == 2 && st[0].Failures[0].Attempts >= 3 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st[0].Failing != 2 || st[0].Pending != 5 || !strings.Contains(st[0].LastError, "connection refused") || st[0].LastSuccessAt != nil {
+		t.Fatalf("the outage is not visible: %+v", st[0])
+	}
+
+	rc := newReceiver(t, secret, key, h.now)
+	serve(t, mustListen(t, addr), rc) // up again
+	h.settled(t)
+	got, bad := rc.deliveries()
+	if len(bad) > 0 {
+		t.Fatalf("bad signatures: %v", bad)
+	}
+	if s := story(got, a.RDV.ID); s != "created@09:00,updated@11:15,updated@11:15:revoked" {
+		t.Errorf("RDV a: %s", s)
+	}
+	if s := story(got, b.RDV.ID); s != "created@09:45,updated@09:45:revoked" {
+		t.Errorf("RDV b: %s", s)
+	}
+	if len(got) != 5 {
+		t.Errorf("%d deliveries, want 5", len(got))
+	}
+	uniqueMessageIDs(t, got)
+	st, _ = webhook.Status(ctx, h.store, h.cat)
+	if st[0].Pending != 0 || st[0].Failing != 0 || st[0].Dead != 0 || st[0].LastSuccessAt == nil {
+		t.Errorf("status after the outage: %+v", st[0])
+	}
+}
+
+// syncBuffer is a log destination shared by goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestOutgoingFailingReceiverIsDeadLettered: a receiver answering 500 is
+// retried with growing delays until the retry budget is spent; the dead
+// letter shows in the delivery log and the log has a warning; once fixed,
+// RetryDead delivers it.
+func TestOutgoingFailingReceiverIsDeadLettered(t *testing.T) {
+	secret, key := newSecret()
+	var mu sync.Mutex
+	failing := true
+	var clock func() time.Time
+	rc := newReceiver(t, secret, key, func() time.Time { return clock() })
+	rc.fail = func(int) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if failing {
+			return http.StatusInternalServerError
+		}
+		return 0
+	}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	cat := withWebhooks(t, outgoingYAML(srv.URL, true, ""), map[string]string{"partner.secret": secret})
+	// Delays 50, 100, 200, 400 ms (±25 %), then 800 ms would pass the 1 s budget.
+	var logs syncBuffer
+	h := newHarnessLogged(t, cat, outbox.Policy{Base: 50 * time.Millisecond, Max: time.Second, Budget: time.Second},
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	clock = h.now
+	ctx := context.Background()
+	b := h.book(t, "2026-12-03T09:00:00+01:00")
+
+	var rep webhook.DeliveryReport
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var err error
+		if rep, err = h.hooks.Deliveries(ctx, "partenaire"); err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.DeadLetters) == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if rep.Dead != 1 || len(rep.DeadLetters) != 1 || rep.DeadLetters[0].RDVID != b.RDV.ID || rep.DeadLetters[0].Events != 1 ||
+		!strings.Contains(rep.DeadLetters[0].LastError, "500") || rep.Pending != 0 {
+		t.Fatalf("dead letter: %+v", rep)
+	}
+	attempts := rc.attempts()
+	if len(attempts) < 4 || len(rep.Deliveries) != len(attempts) {
+		t.Fatalf("%d attempts received, %d logged", len(attempts), len(rep.Deliveries))
+	}
+	for i, d := range rep.Deliveries { // newest first
+		if d.StatusCode != http.StatusInternalServerError || d.Attempt != len(attempts)-i || d.RDVID != b.RDV.ID || d.Event != "created" {
+			t.Errorf("log entry %d: %+v", i, d)
+		}
+	}
+	var gaps []time.Duration
+	for i := 1; i < len(attempts); i++ {
+		gaps = append(gaps, attempts[i].Sub(attempts[i-1]))
+	}
+	for i := 1; i < len(gaps); i++ {
+		if gaps[i] <= gaps[i-1] {
+			t.Errorf("retry delays do not grow: %v", gaps)
+			break
+		}
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "dead letter") ||
+		!strings.Contains(logs.String(), webhook.Key("partenaire", b.RDV.ID)) {
+		t.Errorf("no warning for the dead letter:\n%s", logs.String())
+	}
+	resp := h.do(t, "GET", "/api/v1/webhooks/partenaire/deliveries", http.Header{"Authorization": {"Bearer demo-token-thomas-leroy"}}, nil)
+	if resp.status != http.StatusOK || !strings.Contains(string(resp.body), `"dead_letters":[{"rdv_id":"`+b.RDV.ID) {
+		t.Errorf("GET deliveries: %d %s", resp.status, resp.body)
+	}
+
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	if n, err := h.hooks.RetryDead(ctx, "partenaire"); n != 1 || err != nil {
+		t.Fatalf("RetryDead: %d, %v", n, err)
+	}
+	h.settled(t)
+	if got, bad := rc.deliveries(); len(got) != 1 || len(bad) > 0 || got[0].event != "created" {
+		t.Fatalf("after the retry: %+v %v", got, bad)
+	}
+}
+
+// TestOutgoingPrivateTargetRefused: without allow_private, a loopback
+// receiver is never contacted, and the refusal is permanent at once.
+func TestOutgoingPrivateTargetRefused(t *testing.T) {
+	secret, key := newSecret()
+	rc := newReceiver(t, secret, key, time.Now)
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	// By name, so the check runs on the resolved address at dial time.
+	url := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	cat := withWebhooks(t, outgoingYAML(url, false, ""), map[string]string{"partner.secret": secret})
+	h := newHarness(t, cat, outbox.Policy{})
+	h.book(t, "2026-12-03T09:00:00+01:00")
+	ctx := context.Background()
+	var st []webhook.EndpointStatus
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		st, _ = webhook.Status(ctx, h.store, h.cat)
+		if st[0].Dead == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st[0].Dead != 1 || st[0].Failures[0].Attempts != 1 || !strings.Contains(st[0].LastError, "allow_private") {
+		t.Fatalf("status: %+v", st[0])
+	}
+	if n := len(rc.attempts()); n != 0 {
+		t.Fatalf("the private receiver was contacted %d times", n)
+	}
+}
+
+// TestOutgoingDoesNotFollowRedirects: a 3xx is a failed delivery; the
+// Location is not visited.
+func TestOutgoingDoesNotFollowRedirects(t *testing.T) {
+	secret, key := newSecret()
+	target := newReceiver(t, secret, key, time.Now)
+	ts := httptest.NewServer(target)
+	t.Cleanup(ts.Close)
+	redirect := httptest.NewServer(http.RedirectHandler(ts.URL, http.StatusTemporaryRedirect))
+	t.Cleanup(redirect.Close)
+	cat := withWebhooks(t, outgoingYAML(redirect.URL, true, ""), map[string]string{"partner.secret": secret})
+	h := newHarness(t, cat, outbox.Policy{})
+	h.book(t, "2026-12-03T09:00:00+01:00")
+	var rep webhook.DeliveryReport
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && len(rep.Deliveries) == 0 {
+		rep, _ = h.hooks.Deliveries(context.Background(), "partenaire")
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(rep.Deliveries) == 0 || rep.Deliveries[0].StatusCode != http.StatusTemporaryRedirect || rep.LastSuccessAt != nil {
+		t.Fatalf("delivery log: %+v", rep)
+	}
+	if n := len(target.attempts()); n != 0 {
+		t.Fatalf("the redirect was followed %d times", n)
+	}
+}
+
+// TestOutgoingDestroyed: an RDV deleted (rdvsync never deletes one today;
+// a change without After) is told as "destroyed" with its last state.
+func TestOutgoingDestroyed(t *testing.T) {
+	secret, key := newSecret()
+	var clock func() time.Time
+	rc := newReceiver(t, secret, key, func() time.Time { return clock() })
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	cat := withWebhooks(t, outgoingYAML(srv.URL, true, ""), map[string]string{"partner.secret": secret})
+	h := newHarness(t, cat, outbox.Policy{})
+	clock = h.now
+	b := h.book(t, "2026-12-03T09:00:00+01:00")
+	err := h.store.Update(context.Background(), func(tx *store.Tx) error {
+		return h.hooks.OnChange(tx, booking.Change{Before: b.RDV, Now: h.now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.hooks.Committed()
+	h.settled(t)
+	got, bad := rc.deliveries()
+	if len(bad) > 0 || story(got, b.RDV.ID) != "created@09:00,destroyed@09:00" {
+		t.Fatalf("%s %v", story(got, b.RDV.ID), bad)
+	}
+}
