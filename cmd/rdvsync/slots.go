@@ -23,8 +23,9 @@ func runSlots(args []string, stdout, stderr io.Writer) int {
 	toS := fs.String("to", "", "last `day` YYYY-MM-DD, inclusive (default: from + 6 days)")
 	agentView := fs.Bool("agent", false, "agent view: no booking delays, one slot per free agent, with the agent")
 	asJSON := fs.Bool("json", false, "print exactly what GET /api/v1/slots returns")
+	nowS := fs.String("now", "", "compute as if it were this `instant` (RFC 3339), e.g. to check delays before going live")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rdvsync slots -config FILE -motif ID [-lieu ID] [-from DATE] [-to DATE] [-agent] [-json]")
+		fmt.Fprintln(stderr, "usage: rdvsync slots -config FILE -motif ID [-lieu ID] [-from DATE] [-to DATE] [-agent] [-json] [-now INSTANT]")
 		fmt.Fprintln(stderr, "Slots from the configuration alone: RDVs already booked in the store are not subtracted.")
 		fs.PrintDefaults()
 	}
@@ -45,6 +46,14 @@ func runSlots(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	q := slots.Query{Motif: m, Now: time.Now(), AgentView: *agentView}
+	if *nowS != "" {
+		t, err := time.Parse(time.RFC3339, *nowS)
+		if err != nil {
+			fmt.Fprintf(stderr, "rdvsync slots: -now: %q is not an RFC 3339 instant (e.g. 2026-12-01T08:00:00+01:00)\n", *nowS)
+			return 2
+		}
+		q.Now = t
+	}
 	if *agentView && len(m.Organisation.Agents) > 0 {
 		q.Caller = m.Organisation.Agents[0] // an agent of the motif's organisation may book it whatever bookable_by says
 	}

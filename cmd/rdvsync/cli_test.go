@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestCheckConfig(t *testing.T) {
+	code, out, errOut := runCLI(t, "check-config", "-config", "../../config.example.yaml")
+	if code != 0 || !strings.Contains(out, "4 organisations") || !strings.Contains(out, "6 agents") {
+		t.Fatalf("example: exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, "check-config", "-config", "../../internal/config/testdata/five-mistakes.yaml")
+	if code != 1 || strings.Count(errOut, "five-mistakes.yaml:") != 6 || !strings.Contains(errOut, "6 error(s)") {
+		t.Fatalf("five mistakes: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestSlotsCommand checks the admin's view of the example: the agent view
+// of "Orientation RSA" in the week of Monday 7 December 2026, computed as
+// on Tuesday 1 December at 10:00.
+func TestSlotsCommand(t *testing.T) {
+	code, out, errOut := runCLI(t, "slots", "-config", "../../config.example.yaml", "-motif", "rsa-orientation",
+		"-from", "2026-12-07", "-agent", "-json", "-now", "2026-12-01T10:00:00+01:00")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var resp struct {
+		Slots []struct {
+			StartsAt string `json:"starts_at"`
+			AgentID  string `json:"agent_id"`
+			LieuID   string `json:"lieu_id"`
+		} `json:"slots"`
+	}
+	if err := json.Unmarshal([]byte(out), &resp); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range resp.Slots {
+		if s.LieuID != "mds-arras-centre" {
+			t.Errorf("lieu %s", s.LieuID)
+		}
+		got = append(got, s.StartsAt[5:16]+" "+s.AgentID)
+	}
+	want := []string{
+		// Monday: camille 9:00–12:00, thomas 9:00–10:30 (45 min slots).
+		"12-07T09:00 camille-martin", "12-07T09:00 thomas-leroy", "12-07T09:45 camille-martin", "12-07T09:45 thomas-leroy",
+		"12-07T10:30 camille-martin", "12-07T11:15 camille-martin",
+		// Tuesday: thomas every other week from 6 January 2026, 14:00–17:00.
+		"12-08T14:00 thomas-leroy", "12-08T14:45 thomas-leroy", "12-08T15:30 thomas-leroy", "12-08T16:15 thomas-leroy",
+		// Thursday: camille 9:00–12:00.
+		"12-10T09:00 camille-martin", "12-10T09:45 camille-martin", "12-10T10:30 camille-martin", "12-10T11:15 camille-martin",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("slots:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The table for people, public view: one line per start, French day names.
+	code, out, _ = runCLI(t, "slots", "-config", "../../config.example.yaml", "-motif", "rsa-orientation",
+		"-from", "2026-12-07", "-now", "2026-12-01T10:00:00+01:00")
+	if code != 0 || !strings.Contains(out, "lundi  2026-12-07  09:00  09:45  MDS Arras Centre") || !strings.Contains(out, "12 slot(s)") {
+		t.Errorf("table:\n%s", out)
+	}
+}
+
+func TestGenDatasetPassesCheckConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dataset.yaml")
+	if code, out, errOut := runCLI(t, "gen-dataset", "-out", path, "-organisations", "4", "-agents", "40", "-plages", "120"); code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCLI(t, "check-config", "-config", path); code != 0 || !strings.Contains(out, "40 agents") {
+		t.Fatalf("generated file: exit %d\n%s%s", code, out, errOut)
+	}
+}
