@@ -22,7 +22,7 @@ func TestCheckConfig(t *testing.T) {
 		t.Fatalf("example: exit %d\n%s%s", code, out, errOut)
 	}
 	code, _, errOut = runCLI(t, "check-config", "-config", "../../internal/config/testdata/five-mistakes.yaml")
-	if code != 1 || strings.Count(errOut, "five-mistakes.yaml:") != 6 || !strings.Contains(errOut, "6 error(s)") {
+	if code != 1 || strings.Count(errOut, "five-mistakes.yaml:") != 7 || !strings.Contains(errOut, "6 error(s)") { // 6 errors and the summary
 		t.Fatalf("five mistakes: exit %d\n%s", code, errOut)
 	}
 }
