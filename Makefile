@@ -16,7 +16,7 @@ test: test-deps
 
 ## test-deps: system packages used by the tests (real peers), installed only when missing
 test-deps:
-	@./scripts/test-deps.sh radicale xandikos python3-caldav vdirsyncer python3-icalendar
+	@./scripts/test-deps.sh radicale xandikos python3-caldav vdirsyncer python3-icalendar chromium
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/rdvsync ./cmd/rdvsync

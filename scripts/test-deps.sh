@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite talks to, when they are missing.
 # Idempotent and quiet when everything is there.
+#   radicale, xandikos: CalDAV servers of the calendar sync tests;
+#   chromium: the headless browser of the booking pages' tests
+#     (internal/web, /usr/bin/chromium; RDVSYNC_SKIP_BROWSER=1 skips them).
 set -euo pipefail
 
 need=()

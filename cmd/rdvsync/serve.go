@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	sync2 "sync"
 	"sync/atomic"
 	"syscall"
@@ -29,6 +30,7 @@ import (
 	"rdvsync/internal/outbox"
 	"rdvsync/internal/served"
 	"rdvsync/internal/store"
+	"rdvsync/internal/web"
 	"rdvsync/internal/webhook"
 )
 
@@ -208,6 +210,9 @@ func (d *daemon) run(ctx context.Context) error {
 	mux := http.NewServeMux()
 	api.Register(mux)
 	d.feeds.Register(mux, api.Wrap)
+	// The booking pages (prescripteur link, organisation link, agents, usager).
+	web.New(web.Options{Booking: svc, Catalog: d.catalog.Load, Logger: d.log, Wrap: api.Wrap,
+		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://")}).Register(mux)
 	d.registerAdmin(mux, adminToken)
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,

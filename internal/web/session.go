@@ -1,0 +1,190 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"rdvsync/internal/catalog"
+)
+
+// Cookies. All are HttpOnly and SameSite=Lax, and Secure when the
+// daemon says it is served over HTTPS.
+const (
+	// visitorCookie anchors CSRF tokens: a random id per browser session.
+	visitorCookie = "rdvsync_visiteur"
+	// agentCookie holds the id of a signed-in agent's session.
+	agentCookie = "rdvsync_agent"
+	// prescripteurCookie remembers the prescripteur's own details (never
+	// the bénéficiaire's) for its next booking.
+	prescripteurCookie = "rdvsync_prescripteur"
+)
+
+// AgentSessionTTL is how long an agent stays signed in.
+const AgentSessionTTL = 8 * time.Hour
+
+// PrescripteurCookieTTL is how long the prescripteur's details are remembered.
+const PrescripteurCookieTTL = 90 * 24 * time.Hour
+
+// randomID returns 256 random bits, base64url-encoded (43 characters).
+func randomID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func validID(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil
+}
+
+func (w *Web) cookie(name, value string, maxAge time.Duration) *http.Cookie {
+	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: w.secure, SameSite: http.SameSiteLaxMode}
+	switch {
+	case maxAge > 0:
+		c.MaxAge = int(maxAge / time.Second)
+	case maxAge < 0:
+		c.MaxAge = -1
+	}
+	return c
+}
+
+// visitorID returns the visitor's id, setting the cookie when it is new.
+// It lasts as long as the browser session.
+func (w *Web) visitorID(rw http.ResponseWriter, r *http.Request) string {
+	if ck, err := r.Cookie(visitorCookie); err == nil && validID(ck.Value) {
+		return ck.Value
+	}
+	id := randomID()
+	http.SetCookie(rw, w.cookie(visitorCookie, id, 0))
+	return id
+}
+
+// sign returns a MAC of the parts under the server key.
+func (w *Web) sign(parts ...string) string {
+	m := hmac.New(sha256.New, w.key)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// csrfToken is the token of the form posting to action for this visitor:
+// a token taken from another visitor's page, or from another form, is
+// refused.
+func (w *Web) csrfToken(visitor, action string) string { return w.sign("csrf", visitor, action) }
+
+// checkCSRF checks the csrf field of a parsed POST form against the
+// visitor cookie the request carries (not a new one).
+func (w *Web) checkCSRF(r *http.Request, visitor string) bool {
+	ck, err := r.Cookie(visitorCookie)
+	if err != nil || ck.Value != visitor {
+		return false
+	}
+	got := r.PostForm.Get("csrf")
+	return got != "" && hmac.Equal([]byte(got), []byte(w.csrfToken(visitor, r.URL.Path)))
+}
+
+// sessions are the signed-in agents, in memory: a restart signs everyone
+// out. Ids are stored hashed, so the map holds nothing a reader of memory
+// dumps could replay.
+type sessions struct {
+	mu sync.Mutex
+	m  map[[32]byte]agentSession
+}
+
+type agentSession struct {
+	agentID string
+	expires time.Time
+}
+
+func newSessions() *sessions { return &sessions{m: map[[32]byte]agentSession{}} }
+
+func (s *sessions) create(agentID string, now time.Time) string {
+	id := randomID()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range s.m {
+		if !now.Before(v.expires) {
+			delete(s.m, k)
+		}
+	}
+	s.m[sha256.Sum256([]byte(id))] = agentSession{agentID: agentID, expires: now.Add(AgentSessionTTL)}
+	return id
+}
+
+func (s *sessions) get(id string, now time.Time) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := sha256.Sum256([]byte(id))
+	v, ok := s.m[k]
+	if !ok {
+		return "", false
+	}
+	if !now.Before(v.expires) {
+		delete(s.m, k)
+		return "", false
+	}
+	return v.agentID, true
+}
+
+func (s *sessions) delete(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, sha256.Sum256([]byte(id)))
+}
+
+// agentSession returns the signed-in agent, if any. An agent removed from
+// the configuration since it signed in is signed out.
+func (w *Web) agentSession(r *http.Request, cat *catalog.Catalog) (*catalog.Agent, string) {
+	ck, err := r.Cookie(agentCookie)
+	if err != nil || !validID(ck.Value) {
+		return nil, ""
+	}
+	id, ok := w.sessions.get(ck.Value, w.now())
+	if !ok {
+		return nil, ""
+	}
+	a := cat.Agent(id)
+	if a == nil {
+		return nil, ""
+	}
+	return a, ck.Value
+}
+
+// prescripteur is what the prescripteur types about itself.
+type prescripteur struct {
+	FirstName string `json:"f"`
+	LastName  string `json:"l"`
+	Email     string `json:"e"`
+	Phone     string `json:"p,omitempty"`
+}
+
+// readPrescripteur returns the remembered prescripteur, if any.
+func readPrescripteur(r *http.Request) (prescripteur, bool) {
+	var p prescripteur
+	ck, err := r.Cookie(prescripteurCookie)
+	if err != nil || len(ck.Value) > 2048 {
+		return p, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	if err != nil || json.Unmarshal(b, &p) != nil {
+		return prescripteur{}, false
+	}
+	return p, strings.TrimSpace(p.Email) != ""
+}
+
+func (w *Web) rememberPrescripteur(rw http.ResponseWriter, p prescripteur) {
+	b, _ := json.Marshal(p)
+	http.SetCookie(rw, w.cookie(prescripteurCookie, base64.RawURLEncoding.EncodeToString(b), PrescripteurCookieTTL))
+}
