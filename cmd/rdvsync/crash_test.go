@@ -286,11 +286,11 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func startDaemon(t *testing.T, bin, cfg string) *daemonProc {
+func startDaemon(t *testing.T, bin, cfg string, extra ...string) *daemonProc {
 	t.Helper()
 	d := &daemonProc{stderr: &lockedBuffer{}, client: &http.Client{Timeout: 10 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
-	d.cmd = exec.Command(bin, "serve", "-config", cfg, "-listen", "127.0.0.1:0", "-log-level", "warn")
+	d.cmd = exec.Command(bin, append([]string{"serve", "-config", cfg, "-listen", "127.0.0.1:0", "-log-level", "warn"}, extra...)...)
 	d.cmd.Stderr = d.stderr
 	stdout, err := d.cmd.StdoutPipe()
 	if err != nil {

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestReloadAndGracefulShutdown runs the daemon, reloads a changed
+// configuration with SIGHUP, refuses a broken one (the old configuration
+// stays and every error is logged), then stops on SIGTERM with the store
+// closed cleanly.
+func TestReloadAndGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "rdvsync")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	example, err := os.ReadFile("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example = bytes.Replace(example, []byte(`path: "data/rdvsync.db"`), []byte(fmt.Sprintf("path: %q", filepath.Join(dir, "data", "rdvsync.db"))), 1)
+	cfg := filepath.Join(dir, "rdvsync.yaml")
+	if err := os.WriteFile(cfg, example, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, bin, cfg, "-log-level", "info")
+	motifName := func() string {
+		var body struct {
+			Motifs []struct{ ID, Name string } `json:"motifs"`
+		}
+		if status := d.call(t, "GET", "/api/v1/catalog?organisation_id=mds-arras", "camille-martin", nil, &body); status != http.StatusOK {
+			t.Fatalf("catalog: %d", status)
+		}
+		for _, m := range body.Motifs {
+			if m.ID == "rsa-orientation" {
+				return m.Name
+			}
+		}
+		return ""
+	}
+	if got := motifName(); got != "Orientation RSA" {
+		t.Fatalf("before reload: %q", got)
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; daemon stderr:\n%s", what, d.stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	renamed := bytes.Replace(example, []byte(`name: "Orientation RSA"`), []byte(`name: "Orientation RSA (nouveau parcours)"`), 1)
+	os.WriteFile(cfg, renamed, 0o600)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor("the reload", func() bool { return motifName() == "Orientation RSA (nouveau parcours)" })
+
+	broken := append(bytes.Clone(renamed), []byte("\ncolour: blue\nmotifs2: []\n")...)
+	os.WriteFile(cfg, broken, 0o600)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor("the refused reload", func() bool { return strings.Contains(d.stderr.String(), "configuration reload failed") })
+	if got := motifName(); got != "Orientation RSA (nouveau parcours)" {
+		t.Errorf("a broken file replaced the configuration: %q", got)
+	}
+	for _, want := range []string{`unknown key \"colour\"`, `unknown key \"motifs2\"`} {
+		if !strings.Contains(d.stderr.String(), want) {
+			t.Errorf("the log does not name %s:\n%s", want, d.stderr.String())
+		}
+	}
+
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the daemon did not stop within 30 s of SIGTERM")
+	}
+	if !strings.Contains(d.stderr.String(), "store closed") {
+		t.Errorf("the store was not closed cleanly:\n%s", d.stderr.String())
+	}
+}
