@@ -40,21 +40,7 @@ func TestKill9LosesNoAcknowledgedBooking(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "rdvsync")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	example, err := os.ReadFile("../../config.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const storeLine = `path: "data/rdvsync.db"`
-	if !bytes.Contains(example, []byte(storeLine)) {
-		t.Fatalf("config.example.yaml no longer has %s", storeLine)
-	}
-	cfg := filepath.Join(dir, "rdvsync.yaml")
-	conf := bytes.Replace(example, []byte(storeLine), []byte(fmt.Sprintf("path: %q", filepath.Join(dir, "data", "rdvsync.db"))), 1)
+	dir, bin, cfg, conf := daemonSetup(t)
 	// camille-martin's RDVs are pushed to a real CalDAV server: the kill
 	// also lands while pushes are in flight.
 	radicale := caldavtest.StartRadicale(t)
@@ -249,6 +235,29 @@ func TestKill9LosesNoAcknowledgedBooking(t *testing.T) {
 	if status := d.call(t, "POST", "/api/v1/rdvs", last.agent, last.body, nil); status != http.StatusConflict {
 		t.Errorf("booking an acknowledged slot again after the restart: %d, want 409", status)
 	}
+}
+
+// daemonSetup builds the daemon and returns its temporary directory, the
+// binary, and the path and text of a copy of config.example.yaml whose
+// store lives in that directory (written by the caller).
+func daemonSetup(t *testing.T) (dir, bin, cfg string, conf []byte) {
+	t.Helper()
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "rdvsync")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	example, err := os.ReadFile("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const storeLine = `path: "data/rdvsync.db"`
+	if !bytes.Contains(example, []byte(storeLine)) {
+		t.Fatalf("config.example.yaml no longer has %s", storeLine)
+	}
+	cfg = filepath.Join(dir, "rdvsync.yaml")
+	conf = bytes.Replace(example, []byte(storeLine), []byte(fmt.Sprintf("path: %q", filepath.Join(dir, "data", "rdvsync.db"))), 1)
+	return dir, bin, cfg, conf
 }
 
 type ack struct {

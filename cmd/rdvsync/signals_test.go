@@ -2,11 +2,8 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,17 +18,7 @@ func TestReloadAndGracefulShutdown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "rdvsync")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	example, err := os.ReadFile("../../config.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	example = bytes.Replace(example, []byte(`path: "data/rdvsync.db"`), []byte(fmt.Sprintf("path: %q", filepath.Join(dir, "data", "rdvsync.db"))), 1)
-	cfg := filepath.Join(dir, "rdvsync.yaml")
+	_, bin, cfg, example := daemonSetup(t)
 	if err := os.WriteFile(cfg, example, 0o600); err != nil {
 		t.Fatal(err)
 	}

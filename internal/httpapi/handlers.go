@@ -242,6 +242,15 @@ func (a *API) rdvCaller(w http.ResponseWriter, r *http.Request) (booking.Caller,
 	return c, true
 }
 
+// respondRDV answers a call on one RDV: the error, or the RDV as c sees it.
+func (a *API) respondRDV(w http.ResponseWriter, r *http.Request, c booking.Caller, b *booking.Booked, err error) {
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.writeRDV(w, c, b)
+}
+
 func (a *API) writeRDV(w http.ResponseWriter, c booking.Caller, b *booking.Booked) {
 	who := viewUsager
 	if c.Agent != nil {
@@ -256,11 +265,7 @@ func (a *API) handleGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := a.booking.Get(r.Context(), c, r.PathValue("id"))
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	a.writeRDV(w, c, b)
+	a.respondRDV(w, r, c, b, err)
 }
 
 func (a *API) handleCancel(w http.ResponseWriter, r *http.Request) {
@@ -277,11 +282,7 @@ func (a *API) handleCancel(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	b, err := a.booking.Cancel(r.Context(), c, r.PathValue("id"), req.Reason)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	a.writeRDV(w, c, b)
+	a.respondRDV(w, r, c, b, err)
 }
 
 func (a *API) handleMove(w http.ResponseWriter, r *http.Request) {
@@ -294,11 +295,7 @@ func (a *API) handleMove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := a.booking.Move(r.Context(), c, r.PathValue("id"), req)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	a.writeRDV(w, c, b)
+	a.respondRDV(w, r, c, b, err)
 }
 
 func (a *API) handleStatus(w http.ResponseWriter, r *http.Request) {
@@ -313,11 +310,7 @@ func (a *API) handleStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := a.booking.SetStatus(r.Context(), agent, r.PathValue("id"), req.Status)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	a.writeRDV(w, booking.Caller{Agent: agent}, b)
+	a.respondRDV(w, r, booking.Caller{Agent: agent}, b, err)
 }
 
 func (a *API) handleUsagers(w http.ResponseWriter, r *http.Request) {
