@@ -61,8 +61,18 @@ func (w *Web) handleLoginForm(rw http.ResponseWriter, r *http.Request, c *reqCtx
 
 func (w *Web) handleLogin(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 	id := strings.TrimSpace(r.PostForm.Get("identifiant"))
+	ip, now := clientIP(r), time.Now()
+	if !w.throttle.allowed(ip, now) {
+		lf := w.loginForm(c, r.PostForm.Get("retour"), id)
+		lf.Error = "Trop de tentatives de connexion depuis ce poste : réessayez dans quelques minutes."
+		lf.Token.Error = lf.Error
+		w.log.Warn("agent sign-in throttled")
+		w.render(rw, r, c, http.StatusTooManyRequests, "login", view{Title: "Connexion agent", Errors: true, Body: lf})
+		return
+	}
 	a := c.cat.AuthenticateAgent(id, strings.TrimSpace(r.PostForm.Get("jeton")))
 	if a == nil {
+		w.throttle.failed(ip, now)
 		lf := w.loginForm(c, r.PostForm.Get("retour"), id)
 		lf.Error = "Identifiant ou jeton incorrect."
 		lf.Token.Error = lf.Error

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"io/fs"
 	"net/http"
@@ -452,5 +453,23 @@ func TestConfirmTwiceBooksOnce(t *testing.T) {
 	// The confirmation link is for this browser only.
 	if res := h.client().get(first); res.StatusCode != http.StatusNotFound {
 		t.Errorf("another browser opens the confirmation: %d", res.StatusCode)
+	}
+}
+
+func TestSignInIsThrottledAfterRepeatedFailures(t *testing.T) {
+	h := newHarness(t)
+	c := h.client()
+	tok := c.csrf("/agents/connexion", "/agents/connexion")
+	try := func(jeton string) response {
+		return c.post("/agents/connexion", url.Values{"csrf": {tok}, "identifiant": {"camille-martin"}, "jeton": {jeton}})
+	}
+	for i := range 10 {
+		if res := try(fmt.Sprintf("guess-%d", i)); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i+1, res.StatusCode)
+		}
+	}
+	// The 11th try, even with the right token, waits.
+	if res := try("demo-token-camille-martin"); res.StatusCode != http.StatusTooManyRequests || !strings.Contains(res.body, "Trop de tentatives") {
+		t.Errorf("after 10 failures: %d", res.StatusCode)
 	}
 }

@@ -79,13 +79,14 @@ type Web struct {
 	key       []byte // signs CSRF tokens and confirmation links
 	sessions  *sessions
 	origin    *http.CrossOriginProtection
+	throttle  *loginThrottle
 }
 
 // New builds the pages. Register their routes on a mux with Register.
 func New(opts Options) *Web {
 	w := &Web{booking: opts.Booking, catalog: opts.Catalog, log: opts.Logger, publicURL: strings.TrimSuffix(opts.PublicURL, "/"),
 		secure: opts.SecureCookies, wrap: opts.Wrap, now: opts.Now, communes: opts.Communes,
-		sessions: newSessions(), origin: http.NewCrossOriginProtection()}
+		sessions: newSessions(), origin: http.NewCrossOriginProtection(), throttle: newLoginThrottle()}
 	if w.catalog == nil {
 		w.catalog = opts.Booking.Catalog
 	}
