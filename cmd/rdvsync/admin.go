@@ -231,10 +231,7 @@ func runSyncStatus(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(list)
-		return 0
+		return printJSON(stdout, stderr, list)
 	}
 	if len(list) == 0 {
 		fmt.Fprintln(stdout, "no agent has an external calendar")
@@ -244,11 +241,7 @@ func runSyncStatus(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(tw, "AGENT\tCONNECTOR\tSYNCED\tPENDING\tFAILING\tDEAD\tLAST SUCCESS\tLAST ERROR")
 	dead := 0
 	for _, s := range list {
-		last := "never"
-		if s.LastSuccess != nil {
-			last = s.LastSuccess.Local().Format("2006-01-02 15:04")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", s.AgentID, s.Connector, s.Synced, s.Pending, s.Failing, s.Dead, last, oneLine(s.LastError))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", s.AgentID, s.Connector, s.Synced, s.Pending, s.Failing, s.Dead, localTime(s.LastSuccess), oneLine(s.LastError))
 		dead += s.Dead
 	}
 	tw.Flush()
@@ -268,6 +261,25 @@ func runSyncStatus(args []string, stdout, stderr io.Writer) int {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// localTime prints an optional instant for the admin tables.
+func localTime(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+// printJSON prints v indented, as the -json flags do.
+func printJSON(stdout, stderr io.Writer, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "rdvsync: %v\n", err)
+		return 1
+	}
+	return 0
+}
 
 func runSyncRetry(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("sync-retry", stderr)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -84,13 +83,7 @@ func runSlots(args []string, stdout, stderr io.Writer) int {
 	}
 	found := slots.Search(cat, q)
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(httpapi.NewSlotsResponse(found)); err != nil {
-			fmt.Fprintf(stderr, "rdvsync slots: %v\n", err)
-			return 1
-		}
-		return 0
+		return printJSON(stdout, stderr, httpapi.NewSlotsResponse(found))
 	}
 	if !slots.MayBook(q.Caller, m) {
 		fmt.Fprintf(stderr, "motif %q is bookable by agents only (bookable_by: %s): use -agent to see its slots\n", m.ID, m.BookableBy)

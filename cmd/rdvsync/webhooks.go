@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,10 +51,7 @@ func runWebhooksStatus(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(list)
-		return 0
+		return printJSON(stdout, stderr, list)
 	}
 	if len(list) == 0 {
 		fmt.Fprintln(stdout, "no outgoing webhook configured")
@@ -65,11 +61,7 @@ func runWebhooksStatus(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(tw, "ENDPOINT\tURL\tPENDING\tFAILING\tDEAD\tLAST SUCCESS\tLAST ERROR")
 	dead := 0
 	for _, e := range list {
-		last := "never"
-		if e.LastSuccessAt != nil {
-			last = e.LastSuccessAt.Local().Format("2006-01-02 15:04")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", e.ID, e.URL, e.Pending, e.Failing, e.Dead, last, oneLine(e.LastError))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", e.ID, e.URL, e.Pending, e.Failing, e.Dead, localTime(e.LastSuccessAt), oneLine(e.LastError))
 		dead += e.Dead
 	}
 	tw.Flush()
