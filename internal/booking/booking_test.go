@@ -3,15 +3,13 @@ package booking_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
-	"rdvsync/internal/config"
 	"rdvsync/internal/rdv"
-	"rdvsync/internal/store"
+	"rdvsync/internal/testenv"
 )
 
 // Tuesday 1 December 2026, 10:00 in Paris.
@@ -19,20 +17,8 @@ var now = time.Date(2026, 12, 1, 10, 0, 0, 0, time.FixedZone("CET", 3600))
 
 func newService(t *testing.T) (*booking.Service, *catalog.Catalog) {
 	t.Helper()
-	f, err := config.Load("../../config.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalog.Build(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return booking.New(func() *catalog.Catalog { return cat }, st, booking.Options{Now: func() time.Time { return now }}), cat
+	cat := testenv.Example(t)
+	return booking.New(func() *catalog.Catalog { return cat }, testenv.Store(t), booking.Options{Now: func() time.Time { return now }}), cat
 }
 
 func prescription(start, agent string, usager booking.UsagerInput) booking.BookRequest {

@@ -3,8 +3,6 @@ package calsync_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,9 +14,9 @@ import (
 	"rdvsync/internal/booking"
 	"rdvsync/internal/calsync"
 	"rdvsync/internal/catalog"
-	"rdvsync/internal/config"
 	"rdvsync/internal/outbox"
 	"rdvsync/internal/store"
+	"rdvsync/internal/testenv"
 )
 
 var now = time.Date(2026, 12, 1, 10, 0, 0, 0, time.FixedZone("CET", 3600))
@@ -27,24 +25,11 @@ var now = time.Date(2026, 12, 1, 10, 0, 0, 0, time.FixedZone("CET", 3600))
 // CalDAV calendar (the connector itself is an in-memory one here).
 func withCalendar(t *testing.T, details string, readBusy bool) *catalog.Catalog {
 	t.Helper()
-	data, err := os.ReadFile("../../config.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	cal := "    rdv_notifications_level: others\n    calendar:\n      caldav: { url: \"http://127.0.0.1:1/cal/camille/\" }\n      details: " + details + "\n"
 	if readBusy {
 		cal += "      read_busy: true\n"
 	}
-	y := strings.Replace(string(data), "    rdv_notifications_level: others\n", cal, 1)
-	f, err := config.Parse(filepath.Join(t.TempDir(), "c.yaml"), []byte(y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := catalog.Build(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testenv.Example(t, "    rdv_notifications_level: others\n", cal)
 }
 
 type harness struct {
@@ -70,14 +55,9 @@ func wire(t *testing.T, cat *catalog.Catalog, factory calsync.Factory) *harness 
 	t.Helper()
 	h := &harness{}
 	h.cat.Store(cat)
-	st, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testenv.Store(t)
 	h.store = st
-	// The clock starts at now and runs, so retries come due.
-	started := time.Now()
-	clock := func() time.Time { return now.Add(time.Since(started)) }
+	clock := testenv.RunningClock(now)
 	h.sync = calsync.New(st, h.cat.Load, factory, calsync.Options{Now: clock})
 	h.booking = booking.New(h.cat.Load, st, booking.Options{Now: clock, Effects: []booking.Effect{h.sync}, ExternalBusy: h.sync})
 	d := outbox.New(st, map[string]outbox.Sink{calsync.Kind: h.sync}, outbox.Options{
@@ -87,7 +67,7 @@ func wire(t *testing.T, cat *catalog.Catalog, factory calsync.Factory) *harness 
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); d.Run(ctx) }()
-	h.stop = func() { cancel(); wg.Wait(); st.Close() }
+	h.stop = func() { cancel(); wg.Wait() }
 	t.Cleanup(h.stop)
 	return h
 }
@@ -251,11 +231,7 @@ func TestBackfillPushesFutureRDVsOfANewCalendar(t *testing.T) {
 	plain := withCalendar(t, "minimal", false)
 	h := newHarness(t, plain)
 	// Without a calendar at first.
-	noCal, err := catalog.Build(mustLoad(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.cat.Store(noCal)
+	h.cat.Store(testenv.Example(t))
 	h.book(t, "2026-12-03T09:00:00+01:00")
 	h.book(t, "2026-12-07T09:00:00+01:00")
 	h.settled(t)
@@ -280,14 +256,6 @@ func TestBackfillPushesFutureRDVsOfANewCalendar(t *testing.T) {
 	}
 }
 
-func mustLoad(t *testing.T) *config.File {
-	t.Helper()
-	f, err := config.Load("../../config.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
 
 func TestBusyTimesRemoveSlotsAndOwnEventsAreNotCountedTwice(t *testing.T) {
 	h := newHarness(t, withCalendar(t, "minimal", true))

@@ -7,7 +7,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -16,8 +15,7 @@ import (
 
 	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
-	"rdvsync/internal/config"
-	"rdvsync/internal/store"
+	"rdvsync/internal/testenv"
 	"rdvsync/internal/web"
 )
 
@@ -57,19 +55,7 @@ type harness struct {
 // store, at the fixed clock.
 func newHarness(t *testing.T, edit ...func(*web.Options)) *harness {
 	t.Helper()
-	f, err := config.Load("../../config.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalog.Build(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	cat, st := testenv.Example(t), testenv.Store(t)
 	h := &harness{t: t, cat: cat}
 	h.setNow(now)
 	clock := func() time.Time { return *h.now.Load() }
