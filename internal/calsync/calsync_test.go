@@ -256,7 +256,6 @@ func TestBackfillPushesFutureRDVsOfANewCalendar(t *testing.T) {
 	}
 }
 
-
 func TestBusyTimesRemoveSlotsAndOwnEventsAreNotCountedTwice(t *testing.T) {
 	h := newHarness(t, withCalendar(t, "minimal", true))
 	ctx := context.Background()
