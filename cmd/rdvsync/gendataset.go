@@ -8,7 +8,7 @@ import (
 	"rdvsync/internal/dataset"
 )
 
-func runGenDataset(args []string, stdout, stderr io.Writer) int {
+func runGenDataset(args []string, stdout, stderr io.Writer) (code int) {
 	fs := newFlagSet("gen-dataset", stderr)
 	out := fs.String("out", "", "write the YAML to this `file` (default: standard output)")
 	seed := fs.Int64("seed", 1, "random `seed`; the same seed gives the same file")
@@ -18,6 +18,14 @@ func runGenDataset(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	// The generator refuses impossible shapes (too few agents to staff
+	// every organisation and service) by panicking: say so plainly.
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(stderr, "rdvsync gen-dataset: %v\n", p)
+			code = 2
+		}
+	}()
 	ds := dataset.Generate(*seed, dataset.Params{Organisations: *orgs, Agents: *agents, Plages: *plages})
 	if *out == "" {
 		stdout.Write(ds.YAML())
