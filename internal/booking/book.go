@@ -370,6 +370,10 @@ func (s *Service) plan(ctx context.Context, caller Caller, req BookRequest, now 
 		}
 		err := s.store.View(ctx, func(tx *store.ReadTx) error {
 			u, err := tx.Usager(req.UsagerID)
+			if err == nil && !tx.UsagerKnownTo(u.ID, orgIDs(caller.Agent)) {
+				// Agents pick usagers of their organisations only.
+				return fmt.Errorf("usager %s: %w", u.ID, rdv.ErrNotFound)
+			}
 			if err == nil {
 				addr = UsagerInput{PostalCode: u.PostalCode, CityCode: u.CityCode}
 			}

@@ -120,3 +120,27 @@ func TestPrescripteurRulesAndDelays(t *testing.T) {
 		})
 	}
 }
+
+func TestAgentsFindOnlyTheUsagersOfTheirOrganisations(t *testing.T) {
+	svc, cat := newService(t)
+	ctx := context.Background()
+	b, err := svc.Book(ctx, booking.Caller{}, prescription("2026-12-07T09:00:00+01:00", "camille-martin",
+		booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "0612345678"}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mds, mediatheque := cat.Agent("thomas-leroy"), cat.Agent("julie-lefebvre")
+	if found, err := svc.SearchUsagers(ctx, mds, "dubois"); err != nil || len(found) != 1 || found[0].ID != b.Usager.ID {
+		t.Errorf("an agent of the MDS Arras must find its usager: %v, %v", found, err)
+	}
+	if found, err := svc.SearchUsagers(ctx, mediatheque, "dubois"); err != nil || len(found) != 0 {
+		t.Errorf("an agent of the médiathèque found an usager it does not know: %v, %v", found, err)
+	}
+	// Nor can it book for her by id (prescription interne with usager_id).
+	_, err = svc.Book(ctx, booking.Caller{Agent: mediatheque}, booking.BookRequest{MotifID: "rsa-orientation",
+		LieuID: "mds-arras-centre", StartsAt: "2026-12-07T09:45:00+01:00", UsagerID: b.Usager.ID}, nil)
+	var inv *rdv.InvalidError
+	if !errors.As(err, &inv) || inv.Fields["usager_id"] == "" {
+		t.Errorf("booking with an unknown usager_id: %v", err)
+	}
+}

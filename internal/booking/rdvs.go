@@ -350,7 +350,8 @@ func (s *Service) SetStatus(ctx context.Context, agent *catalog.Agent, id string
 	})
 }
 
-// SearchUsagers finds usagers by name, email or phone for prescription interne.
+// SearchUsagers finds usagers known to the agent's organisations by name,
+// email or phone, for prescription interne.
 func (s *Service) SearchUsagers(ctx context.Context, agent *catalog.Agent, q string) ([]*rdv.Usager, error) {
 	q = strings.TrimSpace(q)
 	if len([]rune(q)) < 2 {
@@ -359,14 +360,32 @@ func (s *Service) SearchUsagers(ctx context.Context, agent *catalog.Agent, q str
 	if len(q) > 200 {
 		return nil, rdv.Invalid("q", "trop long")
 	}
-	var out []*rdv.Usager
+	orgs := orgIDs(agent)
+	out := []*rdv.Usager{}
 	err := s.store.View(ctx, func(tx *store.ReadTx) error {
-		var err error
-		out, err = tx.SearchUsagers(q, 20)
+		found, err := tx.SearchUsagers(q, usagerSearchScan)
+		for _, u := range found {
+			if len(out) < usagerSearchLimit && tx.UsagerKnownTo(u.ID, orgs) {
+				out = append(out, u)
+			}
+		}
 		return err
 	})
-	if out == nil {
-		out = []*rdv.Usager{}
-	}
 	return out, err
+}
+
+// An agent finds only the usagers known to its organisations (an RDV
+// there, past or future): at most usagerSearchLimit among the first
+// usagerSearchScan matches.
+const (
+	usagerSearchLimit = 20
+	usagerSearchScan  = 500
+)
+
+func orgIDs(a *catalog.Agent) []string {
+	ids := make([]string, len(a.Organisations))
+	for i, o := range a.Organisations {
+		ids[i] = o.ID
+	}
+	return ids
 }

@@ -22,6 +22,7 @@ var (
 	bucketOutboxDue         = []byte("outbox_due")
 	bucketCalendarSync      = []byte("calendar_sync")
 	bucketAgentState        = []byte("agent_state")
+	bucketUsagerOrgs        = []byte("usager_orgs")
 	bucketReminders         = []byte("reminders")
 	bucketReminderByRDV     = []byte("reminder_by_rdv")
 	bucketReceipts          = []byte("receipts")

@@ -22,6 +22,8 @@
 //	└── <email>\x00<usager id>                      → ·
 //	usager_name_phone                               lookup for "same names and phone"
 //	└── <first>\x00<last>\x00<phone>\x00<usager id> → ·
+//	usager_orgs                                     organisations where the usager has (had) an RDV
+//	└── <usager id>\x00<organisation id>            → ·
 //	usager_search                                   scanned in name order by SearchUsagers
 //	└── <last>\x00<first>\x00<usager id>            → searchable text (names, email, phone digits)
 //	agent_busy                                      active (non-cancelled) RDVs only

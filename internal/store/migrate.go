@@ -23,6 +23,7 @@ var migrations = []migration{
 	{version: 1, name: "initial layout", apply: createInitialBuckets},
 	{version: 2, name: "outbox and calendar sync", apply: createOutboxBuckets},
 	{version: 3, name: "reminders and notification receipts", apply: createNotificationBuckets},
+	{version: 4, name: "organisations that know each usager", apply: createUsagerOrgs},
 }
 
 func createInitialBuckets(tx *bolt.Tx) error {

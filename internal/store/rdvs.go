@@ -159,7 +159,7 @@ func (tx *Tx) PutRDV(r *rdv.RDV) error {
 	if err := tx.indexRDV(r); err != nil {
 		return fmt.Errorf("store: put rdv %s: %w", r.ID, err)
 	}
-	return nil
+	return tx.noteUsagerOrg(r.UsagerID, r.OrganisationID)
 }
 
 func checkRDV(r *rdv.RDV) error {

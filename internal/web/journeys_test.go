@@ -164,6 +164,13 @@ func TestBrowserFieldErrors(t *testing.T) {
 func TestBrowserAgentHandOff(t *testing.T) {
 	h := newHarness(t)
 	lea := h.book("2026-12-07T09:00:00+01:00", booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "06 12 34 56 78"})
+	// Léa also came to a digital-help session at the médiathèque, so its
+	// agents know her (agents find only the usagers of their organisations).
+	if _, err := h.svc.Book(context.Background(), booking.Caller{}, booking.BookRequest{MotifID: "atelier-numerique",
+		LieuID: "mediatheque-arras-verlaine", StartsAt: "2026-12-02T10:00:00+01:00",
+		Usager: &booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "06 12 34 56 78"}}, nil); err != nil {
+		t.Fatal(err)
+	}
 	b := newBrowser(t, h)
 	b.step("connexion", b.open("/agents/connexion"), page("login"),
 		set("#agent-id", "julie-lefebvre"), set("#agent-jeton", "demo-token-julie-lefebvre"),

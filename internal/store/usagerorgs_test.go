@@ -1,0 +1,43 @@
+package store
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestMigration4KnowsUsagersOfStoredRDVs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v3.db")
+	s, err := open(path, Options{NoSync: true}, migrations[:3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRDV("r1", "mds-arras", at(1, 0), time.Hour, "a")
+	r.UsagerID = "u1"
+	put(t, s, r)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	view(t, s, func(tx *ReadTx) {
+		if !tx.UsagerKnownTo("u1", []string{"ccas-lens", "mds-arras"}) {
+			t.Error("the usager of a stored RDV is not known to its organisation after migration 4")
+		}
+		if tx.UsagerKnownTo("u1", []string{"ccas-lens"}) {
+			t.Error("the usager is known to an organisation where it has no RDV")
+		}
+	})
+	// New RDVs keep the index up to date.
+	r2 := newRDV("r2", "ccas-lens", at(3, 0), time.Hour, "b")
+	r2.UsagerID = "u1"
+	put(t, s, r2)
+	view(t, s, func(tx *ReadTx) {
+		if !tx.UsagerKnownTo("u1", []string{"ccas-lens"}) {
+			t.Error("a new RDV did not make its usager known to its organisation")
+		}
+	})
+}
