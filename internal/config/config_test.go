@@ -155,6 +155,10 @@ holidays: be`, `"be" is not allowed (use one of: fr, none)`},
 agents2: []`, `unknown key "agents2"`},
 		{"bad url", `
 server: { public_url: "localhost:8080" }`, `is not an absolute http(s) URL`},
+		{"commune with a bad INSEE code", `
+communes: [{ postal_code: "62000", name: Arras, city_code: "6204" }]`, `communes[0].city_code: "6204" is not an INSEE code`},
+		{"Corsican commune", `
+communes: [{ postal_code: "20000", name: Ajaccio, city_code: "2A004" }]`, ""},
 		{"list expected", `
 absences: none`, `absences: expected a list, not a single value`},
 	}

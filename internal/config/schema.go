@@ -22,6 +22,7 @@ type File struct {
 	PlagesOuverture []Plage        `yaml:"plages_ouverture"`
 	Absences        []Absence      `yaml:"absences"`
 	Sectors         []Sector       `yaml:"sectors"`
+	Communes        []Commune      `yaml:"communes"`
 	Webhooks        Webhooks       `yaml:"webhooks"`
 
 	// Path is the file the configuration was read from.
@@ -192,6 +193,14 @@ type Zone struct {
 	CityCode    string `yaml:"city_code"`
 	PostalCode  string `yaml:"postal_code"`
 	StreetBanID string `yaml:"street_ban_id"`
+}
+
+// Commune maps a postal code and a commune name to the commune's INSEE
+// code, so the booking pages can sectorise an address typed by a visitor.
+type Commune struct {
+	PostalCode string `yaml:"postal_code"`
+	Name       string `yaml:"name"`
+	CityCode   string `yaml:"city_code"`
 }
 
 type Attribution struct {

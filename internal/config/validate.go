@@ -25,7 +25,10 @@ type validator struct {
 	territories, orgs, services, lieux, motifs, agents map[string]int
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+var (
+	idPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	frenchCode = regexp.MustCompile(`^[0-9][0-9AB][0-9]{3}$`)
+)
 
 // errorf reports a problem at path, positioned at the path itself or, when
 // the key is absent, at its closest present parent.
@@ -200,6 +203,16 @@ func (v *validator) run() {
 	}
 	for i := range f.Sectors {
 		v.sector(i)
+	}
+	for i, c := range f.Communes {
+		p := fmt.Sprintf("communes[%d]", i)
+		v.required(p+".name", c.Name)
+		if !frenchCode.MatchString(c.PostalCode) {
+			v.errorf(p+".postal_code", "%q is not a postal code (5 digits)", c.PostalCode)
+		}
+		if !frenchCode.MatchString(c.CityCode) {
+			v.errorf(p+".city_code", "%q is not an INSEE code (5 characters, e.g. 62041 or 2A004)", c.CityCode)
+		}
 	}
 	v.webhooks()
 }

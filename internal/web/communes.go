@@ -5,25 +5,17 @@ import (
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
+
+	"rdvsync/internal/config"
 )
 
 // Commune maps a postal code and a commune name to the commune's INSEE
-// code, which sectorisation zones may name (city_code). Several communes
-// can share a postal code, so the name picks among them.
-type Commune struct {
-	PostalCode string
-	Name       string
-	CityCode   string // INSEE code
-}
-
-// ExampleCommunes covers the communes of config.example.yaml. A deployment
-// passes its own table in Options.Communes; an address whose commune is
-// not in the table is sectorised by its postal code alone, unless the
-// visitor types the INSEE code.
-var ExampleCommunes = []Commune{
-	{PostalCode: "62000", Name: "Arras", CityCode: "62041"},
-	{PostalCode: "62300", Name: "Lens", CityCode: "62498"},
-}
+// code, which sectorisation zones may name (city_code); the table is the
+// configuration's `communes`. Several communes can share a postal code, so
+// the name picks among them. An address whose commune is not in the table
+// is sectorised by its postal code alone, unless the visitor types the
+// INSEE code.
+type Commune = config.Commune
 
 // cityCode returns the INSEE code of the commune named name with the
 // postal code pc: the only commune of the postal code, or the one whose

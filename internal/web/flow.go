@@ -177,7 +177,7 @@ func (w *Web) resolve(cat *catalog.Catalog, sel selection, editAddress, addressS
 		}
 		f.address = sector.Address{PostalCode: f.sel.CodePostal, CityCode: f.sel.CodeINSEE}
 		if f.address.CityCode == "" {
-			f.address.CityCode = cityCode(w.communes, f.sel.CodePostal, f.sel.Commune)
+			f.address.CityCode = cityCode(cat.Config.Communes, f.sel.CodePostal, f.sel.Commune)
 		}
 		f.match = sector.Locate(cat, f.address)
 	}

@@ -18,7 +18,7 @@
 // (package.json, package-lock.json at the top of the repository) and are
 // committed, so building needs no npm; scripts/update-dsfr.sh refreshes
 // them. The usager's address is sectorised by postal code and INSEE code:
-// Options.Communes derives the INSEE code from the postal code and the
+// the configuration's communes table derives the INSEE code from the postal code and the
 // commune's name, or the visitor types it.
 package web
 
@@ -60,9 +60,6 @@ type Options struct {
 	Wrap func(http.Handler) http.Handler
 	// Now is the clock; default Booking.Now.
 	Now func() time.Time
-	// Communes maps postal codes and commune names to INSEE codes for
-	// sectorisation; default ExampleCommunes.
-	Communes []Commune
 }
 
 // Web serves the booking pages.
@@ -74,7 +71,6 @@ type Web struct {
 	secure    bool
 	wrap      func(http.Handler) http.Handler
 	now       func() time.Time
-	communes  []Commune
 	pages     map[string]*template.Template
 	key       []byte // signs CSRF tokens and confirmation links
 	sessions  *sessions
@@ -85,7 +81,7 @@ type Web struct {
 // New builds the pages. Register their routes on a mux with Register.
 func New(opts Options) *Web {
 	w := &Web{booking: opts.Booking, catalog: opts.Catalog, log: opts.Logger, publicURL: strings.TrimSuffix(opts.PublicURL, "/"),
-		secure: opts.SecureCookies, wrap: opts.Wrap, now: opts.Now, communes: opts.Communes,
+		secure: opts.SecureCookies, wrap: opts.Wrap, now: opts.Now,
 		sessions: newSessions(), origin: http.NewCrossOriginProtection(), throttle: newLoginThrottle()}
 	if w.catalog == nil {
 		w.catalog = opts.Booking.Catalog
@@ -99,9 +95,6 @@ func New(opts Options) *Web {
 	w.log = w.log.With("component", "web")
 	if w.wrap == nil {
 		w.wrap = func(h http.Handler) http.Handler { return h }
-	}
-	if w.communes == nil {
-		w.communes = ExampleCommunes
 	}
 	w.key = make([]byte, 32)
 	rand.Read(w.key)
