@@ -26,6 +26,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -216,6 +217,13 @@ func (w *Web) page(h pageHandler) http.Handler {
 		securityHeaders(hd)
 		hd.Set("Cache-Control", "no-store")
 		c := &reqCtx{cat: w.catalog()}
+		// A bug in a page shows the HTML error page (the daemon goes on;
+		// the log says what failed, without personal data).
+		defer func() {
+			if p := recover(); p != nil {
+				w.internalError(rw, r, c, fmt.Errorf("panic: %v", p))
+			}
+		}()
 		c.visitor = w.visitorID(rw, r)
 		c.agent, c.session = w.agentSession(r, c.cat)
 		if r.Method == http.MethodPost {
