@@ -211,7 +211,15 @@ func (d *daemon) run(ctx context.Context) error {
 	api.Register(mux)
 	d.feeds.Register(mux, api.Wrap)
 	// The booking pages (prescripteur link, organisation link, agents, usager).
-	web.New(web.Options{Booking: svc, Catalog: d.catalog.Load, Logger: d.log, Wrap: api.Wrap,
+	var webKey []byte
+	if err := st.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		webKey, err = tx.DaemonSecret("web", 32)
+		return err
+	}); err != nil {
+		return err
+	}
+	web.New(web.Options{Booking: svc, Catalog: d.catalog.Load, Logger: d.log, Wrap: api.Wrap, Key: webKey,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://")}).Register(mux)
 	d.registerAdmin(mux, adminToken)
 

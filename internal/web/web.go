@@ -46,6 +46,11 @@ var assetFS embed.FS
 
 // Options configure the pages.
 type Options struct {
+	// Key signs form tokens and confirmation links (32 bytes or more). The
+	// daemon keeps one in the store so that a restart does not expire the
+	// forms open in browsers; without it a random key is made.
+	Key []byte
+
 	Booking *booking.Service
 	// Catalog returns the snapshot in force; default Booking.Catalog.
 	Catalog func() *catalog.Catalog
@@ -97,8 +102,10 @@ func New(opts Options) *Web {
 	if w.wrap == nil {
 		w.wrap = func(h http.Handler) http.Handler { return h }
 	}
-	w.key = make([]byte, 32)
-	rand.Read(w.key)
+	if w.key = opts.Key; len(w.key) < 32 {
+		w.key = make([]byte, 32)
+		rand.Read(w.key)
+	}
 	w.pages = parsePages()
 	return w
 }
