@@ -294,3 +294,35 @@ func TestBusyTimesRemoveSlotsAndOwnEventsAreNotCountedTwice(t *testing.T) {
 		t.Errorf("cached busy times lost after a failed refresh: %v", out)
 	}
 }
+
+// When a move gives the RDV to another agent, it leaves the first agent's
+// calendar and appears in the second's.
+func TestChangingAgentMovesTheEventBetweenCalendars(t *testing.T) {
+	cat := testenv.Example(t,
+		"    rdv_notifications_level: others\n", "    rdv_notifications_level: others\n    calendar: { caldav: { url: \"http://127.0.0.1:1/camille/\" } }\n",
+		"    rdv_notifications_level: all\n", "    rdv_notifications_level: all\n    calendar: { caldav: { url: \"http://127.0.0.1:1/thomas/\" } }\n")
+	calendars := map[string]*connectorstest.Memory{"camille-martin": connectorstest.NewMemory(), "thomas-leroy": connectorstest.NewMemory()}
+	h := wire(t, cat, func(ctx context.Context, a *catalog.Agent) (connectors.Connector, error) { return calendars[a.ID], nil })
+	b := h.book(t, "2026-12-07T11:15:00+01:00") // camille: thomas does not receive at 11:15 on Mondays
+	h.settled(t)
+	if n := len(calendars["camille-martin"].Events()); n != 1 {
+		t.Fatalf("camille's calendar holds %d events", n)
+	}
+	// Tuesday 8 December 14:00: only thomas receives (every other Tuesday).
+	moved, err := h.booking.Move(context.Background(), booking.Caller{Agent: cat.Agent("camille-martin")}, b.RDV.ID,
+		booking.MoveRequest{StartsAt: "2026-12-08T14:00:00+01:00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved.RDV.AgentIDs[0] != "thomas-leroy" {
+		t.Fatalf("moved to %v", moved.RDV.AgentIDs)
+	}
+	h.settled(t)
+	if evs := calendars["camille-martin"].Events(); len(evs) != 0 {
+		t.Errorf("the event stayed in camille's calendar: %+v", evs)
+	}
+	if evs := calendars["thomas-leroy"].Events(); len(evs) != 1 || evs[0].UID != b.RDV.ID ||
+		!evs[0].Start.Equal(time.Date(2026, 12, 8, 13, 0, 0, 0, time.UTC)) {
+		t.Errorf("thomas's calendar: %+v", evs)
+	}
+}
