@@ -264,8 +264,9 @@ func (d *daemon) reload() {
 		return
 	}
 	old := d.catalog.Load().Config
-	if cat.Config.Server.Listen != old.Server.Listen || cat.Config.StorePath() != old.StorePath() {
-		d.log.Warn("server.listen and store.path changes take effect at the next restart")
+	if cat.Config.Server.Listen != old.Server.Listen || cat.Config.StorePath() != old.StorePath() ||
+		cat.Config.Server.RateLimit != old.Server.RateLimit {
+		d.log.Warn("server.listen, server.rate_limit and store.path changes take effect at the next restart")
 	}
 	d.catalog.Store(cat)
 	if err := d.sync.Backfill(context.Background()); err != nil {
