@@ -3,16 +3,22 @@ GO ?= go
 CONFIG ?= config.example.yaml
 PKGS := ./...
 
-.PHONY: run test test-deps build vet bench check-config docker
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: run test test-deps build lint bench check-config docker
 
 ## run: start the daemon on the example configuration (store and mail/SMS spools under data/)
 run:
 	$(GO) run ./cmd/rdvsync serve -config $(CONFIG)
 
-## test: install what the tests need, then run vet and the whole suite with the race detector
-test: test-deps
-	$(GO) vet $(PKGS)
+## test: install what the tests need, then run vet, staticcheck and the whole suite with the race detector
+test: test-deps lint
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+## lint: go vet and staticcheck (pinned version, fetched by the go command)
+lint:
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
 
 ## test-deps: system packages used by the tests (real peers), installed only when missing
 test-deps:

@@ -18,11 +18,6 @@ import (
 // a word, cannot ask for the whole object (Xandikos 0.2 answers its
 // <allcomp/> with empty components) and fails on weak ETags.
 
-const (
-	nsDAV    = "DAV:"
-	nsCalDAV = "urn:ietf:params:xml:ns:caldav"
-)
-
 // calendarQuery is the body of a calendar-query REPORT (RFC 4791 §9.5)
 // asking for the ETag and the whole calendar data of the objects with a
 // VEVENT matching the filter.

@@ -94,7 +94,6 @@ type Dispatcher struct {
 	inflight map[string]bool
 
 	deliveries *prometheus.CounterVec
-	queue      prometheus.GaugeFunc
 }
 
 // New returns a dispatcher for the given sinks, by record kind.
