@@ -427,7 +427,7 @@ func (s *Service) plan(ctx context.Context, caller Caller, req BookRequest, now 
 		}
 	}
 	err := s.store.View(ctx, func(tx *store.ReadTx) error {
-		q.Busy = s.busy(tx, nil)
+		q.Busy = s.busy(tx, "")
 		var free []*catalog.Agent
 		for _, sl := range slots.Search(cat, q) {
 			if sl.Start.Equal(p.start) && !slices.Contains(free, sl.Agent) {

@@ -127,38 +127,25 @@ func (s *Service) committed() {
 	}
 }
 
-// busy returns the slots.Busy of a read transaction: booked RDVs and
-// external calendar busy times, leaving out ignore (an RDV being moved).
-func (s *Service) busy(tx *store.ReadTx, ignore *rdv.RDV) busyTx {
-	return busyTx{tx: tx, ignore: ignore, external: s.externalBusy}
+// busy returns the slots.Busy of a read transaction: booked RDVs (but
+// ignoreRDVID, an RDV being moved) and external calendar busy times.
+func (s *Service) busy(tx *store.ReadTx, ignoreRDVID string) busyTx {
+	return busyTx{tx: tx, ignore: ignoreRDVID, external: s.externalBusy}
 }
 
-// busyTx adapts a read transaction to slots.Busy, leaving out one RDV so
-// that moving an RDV does not collide with itself.
+// busyTx adapts a read transaction to slots.Busy.
 type busyTx struct {
 	tx       *store.ReadTx
-	ignore   *rdv.RDV
+	ignore   string
 	external slots.Busy
 }
 
 func (b busyTx) AppendAgentBusy(dst []rdv.Interval, agentID string, from, to time.Time) []rdv.Interval {
-	n := len(dst)
-	dst = b.tx.AppendAgentBusy(dst, agentID, from, to)
+	dst = b.tx.AppendAgentBusyExcept(dst, agentID, from, to, b.ignore)
 	if b.external != nil {
 		dst = b.external.AppendAgentBusy(dst, agentID, from, to)
 	}
-	if b.ignore == nil {
-		return dst
-	}
-	// No two active RDVs of one agent overlap, so the ignored RDV's exact
-	// interval identifies it.
-	out := dst[:n]
-	for _, iv := range dst[n:] {
-		if !(iv.Start.Equal(b.ignore.StartsAt) && iv.End.Equal(b.ignore.EndsAt)) {
-			out = append(out, iv)
-		}
-	}
-	return out
+	return dst
 }
 
 // SlotsRequest is a slot search as the API receives it, ids unresolved.
@@ -180,7 +167,7 @@ func (s *Service) Slots(ctx context.Context, caller Caller, req SlotsRequest) ([
 	}
 	var out []slots.Slot
 	err = s.store.View(ctx, func(tx *store.ReadTx) error {
-		q.Busy = s.busy(tx, nil)
+		q.Busy = s.busy(tx, "")
 		out = slots.Search(cat, q)
 		return nil
 	})
@@ -199,7 +186,7 @@ func (s *Service) NextSlot(ctx context.Context, caller Caller, req SlotsRequest)
 		ok  bool
 	)
 	err = s.store.View(ctx, func(tx *store.ReadTx) error {
-		q.Busy = s.busy(tx, nil)
+		q.Busy = s.busy(tx, "")
 		out, ok = slots.Next(cat, q)
 		return nil
 	})

@@ -281,7 +281,7 @@ func (s *Service) Move(ctx context.Context, caller Caller, id string, req MoveRe
 		}
 		day := rdv.DateOf(start.In(m.Organisation.Location))
 		q := slots.Query{Motif: m, Lieu: l, From: day, To: day, Now: now, AgentView: true,
-			Caller: cat.Agent(firstOr(r.AgentIDs)), Busy: s.busy(&tx.ReadTx, r)}
+			Caller: cat.Agent(firstOr(r.AgentIDs)), Busy: s.busy(&tx.ReadTx, r.ID)}
 		if caller.Agent != nil {
 			q.Caller = caller.Agent
 		}

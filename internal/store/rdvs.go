@@ -67,8 +67,16 @@ func (tx *ReadTx) eachBusy(agentID string, from, to time.Time, fn func(iv rdv.In
 // (non-cancelled) RDVs that overlap [from, to), sorted by start, and returns
 // the extended slice. Intervals are in UTC and are not clipped to the window.
 func (tx *ReadTx) AppendAgentBusy(dst []rdv.Interval, agentID string, from, to time.Time) []rdv.Interval {
-	tx.eachBusy(agentID, from, to, func(iv rdv.Interval, _ []byte) bool {
-		dst = append(dst, iv)
+	return tx.AppendAgentBusyExcept(dst, agentID, from, to, "")
+}
+
+// AppendAgentBusyExcept is AppendAgentBusy leaving out the RDV ignoreRDVID
+// (the RDV being moved, or ""), so that it does not collide with itself.
+func (tx *ReadTx) AppendAgentBusyExcept(dst []rdv.Interval, agentID string, from, to time.Time, ignoreRDVID string) []rdv.Interval {
+	tx.eachBusy(agentID, from, to, func(iv rdv.Interval, id []byte) bool {
+		if ignoreRDVID == "" || string(id) != ignoreRDVID {
+			dst = append(dst, iv)
+		}
 		return true
 	})
 	return dst

@@ -145,7 +145,7 @@ func TestMigration3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	put(t, s, newRDV("r1", "org", at(1, 0), time.Hour, "a"))
+	putAsOlderVersion(t, s, newRDV("r1", "org", at(1, 0), time.Hour, "a"))
 	view(t, s, func(tx *ReadTx) {
 		if tx.btx.Bucket(bucketReminders) != nil {
 			t.Error("a version 2 file has no reminders bucket")

@@ -15,11 +15,10 @@ import (
 
 // noteUsagerOrg records that organisation orgID knows usager usagerID.
 func (tx *Tx) noteUsagerOrg(usagerID, orgID string) error {
-	b := tx.bucket(bucketUsagerOrgs)
-	if usagerID == "" || b == nil {
-		return nil // b is nil only in a file held at an older schema by a migration test
+	if usagerID == "" {
+		return nil
 	}
-	if err := b.Put(joinKey(usagerID, orgID), nil); err != nil {
+	if err := tx.bucket(bucketUsagerOrgs).Put(joinKey(usagerID, orgID), nil); err != nil {
 		return fmt.Errorf("store: usager_orgs: %w", err)
 	}
 	return nil

@@ -4,6 +4,10 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"rdvsync/internal/rdv"
 )
 
 func TestMigration4KnowsUsagersOfStoredRDVs(t *testing.T) {
@@ -14,7 +18,7 @@ func TestMigration4KnowsUsagersOfStoredRDVs(t *testing.T) {
 	}
 	r := newRDV("r1", "mds-arras", at(1, 0), time.Hour, "a")
 	r.UsagerID = "u1"
-	put(t, s, r)
+	putAsOlderVersion(t, s, r)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -40,4 +44,19 @@ func TestMigration4KnowsUsagersOfStoredRDVs(t *testing.T) {
 			t.Error("a new RDV did not make its usager known to its organisation")
 		}
 	})
+}
+
+// putAsOlderVersion writes r as a file of an older schema holds it: the
+// record alone (the indexes that schema had are not needed by the
+// migration tests), without today's PutRDV, which writes buckets a newer
+// schema created.
+func putAsOlderVersion(t *testing.T, s *Store, r *rdv.RDV) {
+	t.Helper()
+	v, err := encodeRDV(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRDVs).Put([]byte(r.ID), v) }); err != nil {
+		t.Fatal(err)
+	}
 }
