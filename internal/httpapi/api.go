@@ -23,6 +23,7 @@ import (
 	"rdvsync/internal/booking"
 	"rdvsync/internal/calsync"
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/ratelimit"
 	"rdvsync/internal/rdv"
 	"rdvsync/internal/store"
 )
@@ -69,15 +70,16 @@ type SyncReporter interface {
 
 // API is the HTTP handler of /api/v1 and the operational endpoints.
 type API struct {
-	booking  *booking.Service
-	log      *slog.Logger
-	metrics  *metrics
-	limiter  *ipLimiter
-	ready    func() error
-	sync     SyncReporter
-	receipts ReceiptLister
-	feeds    FeedInfo
-	webhooks WebhookDeliveries
+	booking    *booking.Service
+	log        *slog.Logger
+	metrics    *metrics
+	limiter    *ratelimit.Buckets
+	trustProxy bool
+	ready      func() error
+	sync       SyncReporter
+	receipts   ReceiptLister
+	feeds      FeedInfo
+	webhooks   WebhookDeliveries
 }
 
 // New builds the API. Register its routes on a mux with Register.
@@ -88,7 +90,7 @@ func New(opts Options) *API {
 	}
 	a.log = a.log.With("component", "httpapi")
 	a.metrics = newMetrics(opts.Registerer)
-	a.limiter = newIPLimiter(opts.RatePerMinute, opts.RateBurst, opts.TrustProxy)
+	a.limiter, a.trustProxy = newIPLimiter(opts.RatePerMinute, opts.RateBurst), opts.TrustProxy
 	return a
 }
 

@@ -10,6 +10,7 @@ import (
 	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/httpapi"
+	"rdvsync/internal/ratelimit"
 	"rdvsync/internal/rdv"
 )
 
@@ -61,8 +62,8 @@ func (w *Web) handleLoginForm(rw http.ResponseWriter, r *http.Request, c *reqCtx
 
 func (w *Web) handleLogin(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 	id := strings.TrimSpace(r.PostForm.Get("identifiant"))
-	ip, now := clientIP(r), time.Now()
-	if !w.throttle.allowed(ip, now) {
+	ip, now := ratelimit.ClientIP(r, false), time.Now()
+	if !w.throttle.Has(ip, now) {
 		lf := w.loginForm(c, r.PostForm.Get("retour"), id)
 		lf.Error = "Trop de tentatives de connexion depuis ce poste : réessayez dans quelques minutes."
 		lf.Token.Error = lf.Error
@@ -72,7 +73,7 @@ func (w *Web) handleLogin(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 	}
 	a := c.cat.AuthenticateAgent(id, strings.TrimSpace(r.PostForm.Get("jeton")))
 	if a == nil {
-		w.throttle.failed(ip, now)
+		w.throttle.Take(ip, now)
 		lf := w.loginForm(c, r.PostForm.Get("retour"), id)
 		lf.Error = "Identifiant ou jeton incorrect."
 		lf.Token.Error = lf.Error

@@ -36,6 +36,7 @@ import (
 
 	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/ratelimit"
 )
 
 //go:embed templates/*.html
@@ -81,7 +82,7 @@ type Web struct {
 	key       []byte // signs CSRF tokens and confirmation links
 	sessions  *sessions
 	origin    *http.CrossOriginProtection
-	throttle  *loginThrottle
+	throttle  *ratelimit.Buckets
 }
 
 // New builds the pages. Register their routes on a mux with Register.
