@@ -105,6 +105,23 @@ func (w *Web) handlePrescripteurForm(rw http.ResponseWriter, r *http.Request, c 
 	w.renderPerson(rw, r, c, http.StatusOK, w.prescripteurForm(c, f, p))
 }
 
+// requirePrescripteur reads the prescripteur remembered by the browser, or
+// sends it back to the prescripteur form.
+func (w *Web) requirePrescripteur(rw http.ResponseWriter, r *http.Request, f *flow) (prescripteur, bool) {
+	p, ok := readPrescripteur(r)
+	if !ok {
+		redirect(rw, r, f.sel.stepURL("/prendre_rdv/prescripteur"))
+	}
+	return p, ok
+}
+
+// beneficiaireErrors shows the bénéficiaire form again with its errors.
+func (w *Web) beneficiaireErrors(rw http.ResponseWriter, r *http.Request, c *reqCtx, f *flow, p prescripteur, u usagerInput, fe map[string]string) {
+	pf := w.beneficiaireForm(c, f, p, u)
+	pf.setErrors(fe)
+	w.renderPerson(rw, r, c, http.StatusUnprocessableEntity, pf)
+}
+
 func (w *Web) renderPerson(rw http.ResponseWriter, r *http.Request, c *reqCtx, status int, pf *personForm) {
 	w.render(rw, r, c, status, "person", view{Title: pf.Stepper.Title, Errors: len(pf.ErrorList) > 0, Body: pf})
 }
@@ -186,9 +203,8 @@ func (w *Web) handleBeneficiaireForm(rw http.ResponseWriter, r *http.Request, c 
 	if f == nil {
 		return
 	}
-	p, ok := readPrescripteur(r)
+	p, ok := w.requirePrescripteur(rw, r, f)
 	if !ok {
-		redirect(rw, r, f.sel.stepURL("/prendre_rdv/prescripteur"))
 		return
 	}
 	w.renderPerson(rw, r, c, http.StatusOK, w.beneficiaireForm(c, f, p, usagerInput{}))
@@ -214,9 +230,8 @@ func (w *Web) handleBeneficiaireSubmit(rw http.ResponseWriter, r *http.Request, 
 	if f == nil {
 		return
 	}
-	p, ok := readPrescripteur(r)
+	p, ok := w.requirePrescripteur(rw, r, f)
 	if !ok {
-		redirect(rw, r, f.sel.stepURL("/prendre_rdv/prescripteur"))
 		return
 	}
 	u, fe, mobile := postedUsager(r.PostForm)
@@ -225,9 +240,7 @@ func (w *Web) handleBeneficiaireSubmit(rw http.ResponseWriter, r *http.Request, 
 		return
 	}
 	if len(fe) > 0 {
-		pf := w.beneficiaireForm(c, f, p, u)
-		pf.setErrors(fe)
-		w.renderPerson(rw, r, c, http.StatusUnprocessableEntity, pf)
+		w.beneficiaireErrors(rw, r, c, f, p, u, fe)
 		return
 	}
 	rc := recap{
@@ -266,16 +279,13 @@ func (w *Web) handleConfirm(rw http.ResponseWriter, r *http.Request, c *reqCtx) 
 	if f == nil {
 		return
 	}
-	p, ok := readPrescripteur(r)
+	p, ok := w.requirePrescripteur(rw, r, f)
 	if !ok {
-		redirect(rw, r, f.sel.stepURL("/prendre_rdv/prescripteur"))
 		return
 	}
 	u, fe, _ := postedUsager(r.PostForm)
 	if len(fe) > 0 {
-		pf := w.beneficiaireForm(c, f, p, u)
-		pf.setErrors(fe)
-		w.renderPerson(rw, r, c, http.StatusUnprocessableEntity, pf)
+		w.beneficiaireErrors(rw, r, c, f, p, u, fe)
 		return
 	}
 	in := f.usagerAddress()
