@@ -351,7 +351,9 @@ func (d *daemonProc) try(method, path, agent string, body, out any) (int, error)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer demo-token-"+agent)
+	if agent != "" { // "": an anonymous prescripteur
+		req.Header.Set("Authorization", "Bearer demo-token-"+agent)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := d.client.Do(req)
 	if err != nil {
