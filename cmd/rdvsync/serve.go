@@ -112,6 +112,11 @@ func (d *daemon) load() (*catalog.Catalog, error) {
 }
 
 func (d *daemon) run(ctx context.Context) error {
+	// Take SIGHUP first: its default action would kill a daemon still
+	// starting (a reload sent right after it announced its address).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cat, err := d.load()
 	if err != nil {
 		return err
@@ -232,9 +237,6 @@ func (d *daemon) run(ctx context.Context) error {
 		"organisations", len(cat.Organisations), "agents", len(cat.Agents), "motifs", len(cat.Motifs))
 	fmt.Fprintf(d.stdout, "rdvsync listening on http://%s\n", ln.Addr())
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:
