@@ -131,16 +131,23 @@ func (s *Server) serveDAV(w http.ResponseWriter, r *http.Request) {
 		u.Path, u.RawPath = canonical, ""
 		r.URL = &u
 	}
+	s.ext.ServeHTTP(w, r)
+}
+
+// dispatchDAV serves a gated request, behind the caldavext layer.
+func (s *Server) dispatchDAV(w http.ResponseWriter, r *http.Request) {
+	req := r.Context().Value(davKey{}).(*davRequest)
+	kind, _ := classify(r.URL.Path, req.agent.ID)
 	get := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
 	case kind == resRoot && r.Method == "PROPFIND":
-		s.propfindRoot(w, r, a)
+		s.propfindRoot(w, r, req.agent)
 	case kind == resPrincipal:
 		s.principals.ServeHTTP(w, r)
 	case kind == resCalendar && get:
-		s.serveAgentICS(w, r, cat, a)
+		s.serveAgentICS(w, r, req.cat, req.agent)
 	case kind == resObject && get:
-		s.serveObject(w, r, cat, a)
+		s.serveObject(w, r, req.cat, req.agent)
 	default:
 		s.root.ServeHTTP(w, r)
 	}
@@ -383,9 +390,21 @@ func (b backend) ListCalendarObjects(ctx context.Context, p string, _ *dav.Calen
 	return objects, nil
 }
 
+// QueryCalendarObjects answers calendar-query on the calendar and, as RFC
+// 4791 §7.8 allows, on one of its events.
 func (b backend) QueryCalendarObjects(ctx context.Context, p string, q *dav.CalendarQuery) ([]dav.CalendarObject, error) {
-	all, err := b.ListCalendarObjects(ctx, p, &q.CompRequest)
+	req, err := b.request(ctx)
 	if err != nil {
+		return nil, err
+	}
+	var all []dav.CalendarObject
+	if classifyKind(p, req.agent.ID) == resObject {
+		co, err := b.GetCalendarObject(ctx, p, &q.CompRequest)
+		if err != nil {
+			return nil, err
+		}
+		all = []dav.CalendarObject{*co}
+	} else if all, err = b.ListCalendarObjects(ctx, p, &q.CompRequest); err != nil {
 		return nil, err
 	}
 	var out []dav.CalendarObject

@@ -11,7 +11,9 @@ import (
 
 	dav "github.com/emersion/go-webdav/caldav"
 
+	"rdvsync/caldav"
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/served/caldavext"
 	"rdvsync/internal/store"
 )
 
@@ -52,6 +54,12 @@ type Server struct {
 	// root serves /dav/ and the calendars; principals serves
 	// /dav/principals/ (go-webdav types a path by its depth).
 	root, principals *dav.Handler
+	// ext is the layer in front of them (reports and properties go-webdav
+	// lacks).
+	ext *caldavext.Handler
+
+	// syncMu serialises the updates of the calendars' sync histories.
+	syncMu sync.Mutex
 
 	mu sync.Mutex
 	// feeds maps sha256(secret) to the agent id; nil until first used.
@@ -72,6 +80,8 @@ func New(st Store, cat func() *catalog.Catalog, opts Options) *Server {
 	b := backend{s}
 	s.root = &dav.Handler{Backend: b, Prefix: strings.TrimSuffix(DAVPrefix, "/")}
 	s.principals = &dav.Handler{Backend: b, Prefix: DAVPrefix + "principals"}
+	s.ext = &caldavext.Handler{Next: http.HandlerFunc(s.dispatchDAV), Backend: extBackend{b},
+		ProdID: caldav.ProdID, Now: s.now, Logger: s.log}
 	return s
 }
 
