@@ -358,3 +358,86 @@ func TestPythonICalendarFeed(t *testing.T) {
 		t.Errorf("the feed of an agent without RDVs reads as:\n%s", out)
 	}
 }
+
+// caldavSync synchronises with sync-collection (RFC 6578) from the token
+// given ("" for an initial synchronisation) and loads what changed.
+const caldavSync = `
+import sys
+import caldav
+
+url, user, password, token = sys.argv[1:5]
+client = caldav.DAVClient(url=url, username=user, password=password)
+cal = client.principal().calendars()[0]
+objs = cal.objects_by_sync_token(sync_token=token or None, load_objects=True)
+for o in objs:
+    name = str(o.url).rstrip("/").rsplit("/", 1)[-1]
+    if o.data is None:
+        print("GONE", name)
+    else:
+        print("OBJ", name, o.icalendar_instance.walk("VEVENT")[0]["UID"])
+print("TOKEN", objs.sync_token)
+`
+
+// caldavFreeBusy asks the calendar's free-busy time (RFC 4791 §7.10).
+const caldavFreeBusy = `
+import sys
+from datetime import datetime, timezone
+import caldav, icalendar
+
+url, user, password = sys.argv[1:4]
+client = caldav.DAVClient(url=url, username=user, password=password)
+cal = client.principal().calendars()[0]
+fb = cal.freebusy_request(datetime(2026, 12, 7, 8, 15, tzinfo=timezone.utc), datetime(2026, 12, 15, tzinfo=timezone.utc))
+for comp in icalendar.Calendar.from_ical(fb.data).walk("VFREEBUSY"):
+    for line in comp.to_ical().decode().splitlines():
+        if line.startswith("FREEBUSY"):
+            print("FB", line)
+`
+
+// TestPythonCalDAVSync: python-caldav's objects_by_sync_token gets every
+// event first, then exactly what changed after its token — a move, a new
+// RDV, an RDV given to another agent (gone) — and nothing else.
+func TestPythonCalDAVSync(t *testing.T) {
+	requireClients(t)
+	f := newFixture(t, "")
+	sync := script(t, "sync.py", caldavSync)
+	out := run(t, "", systemPython, sync, f.ts.URL+"/dav/", camille, camilleToken, "")
+	var want []string
+	for _, uid := range camilleUIDs {
+		want = append(want, uid+".ics "+uid)
+	}
+	if got := lines(out, "OBJ"); !slices.Equal(sorted(got), sorted(want)) || len(lines(out, "GONE")) != 0 {
+		t.Errorf("initial sync: %v, want %v\n%s", got, want, out)
+	}
+	token := lines(out, "TOKEN")
+	if len(token) != 1 || !strings.HasPrefix(token[0], "https://") {
+		t.Fatalf("sync token %v, want one URI", token)
+	}
+
+	out = run(t, "", systemPython, sync, f.ts.URL+"/dav/", camille, camilleToken, token[0])
+	if len(lines(out, "OBJ"))+len(lines(out, "GONE")) != 0 || !slices.Equal(lines(out, "TOKEN"), token) {
+		t.Errorf("nothing changed, yet:\n%s", out)
+	}
+
+	f.changeCamille(t)
+	out = run(t, "", systemPython, sync, f.ts.URL+"/dav/", camille, camilleToken, token[0])
+	if got, want := sorted(lines(out, "OBJ")), sorted([]string{rdvNext + ".ics " + rdvNext, rdvNew + ".ics " + rdvNew}); !slices.Equal(got, want) {
+		t.Errorf("changed since the token: %v, want %v\n%s", got, want, out)
+	}
+	if got := lines(out, "GONE"); !slices.Equal(got, []string{rdvFebruary + ".ics"}) {
+		t.Errorf("gone since the token: %v, want %s", got, rdvFebruary)
+	}
+	if got := lines(out, "TOKEN"); len(got) != 1 || got[0] == token[0] {
+		t.Errorf("the token did not change: %v", got)
+	}
+}
+
+func TestPythonCalDAVFreeBusy(t *testing.T) {
+	requireClients(t)
+	f := newFixture(t, "")
+	out := run(t, "", systemPython, script(t, "freebusy.py", caldavFreeBusy), f.ts.URL+"/dav/", camille, camilleToken)
+	want := []string{"FREEBUSY;FBTYPE=BUSY:20261207T081500Z/20261207T084500Z", "FREEBUSY;FBTYPE=BUSY:20261214T080000Z/20261214T083000Z"}
+	if got := lines(out, "FB"); !slices.Equal(got, want) {
+		t.Errorf("free-busy %v, want %v\n%s", got, want, out)
+	}
+}

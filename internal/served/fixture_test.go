@@ -209,3 +209,26 @@ func basic(id, token string, kv ...string) http.Header {
 	}
 	return req.Header
 }
+
+// rdvNew is the RDV changeCamille books.
+const rdvNew = "a1000000-0000-4000-8000-000000000008"
+
+// changeCamille changes Camille's calendar as a day of work would: it
+// moves rdvNext, books rdvNew, gives rdvFebruary to Thomas (so it leaves
+// her calendar) and moves Thomas's own RDV (which she does not see).
+func (f *fixture) changeCamille(t *testing.T) {
+	t.Helper()
+	updated := testNow.Add(-time.Minute)
+	moved := f.rdv(t, rdvNext)
+	moved.StartsAt, moved.EndsAt = moved.StartsAt.Add(time.Hour), moved.EndsAt.Add(time.Hour)
+	moved.UpdatedAt, moved.Version = updated, moved.Version+1
+	given := f.rdv(t, rdvFebruary)
+	given.AgentIDs, given.UpdatedAt, given.Version = []string{thomas}, updated, given.Version+1
+	other := f.rdv(t, rdvThomas)
+	other.StartsAt, other.EndsAt = other.StartsAt.Add(time.Hour), other.EndsAt.Add(time.Hour)
+	other.UpdatedAt, other.Version = updated, other.Version+1
+	booked := *moved
+	booked.ID, booked.StartsAt, booked.EndsAt = rdvNew, time.Date(2026, 12, 21, 8, 0, 0, 0, time.UTC), time.Date(2026, 12, 21, 8, 45, 0, 0, time.UTC)
+	booked.CreatedAt, booked.Version = updated, 1
+	f.put(t, moved, given, other, &booked)
+}

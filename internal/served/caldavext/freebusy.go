@@ -128,6 +128,7 @@ func busyPeriods(objs []caldav.CalendarObject, start, end time.Time) []period {
 		}
 		merged = append(merged, p)
 	}
+	slices.SortStableFunc(merged, func(a, b period) int { return a.start.Compare(b.start) })
 	return merged
 }
 
@@ -146,7 +147,9 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // freeBusyCalendar is the VCALENDAR answering a free-busy-query: one
-// VFREEBUSY spanning the range, one FREEBUSY property per type. Its UID,
+// VFREEBUSY spanning the range, one FREEBUSY property per period, as in
+// RFC 4791 §7.10's example (Python's icalendar cannot read a list of
+// periods in one property). Its UID,
 // required by RFC 5545 §3.6.4, is the same for the same question.
 func freeBusyCalendar(prodID, path string, now, start, end time.Time, periods []period) *ical.Calendar {
 	cal := ical.NewCalendar()
@@ -158,18 +161,10 @@ func freeBusyCalendar(prodID, path string, now, start, end time.Time, periods []
 	fb.Props.SetDateTime(ical.PropDateTimeStamp, now)
 	fb.Props.SetDateTime(ical.PropDateTimeStart, start)
 	fb.Props.SetDateTime(ical.PropDateTimeEnd, end)
-	byType := map[string][]string{}
-	var types []string
 	for _, p := range periods {
-		if _, ok := byType[p.fbType]; !ok {
-			types = append(types, p.fbType)
-		}
-		byType[p.fbType] = append(byType[p.fbType], p.start.Format(utcFormat)+"/"+p.end.Format(utcFormat))
-	}
-	for _, t := range types {
 		prop := ical.NewProp(ical.PropFreeBusy)
-		prop.Value = strings.Join(byType[t], ",")
-		prop.Params.Set(ical.ParamFreeBusyType, t)
+		prop.Value = p.start.Format(utcFormat) + "/" + p.end.Format(utcFormat)
+		prop.Params.Set(ical.ParamFreeBusyType, p.fbType)
 		fb.Props.Add(prop)
 	}
 	cal.Children = append(cal.Children, fb)
