@@ -321,6 +321,20 @@ url = "` + f.feedURL(t, camille) + `"
 	}
 	check("first sync", rdvCancelled)
 
+	// vdirsyncer stores the calendar-data of its multiget: the very bytes
+	// GET serves under the same ETag.
+	for _, uid := range camilleUIDs {
+		_, get := f.do(t, "GET", objectPath(camille, uid), basic(camille, camilleToken), "")
+		stored := filepath.Join(caldavDir, uid+".ics")
+		synced, err := os.ReadFile(stored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(synced) != get {
+			t.Errorf("%s holds\n%q\nGET serves\n%q", stored, synced, get)
+		}
+	}
+
 	// A cancellation reaches the local copies at the next sync.
 	r := f.rdv(t, rdvNext)
 	r.Status, r.UpdatedAt, r.Version = rdv.StatusRevoked, testNow.Add(-time.Minute), r.Version+1
