@@ -37,7 +37,7 @@
 //
 // go-webdav v0.6.0 decides what a path is by its depth below the handler's
 // prefix, so the principals are served by a second Handler whose prefix is
-// /dav/principals. Four things are done here rather than by go-webdav:
+// /dav/principals. Some things are done here rather than by go-webdav:
 //
 //   - OPTIONS, answered before authentication with the read-only methods
 //     (go-webdav's Allow lists PUT and DELETE).
@@ -48,11 +48,33 @@
 //     starts exactly at the range's start; RFC 4791 §9.9 is applied here
 //     (start < DTEND and end > DTSTART).
 //   - GET of an event or of the calendar collection, so that the body is
-//     caldav.Encode's (folded lines) and conditional GET works. Inside
-//     REPORT and PROPFIND responses, calendar-data is go-ical's encoder
-//     output without line folding.
+//     caldav.Encode's (folded lines) and conditional GET works.
+//   - Everything package caldavext adds in front of go-webdav's handler:
+//     supported-report-set, current-user-privilege-set (read and
+//     read-free-busy), free-busy-query, sync-collection with sync-token and
+//     getctag, calendar-data folded like GET's body (one byte sequence per
+//     ETag), request bodies read as XML whatever their Content-Type.
 //
-// ETags of events are a hash of their encoding: they change when the RDV,
-// or anything shown of it (a motif renamed, details switched to full),
-// changes.
+// # Incremental synchronisation
+//
+// Each agent's calendar keeps its change history in the agent state
+// document "caldav-sync": the ETag of every member and the state number
+// at which it last changed, and the state number at which each removed
+// member left (the last thousand). The history is brought up to date from
+// what the calendar serves whenever a client asks for the sync token or
+// getctag, or synchronises, so every change a client can see moves the
+// token, whatever caused it: a booking, a move, a cancellation, an RDV
+// given to another agent or leaving the one-month window, a motif renamed
+// in the configuration. Tokens are URIs (RFC 6578 §4),
+// https://rdvsync.invalid/sync/<history>/<state>; one of another history
+// (a store restored from a backup) or older than the last forgotten
+// removal is answered 403 DAV:valid-sync-token, and the client
+// synchronises from scratch.
+//
+// A cancelled RDV stays in the calendar with STATUS:CANCELLED, as in the
+// ICS feed: a sync reports it as changed, not removed.
+//
+// ETags of events are a hash of their encoding (the body of GET, and of
+// calendar-data in reports): they change when the RDV, or anything shown
+// of it (a motif renamed, details switched to full), changes.
 package served

@@ -27,21 +27,11 @@ func (h *Handler) freeBusy(w http.ResponseWriter, r *http.Request, req *element)
 		http.Error(w, "free-busy-query : time-range avec start et end requis (RFC 4791 §7.10).", http.StatusBadRequest)
 		return
 	}
-	ctx := r.Context()
-	res, err := h.Backend.Resource(ctx, r.URL.Path)
-	if err != nil {
-		h.writeBackendError(w, r, err)
-		return
-	}
-	if res.Kind != KindCalendar {
-		writeCondition(w, http.StatusForbidden, nsDAV, "supported-report") // RFC 3253 §3.6
-		return
-	}
 	// RFC 4791 §6.1.1: CALDAV:read-free-busy, which DAV:read aggregates.
-	if !containsName(res.Privileges, PrivilegeReadFreeBusy) && !containsName(res.Privileges, PrivilegeRead) {
-		writeCondition(w, http.StatusForbidden, nsDAV, "need-privileges")
+	if !h.reportOnCalendar(w, r, PrivilegeReadFreeBusy, PrivilegeRead) {
 		return
 	}
+	ctx := r.Context()
 	objs, err := h.Backend.QueryCalendarObjects(ctx, r.URL.Path, &caldav.CalendarQuery{
 		CompRequest: caldav.CalendarCompRequest{Name: ical.CompCalendar, AllProps: true, AllComps: true},
 		CompFilter: caldav.CompFilter{Name: ical.CompCalendar, Comps: []caldav.CompFilter{

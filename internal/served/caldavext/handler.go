@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -199,7 +200,7 @@ var (
 func (h *Handler) completeResponses(ctx context.Context, responses []*element, names []xml.Name, propname bool) error {
 	var want []xml.Name
 	for _, n := range layerProps {
-		if propname || containsName(names, n) {
+		if propname || slices.Contains(names, n) {
 			want = append(want, n)
 		}
 	}
@@ -238,15 +239,6 @@ func (h *Handler) completeResponses(ctx context.Context, responses []*element, n
 		}
 	}
 	return nil
-}
-
-func containsName(names []xml.Name, n xml.Name) bool {
-	for _, m := range names {
-		if m == n {
-			return true
-		}
-	}
-	return false
 }
 
 // hrefPath is the path of a DAV:href, which may be a full URL.
@@ -369,6 +361,29 @@ func writeXML(w http.ResponseWriter, header http.Header, status int, doc *elemen
 // precondition or postcondition (RFC 4918 §16).
 func writeCondition(w http.ResponseWriter, status int, space, local string) {
 	writeXML(w, nil, status, newElement(nsDAV, "error", newElement(space, local)))
+}
+
+// reportOnCalendar checks that the request is sent to a calendar
+// collection on which the user holds one of privs, and answers the error
+// otherwise: 403 with DAV:supported-report (RFC 3253 §3.6) or
+// DAV:need-privileges (RFC 3744 §7.1.1).
+func (h *Handler) reportOnCalendar(w http.ResponseWriter, r *http.Request, privs ...xml.Name) bool {
+	res, err := h.Backend.Resource(r.Context(), r.URL.Path)
+	if err != nil {
+		h.writeBackendError(w, r, err)
+		return false
+	}
+	if res.Kind != KindCalendar {
+		writeCondition(w, http.StatusForbidden, nsDAV, "supported-report")
+		return false
+	}
+	for _, p := range privs {
+		if slices.Contains(res.Privileges, p) {
+			return true
+		}
+	}
+	writeCondition(w, http.StatusForbidden, nsDAV, "need-privileges")
+	return false
 }
 
 // writeBackendError answers a Backend error.

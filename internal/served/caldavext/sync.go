@@ -36,17 +36,10 @@ func (h *Handler) syncCollection(w http.ResponseWriter, r *http.Request, req *el
 		}
 		limit = n
 	}
-	ctx := r.Context()
-	res, err := h.Backend.Resource(ctx, r.URL.Path)
-	if err != nil {
-		h.writeBackendError(w, r, err)
+	if !h.reportOnCalendar(w, r, PrivilegeRead) {
 		return
 	}
-	if res.Kind != KindCalendar {
-		writeCondition(w, http.StatusForbidden, nsDAV, "supported-report") // RFC 3253 §3.6
-		return
-	}
-	changes, err := h.Backend.SyncCollection(ctx, r.URL.Path, token)
+	changes, err := h.Backend.SyncCollection(r.Context(), r.URL.Path, token)
 	if err != nil {
 		h.writeBackendError(w, r, err)
 		return
