@@ -150,7 +150,11 @@ func TestDAVLenientBodies(t *testing.T) {
 			t.Errorf("%s: %d, want 207\n%s", tc.name, resp.StatusCode, body)
 		}
 	}
-	resp, _ := f.do(t, "PROPFIND", calendarPath(camille), basic(camille, camilleToken, "Content-Type", "text/plain"), "not xml")
+	resp, body := f.camilleDAV(t, "REPORT", calendarPath(camille), "0", `<d:expand-property xmlns:d="DAV:"/>`)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "supported-report") {
+		t.Errorf("a report not served: %d, want 403 supported-report (RFC 3253 §3.6)\n%s", resp.StatusCode, body)
+	}
+	resp, _ = f.do(t, "PROPFIND", calendarPath(camille), basic(camille, camilleToken, "Content-Type", "text/plain"), "not xml")
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("a body that is not XML: %d, want 400", resp.StatusCode)
 	}

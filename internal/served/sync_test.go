@@ -2,10 +2,12 @@ package served
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // syncBody is a sync-collection report as DAVx5 sends it (RFC 6578 §3.2).
@@ -122,6 +124,14 @@ func TestDAVSyncCollection(t *testing.T) {
 	if got := sortedKeys(third.members); !slices.Equal(got, sorted(shown)) {
 		t.Errorf("after details: minimal: %v, want %v", got, sorted(shown))
 	}
+
+	// Nor does time passing: 20 days later, the RDV of 15 November is
+	// more than a month old and leaves the calendar.
+	f.srv.now = func() time.Time { return testNow.AddDate(0, 0, 20) }
+	fourth := f.syncCollection(t, third.token)
+	if want := map[string]string{objectPath(camille, rdvRecent): "404"}; !maps.Equal(fourth.members, want) {
+		t.Errorf("20 days later: %v, want %v", fourth.members, want)
+	}
 }
 
 // TestDAVSyncInvalidToken: a token that is not one of this calendar's, or
@@ -194,10 +204,4 @@ func TestSyncStateForgetsOldRemovals(t *testing.T) {
 	}
 }
 
-func sortedKeys(m map[string]string) []string {
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return sorted(keys)
-}
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

@@ -147,6 +147,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.freeBusy(w, r, req)
 	case r.Method == "REPORT" && req.is(nsDAV, "sync-collection"):
 		h.syncCollection(w, r, req)
+	case r.Method == "REPORT" && !req.is(nsCalDAV, "calendar-query") && !req.is(nsCalDAV, "calendar-multiget"):
+		// go-webdav answers 400; RFC 3253 §3.6 has a precondition for it.
+		writeCondition(w, http.StatusForbidden, nsDAV, "supported-report")
 	case r.Method == "PROPFIND" || r.Method == "REPORT":
 		h.complete(w, r, req)
 	default:
