@@ -145,10 +145,10 @@ func (st syncState) since(n uint64) (changed, removed []string) {
 	return changed, removed
 }
 
-// syncState renders the agent's calendar, brings its history up to date
+// observeSync renders the agent's calendar, brings its history up to date
 // and returns it. Observations are serialised so that the history never
 // goes back to an older rendering.
-func (s *Server) syncState(ctx context.Context, cat *catalog.Catalog, a *catalog.Agent) (syncState, error) {
+func (s *Server) observeSync(ctx context.Context, cat *catalog.Catalog, a *catalog.Agent) (syncState, error) {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	entries, err := s.entries(ctx, cat, a)
@@ -193,16 +193,18 @@ var _ caldavext.Backend = extBackend{}
 // §3.1), free-busy included (RFC 4791 §6.1.1).
 var privileges = []xml.Name{caldavext.PrivilegeRead, caldavext.PrivilegeReadFreeBusy}
 
+// extKinds are the caldavext kinds of the agent's resources.
+var extKinds = map[resource]caldavext.Kind{
+	resRoot: caldavext.KindCollection, resPrincipal: caldavext.KindCollection, resHome: caldavext.KindCollection,
+	resCalendar: caldavext.KindCalendar, resObject: caldavext.KindObject,
+}
+
 func (b extBackend) Resource(ctx context.Context, p string) (*caldavext.Resource, error) {
 	req, err := b.request(ctx)
 	if err != nil {
 		return nil, err
 	}
-	kinds := map[resource]caldavext.Kind{
-		resRoot: caldavext.KindCollection, resPrincipal: caldavext.KindCollection, resHome: caldavext.KindCollection,
-		resCalendar: caldavext.KindCalendar, resObject: caldavext.KindObject,
-	}
-	kind, ok := kinds[classifyKind(p, req.agent.ID)]
+	kind, ok := extKinds[classifyKind(p, req.agent.ID)]
 	if !ok {
 		return nil, caldavext.ErrNotFound
 	}
@@ -218,7 +220,7 @@ func (b extBackend) calendarState(ctx context.Context, p string) (syncState, str
 	if classifyKind(p, req.agent.ID) != resCalendar {
 		return syncState{}, "", caldavext.ErrNotFound
 	}
-	st, err := b.s.syncState(ctx, req.cat, req.agent)
+	st, err := b.s.observeSync(ctx, req.cat, req.agent)
 	return st, calendarPath(req.agent.ID), err
 }
 
