@@ -31,7 +31,7 @@ type extMultistatus struct {
 	SyncToken string `xml:"sync-token"`
 }
 
-func decodeExt(t *testing.T, body string) extMultistatus {
+func decodeExt(t testing.TB, body string) extMultistatus {
 	t.Helper()
 	var ms extMultistatus
 	if err := xml.Unmarshal([]byte(body), &ms); err != nil {
@@ -41,7 +41,7 @@ func decodeExt(t *testing.T, body string) extMultistatus {
 }
 
 // camilleDAV sends a request as Camille with an XML body.
-func (f *fixture) camilleDAV(t *testing.T, method, path, depth, body string) (*http.Response, string) {
+func (f *fixture) camilleDAV(t testing.TB, method, path, depth, body string) (*http.Response, string) {
 	t.Helper()
 	return f.do(t, method, path, basic(camille, camilleToken, "Depth", depth, "Content-Type", "application/xml; charset=utf-8"), body)
 }

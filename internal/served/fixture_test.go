@@ -52,7 +52,7 @@ type fixture struct {
 
 // newFixture serves the fixture on 127.0.0.1. publicURL is the base of
 // the links in events and feed URLs; empty means the test server's URL.
-func newFixture(t *testing.T, publicURL string) *fixture {
+func newFixture(t testing.TB, publicURL string) *fixture {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "rdvsync.db"), store.Options{NoSync: true})
 	if err != nil {
@@ -74,7 +74,7 @@ func newFixture(t *testing.T, publicURL string) *fixture {
 
 // exampleCatalog is config.example.yaml, with a details: full calendar
 // block for Camille.
-func exampleCatalog(t *testing.T, publicURL string) *catalog.Catalog {
+func exampleCatalog(t testing.TB, publicURL string) *catalog.Catalog {
 	t.Helper()
 	cfg, err := config.Load(filepath.Join("..", "..", "config.example.yaml"))
 	if err != nil {
@@ -130,7 +130,7 @@ func fixtureRDVs() []*rdv.RDV {
 }
 
 // put stores RDVs (and the usagers) as a booking would.
-func (f *fixture) put(t *testing.T, rdvs ...*rdv.RDV) {
+func (f *fixture) put(t testing.TB, rdvs ...*rdv.RDV) {
 	t.Helper()
 	err := f.store.Update(context.Background(), func(tx *store.Tx) error {
 		for _, u := range usagers() {
@@ -175,7 +175,7 @@ func (f *fixture) feedURL(t *testing.T, agentID string) string {
 
 // do sends a request to the fixture's server and returns the response
 // with its body read.
-func (f *fixture) do(t *testing.T, method, target string, header http.Header, body string) (*http.Response, string) {
+func (f *fixture) do(t testing.TB, method, target string, header http.Header, body string) (*http.Response, string) {
 	t.Helper()
 	if strings.HasPrefix(target, "/") {
 		target = f.ts.URL + target

@@ -23,7 +23,7 @@ type syncResult struct {
 	token   string
 }
 
-func (f *fixture) syncCollection(t *testing.T, token string) syncResult {
+func (f *fixture) syncCollection(t testing.TB, token string) syncResult {
 	t.Helper()
 	resp, body := f.camilleDAV(t, "REPORT", calendarPath(camille), "0", syncBody(token))
 	if resp.StatusCode != http.StatusMultiStatus {
