@@ -112,8 +112,9 @@ func outcome(err error) string {
 	return "error"
 }
 
-func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem *Idempotency) (*Booked, error) {
-	// Keys are scoped by who sends them, so two callers never share one.
+// scopeOf is the scope of a request's idempotency key: keys are scoped by
+// who sends them, so two callers never share one.
+func scopeOf(caller Caller, req BookRequest, idem *Idempotency) string {
 	scope := "anonymous"
 	switch {
 	case caller.Agent != nil:
@@ -126,6 +127,11 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 	if idem != nil && idem.Scope != "" {
 		scope = idem.Scope
 	}
+	return scope
+}
+
+func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem *Idempotency) (*Booked, error) {
+	scope := scopeOf(caller, req, idem)
 	if idem != nil {
 		if b, err := s.replay(ctx, scope, idem); b != nil || err != nil {
 			return b, err
@@ -219,6 +225,9 @@ func (s *Service) replay(ctx context.Context, scope string, idem *Idempotency) (
 }
 
 func replayed(tx *store.ReadTx, prev *store.IdempotencyRecord, out *Booked) error {
+	if prev.Status >= 400 { // a recorded refusal (RecordRefusal)
+		return &RefusedError{Status: prev.Status, Body: prev.Response}
+	}
 	r, err := tx.RDV(string(prev.Response))
 	if err != nil {
 		return fmt.Errorf("idempotency record points to a missing rdv: %w", err)

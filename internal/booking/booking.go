@@ -63,6 +63,7 @@ type Service struct {
 	log          *slog.Logger
 	observer     Observer
 	effects      []Effect
+	refusals     []RefusalEffect
 	externalBusy slots.Busy
 }
 
@@ -72,6 +73,8 @@ type Options struct {
 	Logger   *slog.Logger
 	Observer Observer
 	Effects  []Effect
+	// Refusals hear form submissions that booked nothing (RecordRefusal).
+	Refusals []RefusalEffect
 	// ExternalBusy adds agents' busy times read from their external
 	// calendars to the slot searches.
 	ExternalBusy slots.Busy
@@ -80,7 +83,7 @@ type Options struct {
 // New returns a Service reading the catalogue through cat (swapped on reload).
 func New(cat func() *catalog.Catalog, st Store, opts Options) *Service {
 	s := &Service{catalog: cat, store: st, now: opts.Now, log: opts.Logger, observer: opts.Observer,
-		effects: opts.Effects, externalBusy: opts.ExternalBusy}
+		effects: opts.Effects, refusals: opts.Refusals, externalBusy: opts.ExternalBusy}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -214,11 +214,31 @@ type Webhooks struct {
 }
 
 type IncomingWebhook struct {
-	ID         string            `yaml:"id"`
+	ID string `yaml:"id"`
+	// Signature is the sender's scheme: standard-webhooks (default),
+	// tally, typeform or demarches-simplifiees (IncomingSignatures).
+	Signature  string            `yaml:"signature"`
 	Secret     Secret            `yaml:"-"`
 	SecretFile string            `yaml:"secret_file"`
 	SecretEnv  string            `yaml:"secret_env"`
 	Mapping    map[string]string `yaml:"mapping"`
+	// DemarchesSimplifiees is the procedure of a demarches-simplifiees source.
+	DemarchesSimplifiees *DSProcedure `yaml:"demarches_simplifiees"`
+}
+
+// DSProcedure is a Démarches Simplifiées procedure whose callbacks
+// (« lien de rappel HTTP ») book RDVs: the callback only names a dossier,
+// which rdvsync reads back from the GraphQL API with the procedure's token.
+type DSProcedure struct {
+	Procedure    int    `yaml:"procedure"`
+	State        string `yaml:"state"`   // the dossier state that books; default en_construction
+	APIURL       string `yaml:"api_url"` // default DSDefaultAPIURL
+	APIToken     Secret `yaml:"-"`
+	APITokenFile string `yaml:"api_token_file"`
+	APITokenEnv  string `yaml:"api_token_env"`
+	// AllowPrivate lets api_url resolve to a loopback or private address
+	// (a DS instance on the internal network, tests).
+	AllowPrivate bool `yaml:"allow_private"`
 }
 
 type OutgoingWebhook struct {

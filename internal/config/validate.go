@@ -534,14 +534,7 @@ func (v *validator) sector(i int) {
 func (v *validator) webhooks() {
 	w := &v.f.Webhooks
 	for i := range w.Incoming {
-		p, in := fmt.Sprintf("webhooks.incoming[%d]", i), &w.Incoming[i]
-		in.Secret = v.secret(p, "secret", in.SecretFile, in.SecretEnv, true)
-		if in.Secret != "" {
-			if _, err := DecodeWebhookSecrets(string(in.Secret)); err != nil {
-				v.errorf(p+".secret_file", "%v", err)
-			}
-		}
-		v.checkMapping(p, in.Mapping)
+		v.incoming(fmt.Sprintf("webhooks.incoming[%d]", i), &w.Incoming[i])
 	}
 	for i := range w.Outgoing {
 		p, out := fmt.Sprintf("webhooks.outgoing[%d]", i), &w.Outgoing[i]

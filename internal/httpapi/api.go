@@ -26,6 +26,7 @@ import (
 	"rdvsync/internal/ratelimit"
 	"rdvsync/internal/rdv"
 	"rdvsync/internal/store"
+	"rdvsync/internal/webhook"
 )
 
 // MaxBodyBytes is the largest request body accepted (413 above).
@@ -51,6 +52,8 @@ type Options struct {
 	Feeds FeedInfo
 	// Webhooks reports outgoing webhook endpoints' delivery logs.
 	Webhooks WebhookDeliveries
+	// Dossiers reads Démarches Simplifiées dossiers (default: webhook.NewDossiers()).
+	Dossiers *webhook.Dossiers
 }
 
 // FeedInfo serves an agent its served-calendar addresses.
@@ -80,11 +83,15 @@ type API struct {
 	receipts   ReceiptLister
 	feeds      FeedInfo
 	webhooks   WebhookDeliveries
+	dossiers   *webhook.Dossiers
 }
 
 // New builds the API. Register its routes on a mux with Register.
 func New(opts Options) *API {
-	a := &API{booking: opts.Booking, log: opts.Logger, ready: opts.Ready, sync: opts.Sync, receipts: opts.Receipts, feeds: opts.Feeds, webhooks: opts.Webhooks}
+	a := &API{booking: opts.Booking, log: opts.Logger, ready: opts.Ready, sync: opts.Sync, receipts: opts.Receipts, feeds: opts.Feeds, webhooks: opts.Webhooks, dossiers: opts.Dossiers}
+	if a.dossiers == nil {
+		a.dossiers = webhook.NewDossiers()
+	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

@@ -39,13 +39,20 @@ func writeErrorCode(w http.ResponseWriter, status int, code, message string) {
 // only place where errors become HTTP; a 500 says nothing internal, the
 // log says what happened (without personal data).
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var inv *rdv.InvalidError
+	var refused *booking.RefusedError
+	if errors.As(err, &refused) {
+		// The first answer to this message, as it was.
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Idempotent-Replayed", "true")
+		w.WriteHeader(refused.Status)
+		w.Write(refused.Body)
+		return
+	}
+	if status, body, ok := refusal(err); ok {
+		writeJSON(w, status, body)
+		return
+	}
 	switch {
-	case errors.As(err, &inv):
-		writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: errorBody{
-			Code: "invalid_fields", Message: "Certains champs sont invalides.", Fields: inv.Fields}})
-	case errors.Is(err, rdv.ErrSlotUnavailable):
-		writeErrorCode(w, http.StatusConflict, "slot_unavailable", "Ce créneau n'est plus disponible.")
 	case errors.Is(err, rdv.ErrIdempotencyReuse):
 		writeErrorCode(w, http.StatusUnprocessableEntity, "idempotency_key_reused", "Cette clé Idempotency-Key a déjà servi pour une autre requête.")
 	case errors.Is(err, booking.ErrAlreadyCancelled):
@@ -68,4 +75,22 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.Error("request failed", "method", r.Method, "route", r.Pattern, slog.Any("error", err))
 		writeErrorCode(w, http.StatusInternalServerError, "internal", "Une erreur interne est survenue. Réessayez dans quelques instants.")
 	}
+}
+
+// refusal is the answer to a booking refused for its content: invalid
+// fields (422), no slot (409). These are what a form's prescripteur is
+// told about by email (see handleIncomingWebhook).
+func refusal(err error) (int, apiError, bool) {
+	var inv *rdv.InvalidError
+	switch {
+	case errors.As(err, &inv):
+		return http.StatusUnprocessableEntity, apiError{Error: errorBody{
+			Code: "invalid_fields", Message: "Certains champs sont invalides.", Fields: inv.Fields}}, true
+	case errors.Is(err, booking.ErrNoSlot):
+		return http.StatusConflict, apiError{Error: errorBody{Code: "no_slot_available",
+			Message: "Aucun créneau n'est libre pour ce motif dans le délai de réservation en ligne."}}, true
+	case errors.Is(err, rdv.ErrSlotUnavailable):
+		return http.StatusConflict, apiError{Error: errorBody{Code: "slot_unavailable", Message: "Ce créneau n'est plus disponible."}}, true
+	}
+	return 0, apiError{}, false
 }

@@ -47,6 +47,9 @@ func (s *Service) deliver(ctx context.Context, rec store.OutboxRecord, channel s
 		return fmt.Errorf("%w: notification %s: unreadable payload", outbox.ErrPermanent, rec.Key)
 	}
 	d.id = d.msg.id(rec.RDVID)
+	if d.msg.Event == EventRefused {
+		return s.deliverRefusal(ctx, rec, channel, d)
+	}
 	receipt := store.Receipt{RDVID: rec.RDVID, Channel: channel, Event: d.msg.Event, Recipient: d.msg.Recipient,
 		AgentID: d.msg.AgentID, MessageID: d.id, Attempt: rec.Attempts + 1}
 	err := s.store.View(ctx, func(tx *store.ReadTx) error {
@@ -123,6 +126,9 @@ func (d *delivery) emailAddress() (name, addr string) {
 			return strings.TrimSpace(u.FirstName + " " + u.LastName), u.Email
 		}
 	case RecipientPrescripteur:
+		if r := d.msg.Refusal; r != nil {
+			return strings.TrimSpace(r.FirstName + " " + r.LastName), r.Email
+		}
 		cb := d.rdv.CreatedBy
 		return strings.TrimSpace(cb.FirstName + " " + cb.LastName), cb.Email
 	case RecipientAgent:
@@ -142,6 +148,9 @@ func (d *delivery) phone() string {
 }
 
 func (d *delivery) view() *view {
+	if d.msg.Refusal != nil {
+		return refusalView(d.cat, &d.msg)
+	}
 	return newView(d.cat, d.rdv, d.usager, &d.msg, d.agent)
 }
 

@@ -37,6 +37,8 @@ type message struct {
 	// another, for the agent it left and the agent it joined.
 	Removed bool `json:"removed,omitempty"`
 	Added   bool `json:"added,omitempty"`
+	// Refusal is set for EventRefused, about no RDV.
+	Refusal *refusal `json:"refusal,omitempty"`
 }
 
 const messageV1 = 1

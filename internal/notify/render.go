@@ -28,6 +28,7 @@ var emailTemplates = []string{
 	"moved_usager", "moved_agent",
 	"cancelled_usager", "cancelled_prescripteur", "cancelled_agent",
 	"reminder_usager",
+	"refused_prescripteur",
 }
 
 // smsTemplates are the SMS templates (to the usager), one per event.
@@ -101,6 +102,13 @@ type view struct {
 	CancelLimit         string // how long before the start the usager may still cancel: "4 h"
 	UsagerURL           string // the usager only
 	AgentURL            string // agents only
+
+	// refused: what the prescripteur should correct, or that nothing was
+	// free within Horizon ("90 jours"), about the form sent at ReceivedWhen.
+	Corrections  []string
+	NoSlot       bool
+	Horizon      string
+	ReceivedWhen string
 }
 
 var locationLabels = map[rdv.LocationType]string{

@@ -14,9 +14,13 @@ import (
 // Incoming is one configured source of prescription forms
 // (webhooks.incoming), ready to verify and translate its messages.
 type Incoming struct {
-	ID      string
-	keys    [][]byte
-	mapping *Mapping // nil: the body is the booking body itself
+	ID string
+	// Signature is the source's scheme (config.IncomingSignatures).
+	Signature string
+	keys      [][]byte
+	mapping   *Mapping // nil: the body is the booking body itself
+	// DS is the procedure of a Démarches Simplifiées source.
+	DS *config.DSProcedure
 }
 
 // LookupIncoming returns the source id of the catalogue's configuration,
@@ -27,11 +31,18 @@ func LookupIncoming(cat *catalog.Catalog, id string) (*Incoming, error) {
 		if c.ID != id {
 			continue
 		}
-		keys, err := config.DecodeWebhookSecrets(string(c.Secret))
-		if err != nil {
-			return nil, fmt.Errorf("webhook source %s: %w", id, err)
+		in := &Incoming{ID: id, Signature: c.Signature, DS: c.DemarchesSimplifiees}
+		var err error
+		switch c.Signature {
+		case config.SignatureTally, config.SignatureTypeform:
+			in.keys = rawKeys(string(c.Secret))
+		case config.SignatureDemarchesSimplifiees:
+		default:
+			in.Signature = config.SignatureStandardWebhooks
+			if in.keys, err = config.DecodeWebhookSecrets(string(c.Secret)); err != nil {
+				return nil, fmt.Errorf("webhook source %s: %w", id, err)
+			}
 		}
-		in := &Incoming{ID: id, keys: keys}
 		if len(c.Mapping) > 0 {
 			if in.mapping, err = CompileMapping(c.Mapping); err != nil {
 				return nil, fmt.Errorf("webhook source %s: %w", id, err)
@@ -42,9 +53,17 @@ func LookupIncoming(cat *catalog.Catalog, id string) (*Incoming, error) {
 	return nil, fmt.Errorf("webhook source %q: %w", id, rdv.ErrNotFound)
 }
 
-// Verify checks a message's Standard Webhooks signature against the
-// source's secrets and returns its webhook-id (see Verify).
+// Verify checks a message's signature in the source's scheme against its
+// secrets and returns the message id that guards against replays: the
+// webhook-id (see Verify), or the form builder's event id (verifyNative).
+// A Démarches Simplifiées callback is not signed: see FetchDossier.
 func (in *Incoming) Verify(h http.Header, body []byte, now time.Time) (string, error) {
+	if s, ok := nativeSchemes[in.Signature]; ok {
+		return verifyNative(s, in.keys, h, body, now)
+	}
+	if in.Signature == config.SignatureDemarchesSimplifiees {
+		return "", fmt.Errorf("%w: a Démarches Simplifiées callback is checked against the API, not a signature", ErrSignature)
+	}
 	return Verify(in.keys, h, body, now)
 }
 
@@ -53,8 +72,8 @@ func (in *Incoming) Mapped() bool { return in.mapping != nil }
 
 // Map translates a payload through the source's mapping: ErrMalformedPayload
 // when it is not JSON, an *rdv.InvalidError for values it cannot use.
-func (in *Incoming) Map(cat *catalog.Catalog, payload []byte) (booking.BookRequest, error) {
-	return in.mapping.Apply(cat, payload)
+func (in *Incoming) Map(cat *catalog.Catalog, payload []byte) (Submission, error) {
+	return in.mapping.Submission(cat, payload)
 }
 
 // MaxIDLength bounds a webhook-id, which is kept as an idempotency key.

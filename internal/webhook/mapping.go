@@ -73,20 +73,36 @@ func CompileMapping(m map[string]string) (*Mapping, error) {
 	return out, nil
 }
 
+// Submission is a form's payload translated into a booking.
+type Submission struct {
+	Request booking.BookRequest
+	// FirstAvailable books the first free slot (starts_at:
+	// "=first_available"), from NotBefore when it is not zero.
+	FirstAvailable bool
+	NotBefore      time.Time
+}
+
 // Apply builds the booking request from payload. Times given without an
 // offset ("2026-12-03T09:00", or starts_at.date + starts_at.time) are
 // read in the motif's organisation's zone, as a person filling a form
 // means them.
 func (m *Mapping) Apply(cat *catalog.Catalog, payload []byte) (booking.BookRequest, error) {
-	var req booking.BookRequest
+	sub, err := m.Submission(cat, payload)
+	return sub.Request, err
+}
+
+// Submission is Apply with the "first available slot" request.
+func (m *Mapping) Submission(cat *catalog.Catalog, payload []byte) (Submission, error) {
+	var sub Submission
+	req := &sub.Request
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		return req, ErrMalformedPayload
+		return sub, ErrMalformedPayload
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return req, ErrMalformedPayload // trailing data
+		return sub, ErrMalformedPayload // trailing data
 	}
 	values := map[string]string{}
 	fe := map[string]string{}
@@ -111,6 +127,9 @@ func (m *Mapping) Apply(cat *catalog.Catalog, payload []byte) (booking.BookReque
 		group, field, nested := strings.Cut(r.target, ".")
 		switch {
 		case group == "starts_at" && nested: // starts_at.date and .time: see startsAt
+		case r.target == "not_before":
+		case r.target == "starts_at" && r.source == config.FirstAvailable:
+			sub.FirstAvailable = true
 		case nested:
 			// The usager and prescripteur objects exist as soon as the
 			// mapping names one of their fields, so a missing answer reads
@@ -128,16 +147,43 @@ func (m *Mapping) Apply(cat *catalog.Catalog, payload []byte) (booking.BookReque
 	// The targets are the booking body's own JSON names.
 	b, err := json.Marshal(body)
 	if err == nil {
-		err = json.Unmarshal(b, &req)
+		err = json.Unmarshal(b, req)
 	}
 	if err != nil {
-		return req, fmt.Errorf("webhook mapping: %w", err)
+		return sub, fmt.Errorf("webhook mapping: %w", err)
 	}
-	startsAt(cat, &req, values, fe)
+	startsAt(cat, req, values, fe)
+	if s := values["not_before"]; s != "" && sub.FirstAvailable {
+		sub.NotBefore = notBefore(cat, req.MotifID, s, fe)
+	}
 	if len(fe) > 0 {
-		return req, &rdv.InvalidError{Fields: fe}
+		return sub, &rdv.InvalidError{Fields: fe}
 	}
-	return req, nil
+	return sub, nil
+}
+
+// notBefore reads a "not before" answer: a date (the start of that day)
+// or a date-time, in the motif's organisation's zone unless it has an
+// offset. An unknown motif is left to booking to report.
+func notBefore(cat *catalog.Catalog, motifID, s string, fe map[string]string) time.Time {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t
+	}
+	m := cat.Motif(motifID)
+	if m == nil {
+		return time.Time{}
+	}
+	loc := m.Organisation.Location
+	for _, layout := range localDateTimes {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t
+		}
+	}
+	if d, ok := parseAny(localDates, s); ok {
+		return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc)
+	}
+	fe["not_before"] = "date invalide (AAAA-MM-JJ ou JJ/MM/AAAA)"
+	return time.Time{}
 }
 
 // Wall-clock layouts a form may send, read in the organisation's zone.
