@@ -166,7 +166,7 @@ func (d *daemon) run(ctx context.Context) error {
 	var api *httpapi.API
 	svc := booking.New(d.catalog.Load, st, booking.Options{Logger: d.log,
 		Observer: observerFunc(func(o string) { api.BookingOutcome(o) }),
-		Effects:  []booking.Effect{sync, notifier, hooks}, ExternalBusy: sync})
+		Effects:  []booking.Effect{sync, notifier, hooks}, Refusals: []booking.RefusalEffect{notifier}, ExternalBusy: sync})
 	api = httpapi.New(httpapi.Options{
 		Booking: svc, Sync: sync, Receipts: notifier, Feeds: d.feeds, Webhooks: hooks, Logger: d.log, Registerer: reg,
 		RatePerMinute: cfg.Server.RateLimit.PerMinute, RateBurst: cfg.Server.RateLimit.Burst,

@@ -26,6 +26,7 @@ import (
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/config"
 	"rdvsync/internal/httpapi"
+	"rdvsync/internal/notify"
 	"rdvsync/internal/outbox"
 	"rdvsync/internal/store"
 	"rdvsync/internal/webhook"
@@ -46,7 +47,7 @@ func newSecret() (string, []byte) {
 // parseWebhooks parses config.example.yaml with webhooksYAML (the body of
 // its webhooks: block) and the secret files it names, written in a
 // temporary directory beside the configuration.
-func parseWebhooks(t *testing.T, webhooksYAML string, secretFiles map[string]string) (*config.File, error) {
+func parseWebhooks(t *testing.T, webhooksYAML string, secretFiles map[string]string, edits ...func(string) string) (*config.File, error) {
 	t.Helper()
 	data, err := os.ReadFile("../../config.example.yaml")
 	if err != nil {
@@ -63,13 +64,16 @@ func parseWebhooks(t *testing.T, webhooksYAML string, secretFiles map[string]str
 		}
 	}
 	y := strings.Replace(string(data), empty, "webhooks:\n"+webhooksYAML, 1)
+	for _, edit := range edits {
+		y = edit(y)
+	}
 	return config.Parse(filepath.Join(dir, "config.yaml"), []byte(y))
 }
 
 // withWebhooks is the catalogue of parseWebhooks.
-func withWebhooks(t *testing.T, webhooksYAML string, secretFiles map[string]string) *catalog.Catalog {
+func withWebhooks(t *testing.T, webhooksYAML string, secretFiles map[string]string, edits ...func(string) string) *catalog.Catalog {
 	t.Helper()
-	f, err := parseWebhooks(t, webhooksYAML, secretFiles)
+	f, err := parseWebhooks(t, webhooksYAML, secretFiles, edits...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,14 +85,16 @@ func withWebhooks(t *testing.T, webhooksYAML string, secretFiles map[string]stri
 }
 
 // harness is the daemon's wiring for webhooks: booking with the webhook
-// Effect, the outbox dispatcher with its Sink, and the HTTP API with the
-// webhook routes on a real loopback server. Its clock starts at now and
-// runs, so retries come due.
+// and notification Effects, the outbox dispatcher with their Sinks
+// (emails spooled beside the store), and the HTTP API with the webhook
+// routes on a real loopback server. Its clock starts at now and runs, so
+// retries come due.
 type harness struct {
 	cat     *catalog.Catalog
 	store   *store.Store
 	booking *booking.Service
 	hooks   *webhook.Service
+	notify  *notify.Service
 	url     string
 	started time.Time
 }
@@ -111,13 +117,20 @@ func newHarnessLogged(t *testing.T, cat *catalog.Catalog, policy outbox.Policy, 
 	h.store = st
 	load := func() *catalog.Catalog { return cat }
 	h.hooks = webhook.New(st, load, webhook.Options{Render: httpapi.WebhookRDVView, Now: h.now})
-	h.booking = booking.New(load, st, booking.Options{Now: h.now, Effects: []booking.Effect{h.hooks}})
+	if h.notify, err = notify.New(st, load, notify.Options{Now: h.now}); err != nil {
+		t.Fatal(err)
+	}
+	h.booking = booking.New(load, st, booking.Options{Now: h.now, Effects: []booking.Effect{h.hooks, h.notify},
+		Refusals: []booking.RefusalEffect{h.notify}})
 	if policy.Base == 0 {
 		policy = outbox.Policy{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 	}
-	d := outbox.New(st, map[string]outbox.Sink{webhook.Kind: h.hooks}, outbox.Options{
+	sinks := h.notify.Sinks()
+	sinks[webhook.Kind] = h.hooks
+	d := outbox.New(st, sinks, outbox.Options{
 		Now: h.now, Poll: 20 * time.Millisecond, Policy: policy, Logger: log})
 	h.hooks.SetKick(d.Kick)
+	h.notify.SetKick(d.Kick)
 
 	api := httpapi.New(httpapi.Options{Booking: h.booking, Webhooks: h.hooks, RatePerMinute: 1_000_000, RateBurst: 1_000_000})
 	mux := http.NewServeMux()

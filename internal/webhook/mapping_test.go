@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/config"
@@ -120,8 +121,8 @@ func TestMappingStartsAt(t *testing.T) {
 func TestEveryTargetIsABookingField(t *testing.T) {
 	cat := exampleCatalog(t)
 	for _, target := range config.MappingTargets {
-		if strings.HasPrefix(target, "starts_at.") {
-			continue // TestMappingStartsAt
+		if strings.HasPrefix(target, "starts_at.") || target == "not_before" {
+			continue // TestMappingStartsAt, TestMappingFirstAvailable
 		}
 		m, err := CompileMapping(map[string]string{target: "=X-" + target})
 		if err != nil {
@@ -138,5 +139,39 @@ func TestEveryTargetIsABookingField(t *testing.T) {
 	}
 	if _, err := CompileMapping(map[string]string{"usager.nom": "/x"}); err == nil {
 		t.Error("unknown target accepted")
+	}
+}
+
+// TestMappingFirstAvailable: starts_at "=first_available" asks for the
+// first free slot, from a not_before answer read in the motif's zone;
+// Typeform's answers are picked by their nested field.ref.
+func TestMappingFirstAvailable(t *testing.T) {
+	cat := exampleCatalog(t)
+	m, err := CompileMapping(map[string]string{"motif_id": "=rsa-orientation", "starts_at": "=first_available",
+		"not_before": "/form_response/answers/field.ref=a_partir_du/date",
+		"usager.first_name": "/form_response/answers/field.ref=usager_prenom/text"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := `{"form_response": {"answers": [
+		{"type": "text", "text": "Léa", "field": {"id": "a1", "type": "short_text", "ref": "usager_prenom"}},
+		{"type": "date", "date": "2026-12-07", "field": {"id": "a2", "type": "date", "ref": "a_partir_du"}}]}}`
+	sub, err := m.Submission(cat, []byte(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paris, _ := time.LoadLocation("Europe/Paris")
+	if !sub.FirstAvailable || sub.Request.StartsAt != "" || !sub.NotBefore.Equal(time.Date(2026, 12, 7, 0, 0, 0, 0, paris)) ||
+		sub.Request.Usager == nil || sub.Request.Usager.FirstName != "Léa" {
+		t.Fatalf("submission %+v", sub)
+	}
+	sub, err = m.Submission(cat, []byte(`{"form_response": {"answers": [{"type": "date", "date": "le 7", "field": {"ref": "a_partir_du"}}]}}`))
+	var inv *rdv.InvalidError
+	if !errors.As(err, &inv) || inv.Fields["not_before"] == "" {
+		t.Fatalf("a date that is not one: %+v, %v", sub, err)
+	}
+	sub, err = m.Submission(cat, []byte(`{"form_response": {"answers": []}}`))
+	if err != nil || !sub.FirstAvailable || !sub.NotBefore.IsZero() {
+		t.Fatalf("no not_before answer: %+v, %v", sub, err)
 	}
 }
