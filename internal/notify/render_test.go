@@ -73,6 +73,9 @@ func TestTemplatesGolden(t *testing.T) {
 	agent := cat.Agent("camille-martin")
 	for _, name := range emailTemplates {
 		event, recipient, _ := strings.Cut(name, "_")
+		if event == EventRefused {
+			continue // TestRefusalGolden
+		}
 		m := &message{Event: event, Recipient: recipient, Version: 2, Start: start, End: start.Add(45 * time.Minute), LieuID: r.LieuID, Status: rdv.StatusUnknown}
 		var a *catalog.Agent
 		if recipient == RecipientAgent {
@@ -110,6 +113,31 @@ func TestTemplatesGolden(t *testing.T) {
 			t.Errorf("sms %s: %d characters without the link: %q", event, n, text)
 		}
 		golden(t, "sms_"+event+".txt", text+"\n")
+	}
+}
+
+// TestRefusalGolden renders the email telling a prescripteur its form
+// booked nothing: fields to correct, nothing free, the slot taken.
+func TestRefusalGolden(t *testing.T) {
+	cat := exampleCatalog(t)
+	tmpl, err := parseTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]refusal{
+		"refused_prescripteur_fields": {MotifID: "rsa-orientation", FirstName: "Jean", LastName: "Petit", UsagerName: "Léa Dubois",
+			Fields: map[string]string{"usager.phone_number": "numéro de téléphone invalide (exemple : 06 12 34 56 78)", "usager.last_name": "obligatoire"}},
+		"refused_prescripteur_noslot": {MotifID: "rsa-orientation", FirstName: "Jean", LastName: "Petit", UsagerName: "Léa Dubois", NoSlot: true},
+		"refused_prescripteur_taken":  {MotifID: "rsa-orientation", FirstName: "Jean", LastName: "Petit", UsagerName: "Léa Dubois"},
+	} {
+		r.ReceivedWhen = "mardi 1er décembre 2026 à 10 h 00"
+		m := &message{Event: EventRefused, Recipient: RecipientPrescripteur, Refusal: &r}
+		out, err := tmpl.renderEmail(refusalView(cat, m))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		golden(t, name+".txt", "Subject: "+out.Subject+"\n\n"+out.Text)
+		golden(t, name+".html", out.HTML)
 	}
 }
 

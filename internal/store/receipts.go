@@ -70,3 +70,15 @@ func (tx *ReadTx) Receipts(rdvID string) ([]Receipt, error) {
 	}
 	return out, nil
 }
+
+// EachReceipt calls fn with every receipt, by RDV (or refusal) id then
+// time.
+func (tx *ReadTx) EachReceipt(fn func(Receipt) error) error {
+	return tx.bucket(bucketReceipts).ForEach(func(_, v []byte) error {
+		var r receiptV1
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("store: receipts: decode: %w", err)
+		}
+		return fn(r.Receipt)
+	})
+}
