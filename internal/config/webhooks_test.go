@@ -55,3 +55,90 @@ webhooks:
 		t.Errorf("the valid rules were refused too:\n%s", got)
 	}
 }
+
+// TestIncomingSchemesAreChecked: each signature scheme asks for what it
+// needs, and check-config names what is wrong.
+func TestIncomingSchemesAreChecked(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{"hook": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n", "tally": "signing-secret\n", "token": "ds-token\n"} {
+		if err := os.WriteFile(dir+"/"+name, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const m = "      mapping: { motif_id: \"=rsa-orientation\", starts_at: \"=first_available\" }\n"
+	_, err := Parse(dir+"/c.yaml", []byte(base+`
+webhooks:
+  incoming:
+    - { id: a, signature: jotform, secret_file: hook }
+    - { id: b, signature: tally }
+    - { id: c, signature: typeform, secret_file: tally }
+    - id: d
+      signature: demarches-simplifiees
+      secret_file: tally
+      demarches_simplifiees: { procedure: 0, state: brouillon, api_url: "ftp://ds", api_token_file: token }
+`+m+`    - { id: e, signature: demarches-simplifiees }
+    - id: f
+      signature: tally
+      secret_file: tally
+      demarches_simplifiees: { procedure: 9407, api_token_file: token }
+      mapping: { motif_id: "=rsa-orientation", starts_at: "=first_available", starts_at.date: /d, not_before: /n }
+    - id: g
+      secret_file: hook
+      mapping: { not_before: /n }
+    - id: ok-tally
+      signature: tally
+      secret_file: tally
+`+m+`    - id: ok-ds
+      signature: demarches-simplifiees
+      demarches_simplifiees: { procedure: 9407, api_token_file: token }
+`+m))
+	if err == nil {
+		t.Fatal("bad sources accepted")
+	}
+	got := err.Error()
+	for _, want := range []string{
+		`webhooks.incoming[0].signature: "jotform" is not a signature scheme`,
+		`webhooks.incoming[1]: secret_file or secret_env is required`,
+		`webhooks.incoming[1].mapping: required with signature: tally`,
+		`webhooks.incoming[2].mapping: required with signature: typeform`,
+		`webhooks.incoming[3].secret_file: Démarches Simplifiées does not sign its callbacks`,
+		`webhooks.incoming[3].demarches_simplifiees.procedure: required`,
+		`webhooks.incoming[3].demarches_simplifiees.state: "brouillon" is not a dossier state that can book`,
+		`webhooks.incoming[3].demarches_simplifiees.api_url: "ftp://ds" is not an absolute http(s) URL`,
+		`webhooks.incoming[4].demarches_simplifiees: required with signature: demarches-simplifiees`,
+		`webhooks.incoming[5].demarches_simplifiees: only with signature: demarches-simplifiees`,
+		`webhooks.incoming[5].mapping.starts_at: "=first_available" books the first free slot: remove starts_at.date`,
+		`webhooks.incoming[6].mapping.not_before: only with starts_at: "=first_available"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("got:\n%s\nwant it to contain %q", got, want)
+		}
+	}
+	if strings.Contains(got, "incoming[7]") || strings.Contains(got, "incoming[8]") {
+		t.Errorf("valid sources refused:\n%s", got)
+	}
+}
+
+// TestDSDefaults: a Démarches Simplifiées procedure books on
+// en_construction through the official API unless told otherwise.
+func TestDSDefaults(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/token", []byte("ds-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse(dir+"/c.yaml", []byte(base+`
+webhooks:
+  incoming:
+    - id: ds
+      signature: demarches-simplifiees
+      demarches_simplifiees: { procedure: 9407, api_token_file: token }
+      mapping: { motif_id: "=rsa-orientation", starts_at: "=first_available" }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := f.Webhooks.Incoming[0].DemarchesSimplifiees
+	if ds.State != "en_construction" || ds.APIURL != DSDefaultAPIURL || ds.APIToken != "ds-token" {
+		t.Fatalf("defaults: %+v", ds)
+	}
+}
