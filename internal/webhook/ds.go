@@ -79,11 +79,11 @@ const dsQuery = `query getDossier($dossierNumber: Int!) {
 
 // ErrDSUnavailable is a failure to read the dossier that a later callback
 // may not have: the API unreachable, 5xx, 429, or an answer it should not give.
-var ErrDSUnavailable = errors.New("Démarches Simplifiées API unavailable")
+var ErrDSUnavailable = errors.New("the Démarches Simplifiées API is unavailable")
 
 // ErrDSRefused is an answer of the API that says the token cannot read the
 // dossier (401, 403): a configuration problem, not a passing one.
-var ErrDSRefused = errors.New("Démarches Simplifiées API refused the procedure's token")
+var ErrDSRefused = errors.New("the Démarches Simplifiées API refused the procedure's token")
 
 // Dossiers reads dossiers from DS's API, through the same guarded client
 // as outgoing webhooks: no proxy, no redirects, and no loopback or private

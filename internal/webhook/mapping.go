@@ -29,6 +29,9 @@ import (
 //     pointer never has such a token on an array, so the extension changes
 //     the meaning of no valid pointer; or
 //   - a constant: "=rsa-orientation" fills the field with "rsa-orientation".
+//     starts_at: "=first_available" (config.FirstAvailable) is no start
+//     but asks for the first free slot (Submission.FirstAvailable), from
+//     the not_before answer if the mapping has one.
 //
 // A pointer to nothing (or to null, or to "") leaves the field empty: the
 // booking then says which required field is missing. Strings are taken as

@@ -148,7 +148,7 @@ func TestEveryTargetIsABookingField(t *testing.T) {
 func TestMappingFirstAvailable(t *testing.T) {
 	cat := exampleCatalog(t)
 	m, err := CompileMapping(map[string]string{"motif_id": "=rsa-orientation", "starts_at": "=first_available",
-		"not_before": "/form_response/answers/field.ref=a_partir_du/date",
+		"not_before":        "/form_response/answers/field.ref=a_partir_du/date",
 		"usager.first_name": "/form_response/answers/field.ref=usager_prenom/text"})
 	if err != nil {
 		t.Fatal(err)

@@ -2,10 +2,13 @@
 // item 9, §5 "Other endpoints").
 //
 // Incoming: prescription forms post to /webhooks/prescriptions/{source},
-// signed per Standard Webhooks (https://www.standardwebhooks.com): Verify
-// checks the signature, Mapping turns a form builder's payload into the
-// booking body, and the message's webhook-id is the idempotency key of
-// the booking in the source's own scope. The HTTP handler is in httpapi.
+// signed per Standard Webhooks (https://www.standardwebhooks.com) or as
+// Tally and Typeform sign (native.go): Incoming.Verify checks the
+// signature, Mapping turns a form builder's payload into the booking body
+// (or asks for the first available slot), and the message's id is the
+// idempotency key of the booking in the source's own scope. Démarches
+// Simplifiées callbacks are unsigned: Dossiers reads the dossier back from
+// its API (ds.go). The HTTP handler is in httpapi.
 //
 // Outgoing: every RDV change is told to each configured endpoint. Service
 // is a booking.Effect that queues one event per (endpoint, RDV) in the
