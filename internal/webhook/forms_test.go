@@ -393,6 +393,35 @@ func TestDSGuard(t *testing.T) {
 	}
 }
 
+// TestDSTokenRefused: a token the API refuses books nothing and says the
+// dossier could not be read (the log says why).
+func TestDSTokenRefused(t *testing.T) {
+	h, ds := formsHarness(t, func(y string) string { return strings.Replace(y, "api_token_file: ds.token", "api_token_file: tally.secret", 1) })
+	resp := h.dsCallback(t, 9407, 204179, "en_construction")
+	if resp.status != http.StatusBadGateway || resp.errorCode(t) != "upstream_unavailable" || ds.count() != 1 {
+		t.Fatalf("refused token: %d %s", resp.status, resp.body)
+	}
+	if rdvs, _ := h.counts(t); rdvs != 0 {
+		t.Fatalf("%d RDVs", rdvs)
+	}
+}
+
+// TestRefusalWithoutEmail: with no valid prescripteur email there is no one
+// to tell; the refusal is not recorded, so a corrected retry can book.
+func TestRefusalWithoutEmail(t *testing.T) {
+	h, _ := formsHarness(t)
+	body := bytes.Replace(fixture(t, "tally-form-response.json"), []byte(`"jean.petit@mediatheque.example.org"`), []byte(`"jean.petit"`), 1)
+	for range 2 {
+		resp := h.do(t, "POST", "/webhooks/prescriptions/tally-mediatheque", tallySigned(tallySecret, body), body)
+		if resp.status != http.StatusUnprocessableEntity || resp.header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("invalid prescripteur email: %d %s %v", resp.status, resp.body, resp.header)
+		}
+	}
+	if emails := h.spooled(t); len(emails) != 0 {
+		t.Fatalf("%d emails sent", len(emails))
+	}
+}
+
 // TestRefusalTellsPrescripteur: an invalid submission is a 422 and an
 // email to the prescripteur saying what to correct; Tally's retries of it
 // get the same answer and send no second email.
