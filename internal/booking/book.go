@@ -96,10 +96,15 @@ func (s *Service) Book(ctx context.Context, caller Caller, req BookRequest, idem
 }
 
 func outcome(err error) string {
-	var inv *rdv.InvalidError
+	var (
+		inv     *rdv.InvalidError
+		refused *RefusedError
+	)
 	switch {
 	case err == nil:
 		return "booked"
+	case errors.As(err, &refused):
+		return "refused_before"
 	case errors.Is(err, rdv.ErrSlotUnavailable):
 		return "slot_unavailable"
 	case errors.As(err, &inv):
