@@ -396,7 +396,9 @@ func TestDSGuard(t *testing.T) {
 // TestDSTokenRefused: a token the API refuses books nothing and says the
 // dossier could not be read (the log says why).
 func TestDSTokenRefused(t *testing.T) {
-	h, ds := formsHarness(t, func(y string) string { return strings.Replace(y, "api_token_file: ds.token", "api_token_file: tally.secret", 1) })
+	h, ds := formsHarness(t, func(y string) string {
+		return strings.Replace(y, "api_token_file: ds.token", "api_token_file: tally.secret", 1)
+	})
 	resp := h.dsCallback(t, 9407, 204179, "en_construction")
 	if resp.status != http.StatusBadGateway || resp.errorCode(t) != "upstream_unavailable" || ds.count() != 1 {
 		t.Fatalf("refused token: %d %s", resp.status, resp.body)
