@@ -118,11 +118,18 @@ type Failures struct {
 	b *Buckets
 }
 
-// NewFailures returns the failed-authentication throttle of the daemon:
-// 10 failures, then one every 90 seconds (a guesser gets 960 tries a day
-// per client; an agent who mistypes its token is not locked out).
-func NewFailures() *Failures {
-	return &Failures{b: New(rate.Every(90*time.Second), 10)}
+// NewFailures returns a failed-authentication throttle: burst failures,
+// then one every interval. The zero values give the daemon's: 10 failures,
+// then one every 90 seconds (a guesser gets 960 tries a day per client; an
+// agent who mistypes its token is not locked out).
+func NewFailures(burst int, every time.Duration) *Failures {
+	if burst <= 0 {
+		burst = 10
+	}
+	if every <= 0 {
+		every = 90 * time.Second
+	}
+	return &Failures{b: New(rate.Every(every), burst)}
 }
 
 // Blocked says how long the client key must wait before presenting a

@@ -29,7 +29,7 @@ func TestBuckets(t *testing.T) {
 }
 
 func TestFailures(t *testing.T) {
-	f := NewFailures()
+	f := NewFailures(0, 0)
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	for i := range 10 {
 		if w := f.Blocked("1.2.3.4", now); w != 0 {
