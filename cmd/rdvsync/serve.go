@@ -28,6 +28,7 @@ import (
 	"rdvsync/internal/httpapi"
 	"rdvsync/internal/notify"
 	"rdvsync/internal/outbox"
+	"rdvsync/internal/ratelimit"
 	"rdvsync/internal/served"
 	"rdvsync/internal/store"
 	"rdvsync/internal/web"
@@ -160,8 +161,14 @@ func (d *daemon) run(ctx context.Context) error {
 		return fmt.Errorf("load cached busy times: %w", err)
 	}
 
+	// One budget per client for anonymous callers of the API and the
+	// pages, and one failed-authentication throttle for every credential
+	// (API tokens, usager links, sign-in form, CalDAV).
+	anonymous := ratelimit.PerMinute(cfg.Server.RateLimit.PerMinute, cfg.Server.RateLimit.Burst)
+	failures := ratelimit.NewFailures(0, 0)
+
 	// Served calendars: secret ICS feeds and the read-only CalDAV server.
-	d.feeds = served.New(st, d.catalog.Load, served.Options{Logger: d.log})
+	d.feeds = served.New(st, d.catalog.Load, served.Options{Logger: d.log, Failures: failures})
 
 	var api *httpapi.API
 	svc := booking.New(d.catalog.Load, st, booking.Options{Logger: d.log,
@@ -169,7 +176,7 @@ func (d *daemon) run(ctx context.Context) error {
 		Effects:  []booking.Effect{sync, notifier, hooks}, ExternalBusy: sync})
 	api = httpapi.New(httpapi.Options{
 		Booking: svc, Sync: sync, Receipts: notifier, Feeds: d.feeds, Webhooks: hooks, Logger: d.log, Registerer: reg,
-		RatePerMinute: cfg.Server.RateLimit.PerMinute, RateBurst: cfg.Server.RateLimit.Burst,
+		Anonymous: anonymous, Failures: failures,
 		Ready: func() error {
 			if !d.ready.Load() {
 				return errors.New("daemon not ready")
@@ -225,6 +232,7 @@ func (d *daemon) run(ctx context.Context) error {
 		return err
 	}
 	web.New(web.Options{Booking: svc, Catalog: d.catalog.Load, Logger: d.log, Wrap: api.Wrap, Key: webKey,
+		Anonymous: anonymous, Failures: failures,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://")}).Register(mux)
 	d.registerAdmin(mux, adminToken)
 
