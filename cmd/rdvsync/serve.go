@@ -181,7 +181,10 @@ func (d *daemon) run(ctx context.Context) error {
 			if !d.ready.Load() {
 				return errors.New("daemon not ready")
 			}
-			return nil
+			// Not ready either once the store cannot be read (a damaged file).
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return st.Health(ctx)
 		},
 	})
 	d.sync, d.store, d.hooks = sync, st, hooks
@@ -235,6 +238,7 @@ func (d *daemon) run(ctx context.Context) error {
 		Anonymous: anonymous, Failures: failures,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://")}).Register(mux)
 	d.registerAdmin(mux, adminToken)
+	d.registerStoreAdmin(mux, adminToken)
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}

@@ -183,7 +183,7 @@ func (a *API) handleReady(w http.ResponseWriter, r *http.Request) {
 	if a.ready != nil {
 		if err := a.ready(); err != nil {
 			a.log.Warn("not ready", slog.Any("error", err))
-			writeErrorCode(w, http.StatusServiceUnavailable, "not_ready", "Le service démarre ou s'arrête.")
+			writeErrorCode(w, http.StatusServiceUnavailable, "not_ready", "Le service n'est pas prêt (démarrage, arrêt ou incident).")
 			return
 		}
 	}
