@@ -162,24 +162,29 @@ func TestDamagedStores(t *testing.T) {
 
 	t.Run("random bytes in the middle", func(t *testing.T) {
 		fillStore(t, path, 3000)
-		data, _ := os.ReadFile(path)
-		rnd := rand.New(rand.NewPCG(1, 2))
-		mid := len(data) / 2 / 4096 * 4096
-		for i := mid; i < mid+4096; i++ {
-			data[i] = byte(rnd.Uint32())
+		scramble(t, path)
+		d, stderr := serveOrExit(t, bin, cfg)
+		if d != nil {
+			t.Fatal("the daemon serves a damaged file")
 		}
-		os.WriteFile(path, data, 0o600)
+		if !strings.Contains(stderr, "damaged") || !strings.Contains(stderr, "check-store") {
+			t.Errorf("no clear error:\n%s", stderr)
+		}
+		noTrace(t, "serve", stderr)
+		checkStore("a damaged file")
+		os.Remove(path)
+	})
+
+	t.Run("random bytes while serving", func(t *testing.T) {
+		fillStore(t, path, 3000)
 		d, stderr := serveOrExit(t, bin, cfg)
 		if d == nil {
-			// Refusing to start is fine, with a clear error.
-			t.Logf("the daemon refused to start: %s", stderr)
-			if !strings.Contains(stderr, "damaged") {
-				t.Errorf("no clear error:\n%s", stderr)
-			}
-			noTrace(t, "serve", stderr)
-			checkStore("a damaged file")
-			return
+			t.Fatalf("serve: %s", stderr)
 		}
+		if status := d.call(t, "GET", "/readyz", "", nil, nil); status != http.StatusOK {
+			t.Fatalf("/readyz on a sound store: %d", status)
+		}
+		scramble(t, path)
 		from := time.Now().Format("2006-01-02")
 		to := time.Now().AddDate(0, 0, 200).Format("2006-01-02")
 		if status := d.call(t, "GET", "/api/v1/rdvs?from="+from+"&to="+to, "camille-martin", nil, nil); status != http.StatusServiceUnavailable {
@@ -201,6 +206,26 @@ func TestDamagedStores(t *testing.T) {
 		d.cmd.Wait()
 		os.Remove(path)
 	})
+}
+
+// scramble writes 4 KiB of random bytes in the middle of the file, on a
+// page boundary, through a file descriptor of its own.
+func scramble(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	buf := make([]byte, 4096)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range buf {
+		buf[i] = byte(rnd.Uint32())
+	}
+	if _, err := f.WriteAt(buf, fi.Size()/2/4096*4096); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestBackupOfRunningDaemon: rdvsync backup takes a copy of a running

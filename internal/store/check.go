@@ -78,7 +78,8 @@ func Check(path string) (*CheckReport, error) {
 			// Read every page first, here, where a damaged one is
 			// recovered: Tx.Check reads them again in a goroutine of
 			// its own, where a fault would kill the process.
-			if !walk(tx, rep) {
+			if err := readEveryPage(tx, path); err != nil {
+				rep.add("%v", err)
 				return nil
 			}
 			for err := range tx.Check() {
@@ -94,28 +95,24 @@ func Check(path string) (*CheckReport, error) {
 	return rep, nil
 }
 
-// walk reads every key and value of every bucket, and says whether all
-// could be read.
-func walk(tx *bolt.Tx, rep *CheckReport) bool {
-	err := guard(rep.Path, "read every page", func() error {
-		var visit func(path string, b *bolt.Bucket) error
-		visit = func(path string, b *bolt.Bucket) error {
+// readEveryPage reads every key and value of every bucket, so that every
+// reachable page is read once (under guard: a damaged one gives
+// ErrDamaged).
+func readEveryPage(tx *bolt.Tx, path string) error {
+	return guard(path, "read every page", func() error {
+		var visit func(b *bolt.Bucket) error
+		visit = func(b *bolt.Bucket) error {
 			return b.ForEach(func(k, v []byte) error {
 				if v == nil {
 					if child := b.Bucket(k); child != nil {
-						return visit(path+"/"+printable(k), child)
+						return visit(child)
 					}
 				}
 				return nil
 			})
 		}
-		return tx.ForEach(func(name []byte, b *bolt.Bucket) error { return visit(string(name), b) })
+		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return visit(b) })
 	})
-	if err != nil {
-		rep.add("%v", err)
-		return false
-	}
-	return true
 }
 
 // checkIndexes checks what rdvsync keeps true in the file: every RDV

