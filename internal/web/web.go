@@ -26,6 +26,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -37,6 +38,7 @@ import (
 	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/ratelimit"
+	"rdvsync/internal/store"
 )
 
 //go:embed templates/*.html
@@ -331,6 +333,12 @@ func (w *Web) notFound(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 // shows a page that says nothing internal.
 func (w *Web) internalError(rw http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
 	w.log.Error("page failed", "method", r.Method, "route", r.Pattern, slog.Any("error", err))
+	if errors.Is(err, store.ErrDamaged) {
+		// As the API: 503 while the operator restores a backup.
+		w.renderError(rw, r, c, http.StatusServiceUnavailable, "Service indisponible",
+			"Le service de rendez-vous est momentanément indisponible. Réessayez plus tard.")
+		return
+	}
 	w.renderError(rw, r, c, http.StatusInternalServerError, "Erreur technique",
 		"Une erreur est survenue de notre côté. Réessayez dans quelques instants.")
 }
