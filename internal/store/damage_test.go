@@ -104,7 +104,6 @@ func TestOpenTruncatedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err := Open(path, Options{NoSync: true})
-	t.Logf("open: %v", err)
 	if err == nil {
 		// bbolt may map the missing half without noticing: then the
 		// first read of a page past the end must fail, not kill.
@@ -290,4 +289,22 @@ func TestCheckFindsBrokenIndexes(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, got)
 		}
 	}
+}
+
+// TestOpenRefusesForeignFile: a file that is not a store (both meta pages
+// unreadable) is refused as damaged, never initialised.
+func TestOpenRefusesForeignFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rdvsync.db")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("not a store\n"), 2000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Options{})
+	if err == nil {
+		s.Close()
+		t.Fatal("a text file opened as a store")
+	}
+	if !errors.Is(err, ErrDamaged) {
+		t.Errorf("error %v, want ErrDamaged", err)
+	}
+	wantDamaged(t, err, path)
 }

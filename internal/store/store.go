@@ -80,10 +80,13 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 	if errors.Is(err, ErrDamaged) {
 		return nil, err
 	}
+	if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrVersionMismatch) {
+		// bbolt's own checks of the meta pages refuse a damaged file, or
+		// one that is not a store.
+		return nil, fmt.Errorf("store %s: %w (%v): %s", path, ErrDamaged, err, wayOut(path))
+	}
 	if err != nil {
-		// bbolt's own checks (bad magic, checksum of both meta pages,
-		// file too small) refuse a damaged or foreign file.
-		return nil, fmt.Errorf("store %s: open: %w: %s", path, err, wayOut(path))
+		return nil, fmt.Errorf("store %s: open: %w", path, err)
 	}
 	s := &Store{db: db, commit: &committer{db: db, path: path}, path: path, logger: logger}
 	from, to, err := s.migrate(migs)
