@@ -81,7 +81,7 @@ func copyStore(path, out string) (live bool, err error) {
 	if errors.Is(err, store.ErrLocked) {
 		live = true
 		var resp *http.Response
-		if resp, err = askDaemon(filepath.Dir(path), http.MethodGet, "/admin/v1/backup", nil, 0); err == nil {
+		if resp, err = askDaemon(filepath.Dir(path), http.MethodGet, "/admin/v1/backup", nil, 30*time.Minute); err == nil {
 			_, err = io.Copy(f, resp.Body)
 			resp.Body.Close()
 		}
