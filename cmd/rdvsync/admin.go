@@ -54,8 +54,9 @@ func writeAdminFile(dir, addr string) (string, error) {
 	return info.Token, nil
 }
 
-func (d *daemon) registerAdmin(mux *http.ServeMux, token string) {
-	auth := func(h http.HandlerFunc) http.HandlerFunc {
+// adminAuth lets through the requests that carry the admin token.
+func adminAuth(token string) func(http.HandlerFunc) http.HandlerFunc {
+	return func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
@@ -65,6 +66,10 @@ func (d *daemon) registerAdmin(mux *http.ServeMux, token string) {
 			h(w, r)
 		}
 	}
+}
+
+func (d *daemon) registerAdmin(mux *http.ServeMux, token string) {
+	auth := adminAuth(token)
 	mux.HandleFunc("GET /admin/v1/sync", auth(func(w http.ResponseWriter, r *http.Request) {
 		list, err := syncStatuses(r.Context(), d.catalog.Load(), d.sync)
 		if err != nil {
@@ -187,32 +192,45 @@ func adminCallBody(path, storePath string, stderr io.Writer, local adminLocal, m
 		fmt.Fprintf(stderr, "rdvsync: %v\n", err)
 		return false
 	}
-	var info adminInfo
-	data, err := os.ReadFile(filepath.Join(cat.Config.SpoolDir(), adminFile))
-	if err == nil {
-		err = json.Unmarshal(data, &info)
-	}
+	resp, err := askDaemon(cat.Config.SpoolDir(), method, endpoint, bytes.NewReader(body), 30*time.Second)
 	if err != nil {
-		fmt.Fprintf(stderr, "rdvsync: the daemon holds the store but its admin file is unreadable: %v\n", err)
-		return false
-	}
-	req, _ := http.NewRequest(method, "http://"+info.Addr+endpoint, bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+info.Token)
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		fmt.Fprintf(stderr, "rdvsync: the daemon holds the store but does not answer on %s: %v\n", info.Addr, err)
+		fmt.Fprintf(stderr, "rdvsync: %v\n", err)
 		return false
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "rdvsync: the daemon answered %s\n", resp.Status)
-		return false
-	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		fmt.Fprintf(stderr, "rdvsync: bad answer from the daemon: %v\n", err)
 		return false
 	}
 	return true
+}
+
+// askDaemon sends a request to the daemon that holds the store of dir, with
+// the address and token of its admin file; an answer other than 200 is an
+// error.
+func askDaemon(dir, method, endpoint string, body io.Reader, timeout time.Duration) (*http.Response, error) {
+	var info adminInfo
+	data, err := os.ReadFile(filepath.Join(dir, adminFile))
+	if err == nil {
+		err = json.Unmarshal(data, &info)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the daemon holds the store but its admin file is unreadable: %w", err)
+	}
+	req, err := http.NewRequest(method, "http://"+info.Addr+endpoint, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+info.Token)
+	resp, err := (&http.Client{Timeout: timeout}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("the daemon holds the store but does not answer on %s: %w", info.Addr, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("the daemon answered %s", resp.Status)
+	}
+	return resp, nil
 }
 
 func runSyncStatus(args []string, stdout, stderr io.Writer) int {

@@ -26,6 +26,8 @@ func commands() []command {
 		{"google-auth", "connect an agent's Google calendar (OAuth consent, token stored)", runGoogleAuth},
 		{"sync-status", "show the external calendar sync state of every agent", runSyncStatus},
 		{"sync-retry", "re-queue the calendar pushes that were given up (after fixing their cause)", runSyncRetry},
+		{"check-store", "check the store file (pages, indexes, overlaps); exits 1 with a report on damage", runCheckStore},
+		{"backup", "write a consistent copy of the store (-out FILE), also while the daemon runs", runBackup},
 	}
 }
 

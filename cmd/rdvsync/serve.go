@@ -28,6 +28,7 @@ import (
 	"rdvsync/internal/httpapi"
 	"rdvsync/internal/notify"
 	"rdvsync/internal/outbox"
+	"rdvsync/internal/ratelimit"
 	"rdvsync/internal/served"
 	"rdvsync/internal/store"
 	"rdvsync/internal/web"
@@ -160,8 +161,14 @@ func (d *daemon) run(ctx context.Context) error {
 		return fmt.Errorf("load cached busy times: %w", err)
 	}
 
+	// One budget per client for anonymous callers of the API and the
+	// pages, and one failed-authentication throttle for every credential
+	// (API tokens, usager links, sign-in form, CalDAV).
+	anonymous := ratelimit.PerMinute(cfg.Server.RateLimit.PerMinute, cfg.Server.RateLimit.Burst)
+	failures := ratelimit.NewFailures(0, 0)
+
 	// Served calendars: secret ICS feeds and the read-only CalDAV server.
-	d.feeds = served.New(st, d.catalog.Load, served.Options{Logger: d.log})
+	d.feeds = served.New(st, d.catalog.Load, served.Options{Logger: d.log, Failures: failures})
 
 	var api *httpapi.API
 	svc := booking.New(d.catalog.Load, st, booking.Options{Logger: d.log,
@@ -169,12 +176,15 @@ func (d *daemon) run(ctx context.Context) error {
 		Effects:  []booking.Effect{sync, notifier, hooks}, Refusals: []booking.RefusalEffect{notifier}, ExternalBusy: sync})
 	api = httpapi.New(httpapi.Options{
 		Booking: svc, Sync: sync, Receipts: notifier, Feeds: d.feeds, Webhooks: hooks, Logger: d.log, Registerer: reg,
-		RatePerMinute: cfg.Server.RateLimit.PerMinute, RateBurst: cfg.Server.RateLimit.Burst,
+		Anonymous: anonymous, Failures: failures,
 		Ready: func() error {
 			if !d.ready.Load() {
 				return errors.New("daemon not ready")
 			}
-			return nil
+			// Not ready either once the store cannot be read (a damaged file).
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return st.Health(ctx)
 		},
 	})
 	d.sync, d.store, d.hooks = sync, st, hooks
@@ -225,8 +235,10 @@ func (d *daemon) run(ctx context.Context) error {
 		return err
 	}
 	web.New(web.Options{Booking: svc, Catalog: d.catalog.Load, Logger: d.log, Wrap: api.Wrap, Key: webKey,
+		Anonymous: anonymous, Failures: failures,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://")}).Register(mux)
 	d.registerAdmin(mux, adminToken)
+	d.registerStoreAdmin(mux, adminToken)
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}

@@ -242,3 +242,27 @@ func TestSyntaxErrorHasLine(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	got := parseErr(t, base+`
+server:
+  trusted_proxies:
+    - 10.0.0.0/8
+    - 10.0.0.0/33
+`)
+	if !strings.Contains(got, `c.yaml:19:7: server.trusted_proxies[1]: "10.0.0.0/33" is not an IP network`) {
+		t.Fatalf("got:\n%s", got)
+	}
+	f, err := Parse("c.yaml", []byte(base+`
+server: { trusted_proxies: [10.1.2.3/8, 192.0.2.1, "::ffff:192.0.2.9", "2001:db8::/32"] }`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, p := range f.Server.Proxies {
+		s = append(s, p.String())
+	}
+	if want := "10.0.0.0/8 192.0.2.1/32 192.0.2.9/32 2001:db8::/32"; strings.Join(s, " ") != want {
+		t.Errorf("proxies %v, want %s", s, want)
+	}
+}

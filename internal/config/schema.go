@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"rdvsync/internal/rdv"
 )
 
@@ -33,6 +34,11 @@ type Server struct {
 	Listen    string    `yaml:"listen"`
 	PublicURL string    `yaml:"public_url"`
 	RateLimit RateLimit `yaml:"rate_limit"`
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For hops
+	// name the client (CIDRs or single addresses); Proxies is the same,
+	// parsed.
+	TrustedProxies []string       `yaml:"trusted_proxies"`
+	Proxies        []netip.Prefix `yaml:"-"`
 }
 
 type RateLimit struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -239,6 +240,15 @@ func (v *validator) global() {
 	if f.Server.RateLimit.Burst <= 0 {
 		v.errorf("server.rate_limit.burst", "must be a positive number of requests")
 	}
+	f.Server.Proxies = nil
+	for i, s := range f.Server.TrustedProxies {
+		if p, ok := parsePrefix(s); ok {
+			f.Server.Proxies = append(f.Server.Proxies, p)
+		} else {
+			v.errorf(fmt.Sprintf("server.trusted_proxies[%d]", i),
+				"%q is not an IP network (use a CIDR such as 10.0.0.0/8 or fd00::/8, or a single address)", s)
+		}
+	}
 	if f.Store.Path == "" {
 		f.Store.Path = "data/rdvsync.db"
 	}
@@ -274,6 +284,25 @@ func (v *validator) global() {
 		v.httpURL(p+".url", w.URL)
 		w.Token = v.secret(p, "token", w.TokenFile, w.TokenEnv, true)
 	}
+}
+
+// parsePrefix reads a CIDR or a single address (a /32 or /128), in the
+// canonical form that Contains compares with (IPv4-mapped written as IPv4).
+func parsePrefix(s string) (netip.Prefix, bool) {
+	s = strings.TrimSpace(s)
+	if p, err := netip.ParsePrefix(s); err == nil {
+		a := p.Addr()
+		if a.Is4In6() && p.Bits() >= 96 {
+			return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked(), true
+		}
+		return p.Masked(), true
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
 func (v *validator) organisation(i int) {

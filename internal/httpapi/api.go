@@ -40,10 +40,16 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Ready reports whether the daemon can serve (store open, config loaded).
 	Ready func() error
-	// RatePerMinute and RateBurst limit anonymous callers per client IP.
+	// RatePerMinute and RateBurst limit anonymous callers per client IP,
+	// unless Anonymous is given.
 	RatePerMinute, RateBurst int
-	// TrustProxy takes the client IP from X-Forwarded-For (behind a reverse proxy).
-	TrustProxy bool
+	// Anonymous are the per-client buckets of anonymous callers, shared
+	// with the booking pages so that a visitor has one budget.
+	Anonymous *ratelimit.Buckets
+	// Failures throttles failed authentications (Bearer tokens, usager
+	// links) per client, shared with the sign-in page and CalDAV; default
+	// a throttle of the API's own.
+	Failures *ratelimit.Failures
 	// Sync reports agents' calendar sync state.
 	Sync SyncReporter
 	// Receipts lists the notifications sent about an RDV.
@@ -73,17 +79,17 @@ type SyncReporter interface {
 
 // API is the HTTP handler of /api/v1 and the operational endpoints.
 type API struct {
-	booking    *booking.Service
-	log        *slog.Logger
-	metrics    *metrics
-	limiter    *ratelimit.Buckets
-	trustProxy bool
-	ready      func() error
-	sync       SyncReporter
-	receipts   ReceiptLister
-	feeds      FeedInfo
-	webhooks   WebhookDeliveries
-	dossiers   *webhook.Dossiers
+	booking  *booking.Service
+	log      *slog.Logger
+	metrics  *metrics
+	limiter  *ratelimit.Buckets
+	failures *ratelimit.Failures
+	ready    func() error
+	sync     SyncReporter
+	receipts ReceiptLister
+	feeds    FeedInfo
+	webhooks WebhookDeliveries
+	dossiers *webhook.Dossiers
 }
 
 // New builds the API. Register its routes on a mux with Register.
@@ -97,7 +103,13 @@ func New(opts Options) *API {
 	}
 	a.log = a.log.With("component", "httpapi")
 	a.metrics = newMetrics(opts.Registerer)
-	a.limiter, a.trustProxy = newIPLimiter(opts.RatePerMinute, opts.RateBurst), opts.TrustProxy
+	a.limiter, a.failures = opts.Anonymous, opts.Failures
+	if a.limiter == nil {
+		a.limiter = ratelimit.PerMinute(opts.RatePerMinute, opts.RateBurst)
+	}
+	if a.failures == nil {
+		a.failures = ratelimit.NewFailures(0, 0)
+	}
 	return a
 }
 
@@ -137,6 +149,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		if rt.Public {
 			h = a.rateLimit(h)
 		}
+		h = a.throttleFailures(h)
 		mux.Handle(rt.Pattern, a.Wrap(h))
 	}
 	a.registerIncomingWebhooks(mux)
@@ -177,7 +190,7 @@ func (a *API) handleReady(w http.ResponseWriter, r *http.Request) {
 	if a.ready != nil {
 		if err := a.ready(); err != nil {
 			a.log.Warn("not ready", slog.Any("error", err))
-			writeErrorCode(w, http.StatusServiceUnavailable, "not_ready", "Le service démarre ou s'arrête.")
+			writeErrorCode(w, http.StatusServiceUnavailable, "not_ready", "Le service n'est pas prêt (démarrage, arrêt ou incident).")
 			return
 		}
 	}

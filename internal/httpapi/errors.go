@@ -8,6 +8,7 @@ import (
 
 	"rdvsync/internal/booking"
 	"rdvsync/internal/rdv"
+	"rdvsync/internal/store"
 )
 
 // apiError is the body of every error response (DESIGN §5).
@@ -71,6 +72,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeErrorCode(w, http.StatusForbidden, "forbidden", "Vous n'avez pas accès à cette ressource.")
 	case errors.Is(err, rdv.ErrNotFound):
 		writeErrorCode(w, http.StatusNotFound, "not_found", "Ressource introuvable.")
+	case errors.Is(err, store.ErrDamaged):
+		// The daemon goes on (other reads may work) but says it is not
+		// ready; the operator restores a backup.
+		a.log.Error("request failed: store damaged", "method", r.Method, "route", r.Pattern, slog.Any("error", err))
+		writeErrorCode(w, http.StatusServiceUnavailable, "unavailable", "Le service est momentanément indisponible. Réessayez plus tard.")
 	default:
 		a.log.Error("request failed", "method", r.Method, "route", r.Pattern, slog.Any("error", err))
 		writeErrorCode(w, http.StatusInternalServerError, "internal", "Une erreur interne est survenue. Réessayez dans quelques instants.")

@@ -19,6 +19,7 @@ import (
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/config"
 	"rdvsync/internal/httpapi"
+	"rdvsync/internal/ratelimit"
 	"rdvsync/internal/store"
 )
 
@@ -60,6 +61,9 @@ type serverOptions struct {
 	catalog           *catalog.Catalog
 	ratePerMin, burst int
 	fsync             bool
+	// failures is the failed-authentication throttle (default: none
+	// in practice, as the tests send many bad credentials on purpose).
+	failures *ratelimit.Failures
 }
 
 // testServer is the API on a real loopback HTTP server, wired as serve.go
@@ -103,6 +107,9 @@ func newServer(t testing.TB, opts serverOptions) *testServer {
 	if opts.ratePerMin == 0 {
 		opts.ratePerMin, opts.burst = 1_000_000, 1_000_000
 	}
+	if opts.failures == nil {
+		opts.failures = ratelimit.NewFailures(1_000_000, time.Nanosecond)
+	}
 	clock := &testClock{t: now}
 	var api *httpapi.API
 	svc := booking.New(func() *catalog.Catalog { return cat }, st, booking.Options{
@@ -110,7 +117,7 @@ func newServer(t testing.TB, opts serverOptions) *testServer {
 		Observer: observerFunc(func(o string) { api.BookingOutcome(o) }),
 	})
 	api = httpapi.New(httpapi.Options{Booking: svc, RatePerMinute: opts.ratePerMin, RateBurst: opts.burst,
-		Ready: func() error { return nil }})
+		Failures: opts.failures, Ready: func() error { return nil }})
 	mux := http.NewServeMux()
 	api.Register(mux)
 	srv := httptest.NewServer(mux)

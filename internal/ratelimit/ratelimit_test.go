@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -19,22 +20,76 @@ func TestBuckets(t *testing.T) {
 	if ok, wait := b.Take("1.2.3.4", now); ok || wait <= 0 || wait > time.Minute {
 		t.Errorf("third take: ok=%v wait=%v, want a refusal with a wait up to 1 min", ok, wait)
 	}
-	if !b.Has("5.6.7.8", now) || b.Has("1.2.3.4", now) {
+	if b.Wait("5.6.7.8", now) != 0 || b.Wait("1.2.3.4", now) == 0 {
 		t.Error("buckets are per key")
 	}
-	if !b.Has("1.2.3.4", now.Add(61*time.Second)) {
+	if b.Wait("1.2.3.4", now.Add(61*time.Second)) != 0 {
 		t.Error("the bucket refills")
 	}
 }
 
-func TestClientIP(t *testing.T) {
-	r := httptest.NewRequest("GET", "/", nil)
-	r.RemoteAddr = "10.0.0.1:5000"
-	r.Header.Set("X-Forwarded-For", "203.0.113.7, 10.0.0.1")
-	if got := ClientIP(r, false); got != "10.0.0.1" {
-		t.Errorf("without a trusted proxy: %s", got)
+func TestFailures(t *testing.T) {
+	f := NewFailures(0, 0)
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for i := range 10 {
+		if w := f.Blocked("1.2.3.4", now); w != 0 {
+			t.Fatalf("blocked after %d failures", i)
+		}
+		f.Failed("1.2.3.4", now)
 	}
-	if got := ClientIP(r, true); got != "203.0.113.7" {
-		t.Errorf("behind a trusted proxy: %s", got)
+	w := f.Blocked("1.2.3.4", now)
+	if w <= 0 || w > 90*time.Second {
+		t.Fatalf("after 10 failures: wait %v, want up to 90 s", w)
+	}
+	if RetryAfter(w) < 1 || RetryAfter(w) > 90 {
+		t.Errorf("Retry-After %d", RetryAfter(w))
+	}
+	if f.Blocked("5.6.7.8", now) != 0 {
+		t.Error("another client is blocked too")
+	}
+	if f.Blocked("1.2.3.4", now.Add(91*time.Second)) != 0 {
+		t.Error("one more try after 90 s")
+	}
+}
+
+func prefixes(t *testing.T, s ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, x := range s {
+		out = append(out, netip.MustParsePrefix(x))
+	}
+	return out
+}
+
+func TestClientKey(t *testing.T) {
+	proxy := prefixes(t, "10.0.0.0/8", "2001:db8:ffff::/48")
+	for _, tc := range []struct {
+		name, peer string
+		xff        []string
+		trusted    []netip.Prefix
+		want       string
+	}{
+		{"direct", "203.0.113.7:5000", nil, nil, "203.0.113.7"},
+		{"X-Forwarded-For without trusted proxies is ignored", "203.0.113.7:5000", []string{"198.51.100.1"}, nil, "203.0.113.7"},
+		{"X-Forwarded-For from an untrusted peer is ignored", "203.0.113.7:5000", []string{"198.51.100.1"}, proxy, "203.0.113.7"},
+		{"behind a trusted proxy", "10.0.0.1:5000", []string{"198.51.100.1"}, proxy, "198.51.100.1"},
+		{"a forged leftmost hop is not believed", "10.0.0.1:5000", []string{"1.1.1.1, 198.51.100.1"}, proxy, "198.51.100.1"},
+		{"two trusted proxies, two headers", "10.0.0.1:5000", []string{"1.1.1.1, 198.51.100.1", "10.2.3.4"}, proxy, "198.51.100.1"},
+		{"a malformed hop stops the walk", "10.0.0.1:5000", []string{"198.51.100.1, nonsense, 10.2.3.4"}, proxy, "10.2.3.4"},
+		{"only trusted hops", "10.0.0.1:5000", []string{"10.9.9.9"}, proxy, "10.9.9.9"},
+		{"trusted peer without header", "10.0.0.1:5000", nil, proxy, "10.0.0.1"},
+		{"IPv6 keyed by /64", "[2001:db8:1:2:a:b:c:d]:443", nil, nil, "2001:db8:1:2::/64"},
+		{"IPv6 client behind an IPv6 proxy", "[2001:db8:ffff::1]:443", []string{"2001:db8:1:2::99"}, proxy, "2001:db8:1:2::/64"},
+		{"IPv4-mapped is IPv4", "[::ffff:203.0.113.7]:80", nil, nil, "203.0.113.7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tc.peer
+			for _, h := range tc.xff {
+				r.Header.Add("X-Forwarded-For", h)
+			}
+			if got := ClientKey(r, tc.trusted); got != tc.want {
+				t.Errorf("ClientKey = %s, want %s", got, tc.want)
+			}
+		})
 	}
 }

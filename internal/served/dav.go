@@ -8,13 +8,16 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-ical"
 	"github.com/emersion/go-webdav"
 	dav "github.com/emersion/go-webdav/caldav"
 
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/ratelimit"
 	"rdvsync/internal/rdv"
 )
 
@@ -109,7 +112,19 @@ func (s *Server) serveDAV(w http.ResponseWriter, r *http.Request) {
 	cat := s.catalog()
 	var a *catalog.Agent
 	if id, token, ok := r.BasicAuth(); ok {
-		a = cat.AuthenticateAgent(id, token)
+		// Credentials are throttled per client like every other way to
+		// authenticate; a request without them (a client's first probe,
+		// answered with the challenge) costs nothing.
+		key := ratelimit.ClientKey(r, cat.Config.Server.Proxies)
+		if wait := s.fails.Blocked(key, time.Now()); wait > 0 {
+			s.log.Warn("CalDAV authentication throttled")
+			w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfter(wait)))
+			http.Error(w, "Trop de tentatives d'authentification échouées : réessayez plus tard.", http.StatusTooManyRequests)
+			return
+		}
+		if a = cat.AuthenticateAgent(id, token); a == nil {
+			s.fails.Failed(key, time.Now())
+		}
 	}
 	if a == nil {
 		w.Header().Set("WWW-Authenticate", `Basic realm="rdvsync", charset="UTF-8"`)

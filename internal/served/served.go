@@ -13,6 +13,7 @@ import (
 
 	"rdvsync/caldav"
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/ratelimit"
 	"rdvsync/internal/served/caldavext"
 	"rdvsync/internal/store"
 )
@@ -42,6 +43,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock that places the one-month window (default time.Now).
 	Now func() time.Time
+	// Failures throttles failed CalDAV sign-ins per client, shared with
+	// the API and the pages (default: a throttle of the server's own).
+	Failures *ratelimit.Failures
 }
 
 // Server serves the agents' ICS feeds and read-only CalDAV calendars. Use
@@ -51,6 +55,7 @@ type Server struct {
 	catalog func() *catalog.Catalog
 	log     *slog.Logger
 	now     func() time.Time
+	fails   *ratelimit.Failures
 	// root serves /dav/ and the calendars; principals serves
 	// /dav/principals/ (go-webdav types a path by its depth).
 	root, principals *dav.Handler
@@ -69,7 +74,10 @@ type Server struct {
 // New returns a Server reading st, and the catalogue current at each
 // request (it is swapped on reload).
 func New(st Store, cat func() *catalog.Catalog, opts Options) *Server {
-	s := &Server{store: st, catalog: cat, log: opts.Logger, now: opts.Now}
+	s := &Server{store: st, catalog: cat, log: opts.Logger, now: opts.Now, fails: opts.Failures}
+	if s.fails == nil {
+		s.fails = ratelimit.NewFailures(0, 0)
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

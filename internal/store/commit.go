@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
 
@@ -19,7 +20,8 @@ import (
 // writer at 100 commits per second. Here a lone writer commits at once and
 // groups grow with the load, up to maxGroup.
 type committer struct {
-	db *bolt.DB
+	db   *bolt.DB
+	path string
 
 	mu      sync.Mutex
 	queue   []*pendingCall
@@ -64,6 +66,9 @@ func (c *committer) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 }
 
 func (c *committer) run() {
+	// A damaged page may point outside the memory map: fault as a panic,
+	// which commit turns into ErrDamaged, rather than kill the daemon.
+	debug.SetPanicOnFault(true)
 	for {
 		c.mu.Lock()
 		group := c.queue
@@ -96,14 +101,16 @@ func (c *committer) commit(group []*pendingCall) {
 	})
 	for len(group) > 0 {
 		failed := -1
-		err := c.db.Update(func(tx *bolt.Tx) error {
-			for i, call := range group {
-				if err := callSafely(call.fn, tx); err != nil {
-					failed = i
-					return err
+		err := guard(c.path, "write", func() error {
+			return c.db.Update(func(tx *bolt.Tx) error {
+				for i, call := range group {
+					if err := callSafely(call.fn, tx); err != nil {
+						failed = i
+						return err
+					}
 				}
-			}
-			return nil
+				return nil
+			})
 		})
 		if failed >= 0 {
 			group[failed].done <- errRunAlone

@@ -78,6 +78,19 @@
 // thousands of keys in the middle of a bucket is quadratic: bulk loads and
 // migrations that insert must work in chunks.
 //
+// # Damage
+//
+// The file is memory-mapped and bbolt trusts its pages: a damaged one makes
+// it panic or fault. Open refuses an existing empty file (bbolt would make
+// a new store of it), a file shorter than its meta page says, and a file
+// with an unreadable page (it reads every page once). Every transaction
+// runs under guard (damage.go), which turns bbolt's panics and memory
+// faults into ErrDamaged naming the file and the way out; Health then
+// fails for /readyz. Panics of rdvsync's own code are not caught there.
+// Check (check-store) runs bbolt's consistency check and the invariants
+// of the indexes on a read-only open; Backup writes a consistent copy
+// (Tx.WriteTo) while the daemon serves.
+//
 // # Schema versions
 //
 // meta/schema_version counts the migrations applied (migrate.go). Open runs

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -45,10 +46,15 @@ func createInitialBuckets(tx *bolt.Tx) error {
 func (s *Store) migrate(migs []migration) (from, to int, err error) {
 	latest := len(migs)
 	var fnErr error
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		fnErr = applyMigrations(tx, migs, &from)
-		return fnErr
+	err = guard(s.path, "migrate", func() error {
+		return s.db.Update(func(tx *bolt.Tx) error {
+			fnErr = applyMigrations(tx, migs, &from)
+			return fnErr
+		})
 	})
+	if errors.Is(err, ErrDamaged) {
+		return from, from, err
+	}
 	if err != nil && err != fnErr {
 		err = fmt.Errorf("commit: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -40,6 +41,8 @@ type Store struct {
 	commit *committer
 	path   string
 	logger *slog.Logger
+	// damage is the first ErrDamaged a transaction met, for Health.
+	damage atomic.Pointer[error]
 }
 
 // Open opens or creates the database at path, creating its parent directory,
@@ -63,7 +66,10 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store %s: create directory: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
+	if err := refuseEmpty(path); err != nil {
+		return nil, err
+	}
+	db, err := openBolt(path, &bolt.Options{
 		Timeout:      timeout,
 		NoSync:       opts.NoSync,
 		FreelistType: bolt.FreelistMapType,
@@ -71,13 +77,27 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("store %s is %w (is another rdvsync running on it?)", path, ErrLocked)
 	}
+	if errors.Is(err, ErrDamaged) {
+		return nil, err
+	}
+	if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrVersionMismatch) {
+		// bbolt's own checks of the meta pages refuse a damaged file, or
+		// one that is not a store.
+		return nil, fmt.Errorf("store %s: %w (%v): %s", path, ErrDamaged, err, wayOut(path))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store %s: open: %w", path, err)
 	}
-	s := &Store{db: db, commit: &committer{db: db}, path: path, logger: logger}
+	s := &Store{db: db, commit: &committer{db: db, path: path}, path: path, logger: logger}
 	from, to, err := s.migrate(migs)
+	if err == nil {
+		// Read every page once now: a damaged file is refused at start
+		// rather than found by the first request that reads the page
+		// (100 000 RDVs: 170 MB, under 0.1 s when cached).
+		err = db.View(func(tx *bolt.Tx) error { return readEveryPage(tx, path) })
+	}
 	if err != nil {
-		_ = db.Close()
+		_ = guard(path, "close", db.Close)
 		return nil, err
 	}
 	logger.Info("store opened", "path", path, "schema_version", to, "migrated_from", from)
@@ -103,9 +123,11 @@ func (s *Store) View(ctx context.Context, fn func(*ReadTx) error) error {
 		return err
 	}
 	var fnErr error
-	err := s.db.View(func(btx *bolt.Tx) error {
-		fnErr = fn(&ReadTx{btx: btx})
-		return fnErr
+	err := guard(s.path, "read", func() error {
+		return s.db.View(func(btx *bolt.Tx) error {
+			fnErr = fn(&ReadTx{btx: btx})
+			return fnErr
+		})
 	})
 	return s.txError("view", err, fnErr)
 }
@@ -130,9 +152,11 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 		return err
 	}
 	var fnErr error
-	err := s.commit.update(ctx, func(btx *bolt.Tx) error {
-		fnErr = fn(&Tx{ReadTx{btx: btx}})
-		return fnErr
+	err := guard(s.path, "write", func() error {
+		return s.commit.update(ctx, func(btx *bolt.Tx) error {
+			fnErr = fn(&Tx{ReadTx{btx: btx}})
+			return fnErr
+		})
 	})
 	if ctxErr := ctx.Err(); ctxErr != nil && err == ctxErr {
 		return err
@@ -146,7 +170,30 @@ func (s *Store) txError(op string, err, fnErr error) error {
 	if err == nil || (fnErr != nil && err == fnErr) {
 		return err
 	}
+	if errors.Is(err, ErrDamaged) {
+		s.damage.CompareAndSwap(nil, &err)
+		return err
+	}
 	return fmt.Errorf("store %s: %s: %w", s.path, op, err)
+}
+
+// Health is nil while the store can be read: it fails once any
+// transaction found the file damaged (the error stays until the daemon
+// restarts on a repaired file), or when a read of the schema version and
+// of the first record of every bucket fails now. It is what /readyz asks.
+func (s *Store) Health(ctx context.Context) error {
+	if err := s.damage.Load(); err != nil {
+		return *err
+	}
+	return s.View(ctx, func(tx *ReadTx) error {
+		if _, err := schemaVersion(tx.btx); err != nil {
+			return err
+		}
+		return tx.btx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			b.Cursor().First()
+			return nil
+		})
+	})
 }
 
 // Stats are counts for readiness checks and logs.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,18 +63,19 @@ func (w *Web) handleLoginForm(rw http.ResponseWriter, r *http.Request, c *reqCtx
 
 func (w *Web) handleLogin(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 	id := strings.TrimSpace(r.PostForm.Get("identifiant"))
-	ip, now := ratelimit.ClientIP(r, false), time.Now()
-	if !w.throttle.Has(ip, now) {
+	if wait := w.failures.Blocked(clientKey(r, c), time.Now()); wait > 0 {
+		// The form again, with the reason next to the token field.
 		lf := w.loginForm(c, r.PostForm.Get("retour"), id)
 		lf.Error = "Trop de tentatives de connexion depuis ce poste : réessayez dans quelques minutes."
 		lf.Token.Error = lf.Error
 		w.log.Warn("agent sign-in throttled")
+		rw.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfter(wait)))
 		w.render(rw, r, c, http.StatusTooManyRequests, "login", view{Title: "Connexion agent", Errors: true, Body: lf})
 		return
 	}
 	a := c.cat.AuthenticateAgent(id, strings.TrimSpace(r.PostForm.Get("jeton")))
 	if a == nil {
-		w.throttle.Take(ip, now)
+		w.authFailed(r, c)
 		lf := w.loginForm(c, r.PostForm.Get("retour"), id)
 		lf.Error = "Identifiant ou jeton incorrect."
 		lf.Token.Error = lf.Error

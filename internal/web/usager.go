@@ -35,8 +35,12 @@ func (w *Web) usagerBooked(rw http.ResponseWriter, r *http.Request, c *reqCtx, t
 		w.notFound(rw, r, c)
 		return nil, false
 	}
+	if w.authBlocked(rw, r, c) {
+		return nil, false
+	}
 	b, err := w.booking.Get(r.Context(), booking.Caller{UsagerToken: token}, r.PathValue("id"))
 	if errors.Is(err, rdv.ErrNotFound) || errors.Is(err, rdv.ErrUnauthenticated) || errors.Is(err, rdv.ErrForbidden) {
+		w.authFailed(r, c)
 		w.notFound(rw, r, c)
 		return nil, false
 	}

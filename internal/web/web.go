@@ -26,6 +26,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -37,6 +38,7 @@ import (
 	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/ratelimit"
+	"rdvsync/internal/store"
 )
 
 //go:embed templates/*.html
@@ -67,6 +69,13 @@ type Options struct {
 	Wrap func(http.Handler) http.Handler
 	// Now is the clock; default Booking.Now.
 	Now func() time.Time
+	// Anonymous are the per-client buckets of visitors who are not signed
+	// in, shared with the API (default: buckets of the pages' own, at
+	// server.rate_limit's defaults).
+	Anonymous *ratelimit.Buckets
+	// Failures throttles failed authentications per client, shared with
+	// the API and CalDAV (default: a throttle of the pages' own).
+	Failures *ratelimit.Failures
 }
 
 // Web serves the booking pages.
@@ -82,14 +91,21 @@ type Web struct {
 	key       []byte // signs CSRF tokens and confirmation links
 	sessions  *sessions
 	origin    *http.CrossOriginProtection
-	throttle  *ratelimit.Buckets
+	anonymous *ratelimit.Buckets
+	failures  *ratelimit.Failures
 }
 
 // New builds the pages. Register their routes on a mux with Register.
 func New(opts Options) *Web {
 	w := &Web{booking: opts.Booking, catalog: opts.Catalog, log: opts.Logger, publicURL: strings.TrimSuffix(opts.PublicURL, "/"),
 		secure: opts.SecureCookies, wrap: opts.Wrap, now: opts.Now,
-		sessions: newSessions(), origin: http.NewCrossOriginProtection(), throttle: newLoginThrottle()}
+		sessions: newSessions(), origin: http.NewCrossOriginProtection(), anonymous: opts.Anonymous, failures: opts.Failures}
+	if w.anonymous == nil {
+		w.anonymous = ratelimit.PerMinute(0, 0)
+	}
+	if w.failures == nil {
+		w.failures = ratelimit.NewFailures(0, 0)
+	}
 	if w.catalog == nil {
 		w.catalog = opts.Booking.Catalog
 	}
@@ -120,25 +136,28 @@ type Route struct {
 // Routes lists every route of the pages, in one place.
 func (w *Web) Routes() []Route {
 	p := func(h pageHandler) http.Handler { return w.page(h) }
+	// l: pages that compute slots or submit a form, under the anonymous
+	// callers' limit.
+	l := func(h pageHandler) http.Handler { return w.page(w.limited(h)) }
 	return []Route{
 		{"GET /{$}", p(w.handleHome)},
-		{"GET /prendre_rdv", p(w.handleWizard)},
-		{"GET /org/{organisation_id}", p(w.handleWizard)},
+		{"GET /prendre_rdv", l(w.handleWizard)},
+		{"GET /org/{organisation_id}", l(w.handleWizard)},
 		{"GET /prendre_rdv/prescripteur", p(w.handlePrescripteurForm)},
-		{"POST /prendre_rdv/prescripteur", p(w.handlePrescripteurSubmit)},
+		{"POST /prendre_rdv/prescripteur", l(w.handlePrescripteurSubmit)},
 		{"GET /prendre_rdv/beneficiaire", p(w.handleBeneficiaireForm)},
-		{"POST /prendre_rdv/beneficiaire", p(w.handleBeneficiaireSubmit)},
-		{"POST /prendre_rdv/confirmer", p(w.handleConfirm)},
+		{"POST /prendre_rdv/beneficiaire", l(w.handleBeneficiaireSubmit)},
+		{"POST /prendre_rdv/confirmer", l(w.handleConfirm)},
 		{"GET /prendre_rdv/confirmation", p(w.handleConfirmation)},
 		{"GET /prendre_rdv/prescription_interne", p(w.handleInterneForm)},
-		{"POST /prendre_rdv/prescription_interne", p(w.handleInterneSubmit)},
+		{"POST /prendre_rdv/prescription_interne", l(w.handleInterneSubmit)},
 		{"GET /agents/connexion", p(w.handleLoginForm)},
-		{"POST /agents/connexion", p(w.handleLogin)},
+		{"POST /agents/connexion", l(w.handleLogin)},
 		{"POST /agents/deconnexion", p(w.handleLogout)},
 		{"GET /agents", p(w.handleAgentHome)},
 		{"GET /agents/rdvs/{id}", p(w.handleAgentRDV)},
 		{"GET /rdv/{id}", p(w.handleUsagerRDV)},
-		{"POST /rdv/{id}/annulation", p(w.handleUsagerCancel)},
+		{"POST /rdv/{id}/annulation", l(w.handleUsagerCancel)},
 		{"GET /rdv/{id}/rdv.ics", p(w.handleUsagerICS)},
 		{"GET /assets/", w.assets()},
 		{"GET /favicon.ico", w.favicon()},
@@ -314,6 +333,12 @@ func (w *Web) notFound(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 // shows a page that says nothing internal.
 func (w *Web) internalError(rw http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
 	w.log.Error("page failed", "method", r.Method, "route", r.Pattern, slog.Any("error", err))
+	if errors.Is(err, store.ErrDamaged) {
+		// As the API: 503 while the operator restores a backup.
+		w.renderError(rw, r, c, http.StatusServiceUnavailable, "Service indisponible",
+			"Le service de rendez-vous est momentanément indisponible. Réessayez plus tard.")
+		return
+	}
 	w.renderError(rw, r, c, http.StatusInternalServerError, "Erreur technique",
 		"Une erreur est survenue de notre côté. Réessayez dans quelques instants.")
 }
