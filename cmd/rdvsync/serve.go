@@ -149,7 +149,7 @@ func (d *daemon) run(ctx context.Context) error {
 		return err
 	}
 	// Outgoing webhooks: ordered events per (endpoint, RDV), signed both ways.
-	hooks := webhook.New(st, d.catalog.Load, webhook.Options{Render: httpapi.WebhookRDVView, Logger: d.log})
+	hooks := webhook.New(st, d.catalog.Load, webhook.Options{Render: httpapi.WebhookRDVView, RenderUsager: httpapi.WebhookUsagerView, Logger: d.log})
 	sinks := map[string]outbox.Sink{calsync.Kind: sync, webhook.Kind: hooks}
 	maps.Copy(sinks, notifier.Sinks())
 	dispatcher := outbox.New(st, sinks, outbox.Options{Logger: d.log, Registerer: reg})

@@ -257,4 +257,6 @@ const (
 )
 
 // Subscribes reports whether the endpoint hears about model ("rdv", "user").
-func (w *OutgoingWebhook) Subscribes(model string) bool { return slices.Contains(w.Subscriptions, model) }
+func (w *OutgoingWebhook) Subscribes(model string) bool {
+	return slices.Contains(w.Subscriptions, model)
+}

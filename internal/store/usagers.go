@@ -196,6 +196,12 @@ func (tx *Tx) PutUsager(u *rdv.Usager) error {
 	if err := keepRdvsID(usagers, prevID, &u.RdvsID); err != nil {
 		return fmt.Errorf("store: put usager %s: %w", u.ID, err)
 	}
+	if tx.usagers == nil {
+		tx.usagers = map[string]bool{}
+	}
+	if _, seen := tx.usagers[u.ID]; !seen {
+		tx.usagers[u.ID] = prevID == nil
+	}
 	val, err := encodeUsager(u)
 	if err != nil {
 		return fmt.Errorf("store: put usager %s: encode: %w", u.ID, err)

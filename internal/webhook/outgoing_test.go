@@ -68,7 +68,8 @@ func story(got []received, rdvID string) string {
 		if r.rdvID != rdvID {
 			continue
 		}
-		s := r.event + "@" + strings.TrimSuffix(strings.TrimPrefix(r.startsAt, "2026-12-03T"), ":00+01:00")
+		// Either format: "2026-12-03 09:00:00 +0100" or "2026-12-03T09:00:00+01:00".
+		s := r.event + "@" + r.startsAt[11:16]
 		if r.status != "unknown" {
 			s += ":" + r.status
 		}
@@ -97,7 +98,7 @@ func TestOutgoingEventsAreSignedAndInOrder(t *testing.T) {
 	t.Cleanup(ps.Close)
 	t.Cleanup(ls.Close)
 	cat := withWebhooks(t, outgoingYAML(ps.URL+"/hooks/rdv", true,
-		"    - { id: lens, url: \""+ls.URL+"\", secret_file: partner.secret, organisations: [mds-lens], allow_private: true }\n"),
+		"    - { id: lens, url: \""+ls.URL+"\", secret_file: partner.secret, organisations: [mds-lens], allow_private: true, format: rdvsync }\n"),
 		map[string]string{"partner.secret": secret + "\n"})
 	h := newHarness(t, cat, outbox.Policy{})
 	clock = h.now
@@ -116,29 +117,46 @@ func TestOutgoingEventsAreSignedAndInOrder(t *testing.T) {
 		t.Fatalf("the partner heard %q (%d deliveries)", s, len(got))
 	}
 	uniqueMessageIDs(t, got)
+	// RDV Solidarités' shape (the details are in the golden files).
 	first := got[0]
-	if first.meta["model"] != "Rdv" || first.meta["webhook_id"] != "partenaire" {
+	stamp, _ := first.meta["timestamp"].(string)
+	if ts, err := time.Parse("2006-01-02 15:04:05 -0700", stamp); err != nil || ts.Sub(now).Abs() > time.Minute ||
+		!strings.HasSuffix(stamp, " +0100") || first.meta["model"] != "Rdv" {
 		t.Errorf("meta: %v", first.meta)
 	}
-	if ts, err := time.Parse(time.RFC3339, first.meta["timestamp"].(string)); err != nil || ts.Sub(now).Abs() > time.Minute ||
-		!strings.HasSuffix(first.meta["timestamp"].(string), "+01:00") {
-		t.Errorf("meta.timestamp %v", first.meta["timestamp"])
-	}
-	// The agent's view: "pris par" and the usager's contact, not its link.
-	createdBy, _ := first.data["created_by"].(map[string]any)
-	usager, _ := first.data["usager"].(map[string]any)
-	if createdBy["email"] != "jean.petit@mediatheque.example.org" || usager["phone_number"] != "+33612345678" ||
-		first.data["organisation_id"] != "mds-arras" || first.data["duration_minutes"] != float64(45) {
+	org, _ := first.data["organisation"].(map[string]any)
+	if first.data["id"] != float64(b.RDV.RdvsID) || b.RDV.RdvsID == 0 || org["name"] != "MDS Arras" ||
+		first.data["duration_in_min"] != float64(45) || first.data["created_by"] != "prescripteur" {
 		t.Errorf("data: %v", first.data)
 	}
-	if _, ok := first.data["usager_url"]; ok {
-		t.Errorf("the usager's link went to a partner: %v", first.data["usager_url"])
+	if strings.Contains(first.body, b.RDV.UsagerToken) {
+		t.Errorf("the usager's link went to a partner: %s", first.body)
 	}
 
-	// organisations filters: the Lens endpoint heard only the Lens RDV.
+	// organisations filters: the Lens endpoint heard only the Lens RDV,
+	// in format rdvsync: the API's view of an agent, without the usager's link.
 	lg, bad := lens.deliveries()
 	if len(bad) > 0 || len(lg) != 1 || lg[0].rdvID != pmi.RDV.ID || lg[0].event != "created" {
 		t.Fatalf("lens endpoint: %+v %v", lg, bad)
+	}
+	pmiView := lg[0]
+	if pmiView.meta["model"] != "Rdv" || pmiView.meta["webhook_id"] != "lens" {
+		t.Errorf("meta: %v", pmiView.meta)
+	}
+	if ts, err := time.Parse(time.RFC3339, pmiView.meta["timestamp"].(string)); err != nil || ts.Sub(now).Abs() > time.Minute ||
+		!strings.HasSuffix(pmiView.meta["timestamp"].(string), "+01:00") {
+		t.Errorf("meta.timestamp %v", pmiView.meta["timestamp"])
+	}
+	// The agent's view: "pris par" and the usager's contact, not its link.
+	createdBy, _ := pmiView.data["created_by"].(map[string]any)
+	usager, _ := pmiView.data["usager"].(map[string]any)
+	if createdBy["email"] != "jean.petit@mediatheque.example.org" || usager["phone_number"] != "+33612345678" ||
+		pmiView.data["organisation_id"] != "mds-lens" || pmiView.data["duration_minutes"] != float64(30) ||
+		pmiView.data["rdvs_id"] != float64(pmi.RDV.RdvsID) {
+		t.Errorf("data: %v", pmiView.data)
+	}
+	if _, ok := pmiView.data["usager_url"]; ok {
+		t.Errorf("the usager's link went to a partner: %v", pmiView.data["usager_url"])
 	}
 
 	// The delivery log, as agents of the endpoint's organisations see it.
