@@ -422,3 +422,69 @@ func TestOutgoingDestroyed(t *testing.T) {
 		t.Fatalf("%s %v", story(got, b.RDV.ID), bad)
 	}
 }
+
+// TestOutgoingUserSubscription: an endpoint subscribed to "user" hears of
+// an usager created or completed by a booking, as RDV Solidarités' User,
+// before the RDV that names it; one subscribed to "rdv" only does not.
+func TestOutgoingUserSubscription(t *testing.T) {
+	secret, key := newSecret()
+	var clock func() time.Time
+	both := newReceiver(t, secret, key, func() time.Time { return clock() })
+	users := newReceiver(t, secret, key, func() time.Time { return clock() })
+	bs, us := httptest.NewServer(both), httptest.NewServer(users)
+	t.Cleanup(bs.Close)
+	t.Cleanup(us.Close)
+	cat := withWebhooks(t, outgoingYAML(bs.URL, true, "")[:0]+"  incoming: []\n  outgoing:\n"+
+		"    - { id: both, url: \""+bs.URL+"\", secret_file: s, organisations: [mds-arras], allow_private: true, subscriptions: [rdv, user] }\n"+
+		"    - { id: users, url: \""+us.URL+"\", secret_file: s, organisations: [mds-lens], allow_private: true, subscriptions: [user] }\n",
+		map[string]string{"s": secret})
+	h := newHarness(t, cat, outbox.Policy{})
+	clock = h.now
+
+	a := h.book(t, "2026-12-03T09:00:00+01:00")  // creates Léa
+	b := h.book(t, "2026-12-03T09:45:00+01:00")  // the same Léa, nothing new
+	h.move(t, a.RDV.ID, "2026-12-03T11:15:00+01:00") // the RDV only
+	h.settled(t)
+	got, bad := both.deliveries()
+	if len(bad) > 0 {
+		t.Fatalf("bad deliveries: %v", bad)
+	}
+	var seq []string
+	for _, r := range got {
+		seq = append(seq, r.model+":"+r.event)
+	}
+	// Each RDV's events are in order; the two RDVs' queues are independent.
+	if story(got, a.RDV.ID) != "created@09:00,updated@11:15" || story(got, b.RDV.ID) != "created@09:45" || len(got) != 4 {
+		t.Fatalf("heard %v", seq)
+	}
+	var user received
+	for i, r := range got {
+		if r.model == "User" {
+			user = r
+			if i+1 >= len(got) || got[i+1].rdvID != a.RDV.ID || got[i+1].event != "created" {
+				t.Errorf("the User event does not come right before the RDV that names it: %v", seq)
+			}
+		}
+	}
+	if user.event != "created" || user.data["id"] != float64(a.Usager.RdvsID) || user.data["first_name"] != "Léa" {
+		t.Errorf("User event: %v %v", user.meta, user.data)
+	}
+	// The Lens endpoint's organisations do not know Léa.
+	if n := len(users.attempts()); n != 0 {
+		t.Errorf("an endpoint of organisations that do not know the usager heard %d events", n)
+	}
+	// Léa books in Lens with an email: the usager is completed, and now known there.
+	pmi, err := h.booking.Book(context.Background(), booking.Caller{}, booking.BookRequest{
+		MotifID: "consultation-pmi", LieuID: "mds-lens-centre", StartsAt: "2026-12-02T13:30:00+01:00",
+		Usager: &booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "0612345678", Email: "lea@example.org"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.settled(t)
+	ug, bad := users.deliveries()
+	if len(bad) > 0 || len(ug) != 1 || ug[0].model != "User" || ug[0].event != "updated" || ug[0].data["email"] != "lea@example.org" ||
+		ug[0].data["id"] != float64(pmi.Usager.RdvsID) || pmi.Usager.RdvsID != a.Usager.RdvsID {
+		t.Fatalf("users endpoint: %+v %v", ug, bad)
+	}
+}
