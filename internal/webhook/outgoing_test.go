@@ -441,8 +441,8 @@ func TestOutgoingUserSubscription(t *testing.T) {
 	h := newHarness(t, cat, outbox.Policy{})
 	clock = h.now
 
-	a := h.book(t, "2026-12-03T09:00:00+01:00")  // creates Léa
-	b := h.book(t, "2026-12-03T09:45:00+01:00")  // the same Léa, nothing new
+	a := h.book(t, "2026-12-03T09:00:00+01:00")      // creates Léa
+	b := h.book(t, "2026-12-03T09:45:00+01:00")      // the same Léa, nothing new
 	h.move(t, a.RDV.ID, "2026-12-03T11:15:00+01:00") // the RDV only
 	h.settled(t)
 	got, bad := both.deliveries()
