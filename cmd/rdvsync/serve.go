@@ -136,6 +136,12 @@ func (d *daemon) run(ctx context.Context) error {
 		}
 	}()
 
+	// Integer ids for RDV Solidarités' webhook receivers: every configured
+	// object gets its own before anything is sent.
+	if _, err := webhook.AssignIDs(ctx, st, cat); err != nil {
+		return fmt.Errorf("rdvs_id: %w", err)
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -263,6 +269,10 @@ func (d *daemon) reload() {
 	cat, err := d.load()
 	if err != nil {
 		d.log.Error("configuration reload failed: keeping the previous configuration", slog.Any("error", err))
+		return
+	}
+	if _, err := webhook.AssignIDs(context.Background(), d.store, cat); err != nil {
+		d.log.Error("configuration reload failed: keeping the previous configuration", slog.Any("error", fmt.Errorf("rdvs_id: %w", err)))
 		return
 	}
 	old := d.catalog.Load().Config
