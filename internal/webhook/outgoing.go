@@ -346,8 +346,9 @@ func (s *Service) Deliver(ctx context.Context, rec store.OutboxRecord) error {
 	it := items[0]
 	start := time.Now()
 	code, err := s.post(ctx, ep, it)
+	model, event := eventOf(it.Data)
 	entry := Delivery{
-		At: s.now().UTC(), Event: eventOf(it.Data), MessageID: it.ID, RDVID: rdvID, StatusCode: code,
+		At: s.now().UTC(), Model: model, Event: event, MessageID: it.ID, RDVID: rdvID, StatusCode: code,
 		DurationMS: time.Since(start).Milliseconds(), Attempt: rec.Attempts + 1,
 	}
 	if err != nil {
@@ -430,13 +431,14 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// eventOf reads meta.event back from a queued body (for the log).
-func eventOf(body []byte) string {
+// eventOf reads meta.model and meta.event back from a queued body (for the log).
+func eventOf(body []byte) (model, event string) {
 	var e struct {
 		Meta struct {
+			Model string `json:"model"`
 			Event string `json:"event"`
 		} `json:"meta"`
 	}
 	json.Unmarshal(body, &e)
-	return e.Meta.Event
+	return e.Meta.Model, e.Meta.Event
 }

@@ -166,7 +166,7 @@ func TestOutgoingEventsAreSignedAndInOrder(t *testing.T) {
 	resp := h.do(t, "GET", "/api/v1/webhooks/partenaire/deliveries", auth("camille-martin"), nil)
 	var rep webhook.DeliveryReport
 	resp.json(t, &rep)
-	if resp.status != http.StatusOK || len(rep.Deliveries) != 3 || rep.Deliveries[0].Event != "updated" ||
+	if resp.status != http.StatusOK || len(rep.Deliveries) != 3 || rep.Deliveries[0].Event != "updated" || rep.Deliveries[0].Model != "Rdv" ||
 		rep.Deliveries[2].Event != "created" || rep.Deliveries[2].StatusCode != http.StatusNoContent ||
 		rep.Deliveries[0].RDVID != b.RDV.ID || rep.Pending != 0 || rep.LastSuccessAt == nil || len(rep.DeadLetters) != 0 {
 		t.Fatalf("delivery log: %d %s", resp.status, resp.body)
