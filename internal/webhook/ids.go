@@ -120,20 +120,25 @@ func AllocatedOnly(ctx context.Context, st *store.Store, cat *catalog.Catalog) (
 // allocating the missing ones (a configuration reloaded between
 // AssignIDs and the change, or tests without serve).
 type idResolver struct {
-	tx   *store.Tx
-	cat  *catalog.Catalog
-	seen map[string]map[string]int64
+	tx       *store.Tx
+	cat      *catalog.Catalog
+	explicit map[string]map[string]int64 // kind → configuration id → rdvs_id
+	seen     map[string]map[string]int64
 }
 
 func newIDResolver(tx *store.Tx, cat *catalog.Catalog) *idResolver {
-	return &idResolver{tx: tx, cat: cat, seen: map[string]map[string]int64{}}
+	return &idResolver{tx: tx, cat: cat, explicit: map[string]map[string]int64{}, seen: map[string]map[string]int64{}}
 }
 
 func (r *idResolver) id(kind, id string) (int64, error) {
 	if n, ok := r.seen[kind][id]; ok {
 		return n, nil
 	}
-	_, explicit := configured(r.cat, kind)
+	explicit, ok := r.explicit[kind]
+	if !ok {
+		_, explicit = configured(r.cat, kind)
+		r.explicit[kind] = explicit
+	}
 	got, err := r.tx.ConfigRdvsIDs(kind, explicit, []string{id})
 	if err != nil {
 		return 0, err
