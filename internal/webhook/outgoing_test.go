@@ -493,3 +493,44 @@ func TestOutgoingUserSubscription(t *testing.T) {
 		t.Fatalf("users endpoint: %+v %v", ug, bad)
 	}
 }
+
+// TestOutgoingPhoneRDVBookedByAnAgent: an RDV without lieu is sent with
+// "lieu": null and an empty address, as RDV Solidarités renders it, and
+// one an agent booked names that agent by its integer id.
+func TestOutgoingPhoneRDVBookedByAnAgent(t *testing.T) {
+	secret, key := newSecret()
+	var clock func() time.Time
+	rc := newReceiver(t, secret, key, func() time.Time { return clock() })
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	cat := withWebhooks(t, "  incoming: []\n  outgoing:\n    - { id: lens, url: \""+srv.URL+"\", secret_file: s, allow_private: true }\n",
+		map[string]string{"s": secret})
+	h := newHarness(t, cat, outbox.Policy{})
+	clock = h.now
+	b, err := h.booking.Book(context.Background(), h.agent("karim-benali"), booking.BookRequest{
+		MotifID: "appel-social-lens", StartsAt: "2026-12-03T10:00:00+01:00",
+		Usager: &booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "0612345678"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.settled(t)
+	got, bad := rc.deliveries()
+	if len(bad) > 0 || len(got) != 1 {
+		t.Fatalf("%d deliveries, %v", len(got), bad)
+	}
+	d := got[0].data
+	lieu, hasLieu := d["lieu"]
+	if !hasLieu || lieu != nil || d["address"] != "" || d["created_by"] != "agent" || d["created_by_type"] != "Agent" {
+		t.Errorf("data: %v", d)
+	}
+	agents, _ := d["agents"].([]any)
+	karim, _ := agents[0].(map[string]any)
+	if karim["first_name"] != "Karim" || d["created_by_id"] != karim["id"] || b.RDV.AgentIDs[0] != "karim-benali" {
+		t.Errorf("created_by_id %v, agents %v", d["created_by_id"], agents)
+	}
+	motif, _ := d["motif"].(map[string]any)
+	if motif["location_type"] != "phone" {
+		t.Errorf("motif: %v", motif)
+	}
+}

@@ -191,17 +191,15 @@ func renderRdvsRDV(cat *catalog.Catalog, ids *idResolver, r *rdv.RDV, u *rdv.Usa
 		CancelledAt: rubyTimePtr(r.CancelledAt, loc), Context: nullable(r.Context),
 		CreatedBy: by, CreatedByType: byType, Users: []*rdvsUser{user}, UsersCount: 1, Agents: []rdvsAgent{},
 	}
-	var err error
-	switch r.CreatedBy.Type {
-	case rdv.CreatedByAgent:
-		var n int64
-		n, err = ids.id(store.KindAgent, r.CreatedBy.AgentID)
+	switch {
+	case r.CreatedBy.Type == rdv.CreatedByAgent && r.CreatedBy.AgentID != "":
+		n, err := ids.id(store.KindAgent, r.CreatedBy.AgentID)
+		if err != nil {
+			return nil, err
+		}
 		out.CreatedByID = &n
-	case rdv.CreatedByUsager:
+	case r.CreatedBy.Type == rdv.CreatedByUsager:
 		out.CreatedByID = &u.RdvsID
-	}
-	if err != nil {
-		return nil, err
 	}
 	orgID, err := ids.id(store.KindOrganisation, r.OrganisationID)
 	if err != nil {
