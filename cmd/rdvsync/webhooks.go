@@ -78,7 +78,7 @@ func rdvsIDs(ctx context.Context, cat *catalog.Catalog, st *store.Store) ([]webh
 	if err != nil {
 		return nil, err
 	}
-	gone, err := webhook.AllocatedOnly(ctx, st, cat)
+	gone, err := webhook.UnconfiguredIDs(ctx, st, cat)
 	return append(list, gone...), err
 }
 

@@ -95,9 +95,9 @@ func AssignIDs(ctx context.Context, st *store.Store, cat *catalog.Catalog) ([]ID
 	return out, err
 }
 
-// AllocatedOnly lists the ids allocated to objects no longer configured
+// UnconfiguredIDs lists the ids allocated to objects no longer configured
 // (kept: they come back if the object does).
-func AllocatedOnly(ctx context.Context, st *store.Store, cat *catalog.Catalog) ([]IDMapping, error) {
+func UnconfiguredIDs(ctx context.Context, st *store.Store, cat *catalog.Catalog) ([]IDMapping, error) {
 	var out []IDMapping
 	err := st.View(ctx, func(tx *store.ReadTx) error {
 		for _, kind := range store.RdvsIDKinds {
