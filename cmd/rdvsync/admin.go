@@ -28,7 +28,8 @@ import (
 	"rdvsync/internal/webhook"
 )
 
-// The admin commands (sync-status, sync-retry, feed-url, google-auth) work
+// The admin commands (sync-status, sync-retry, feed-url, google-auth,
+// webhooks-status, rdvs-ids) work
 // whether the daemon runs or not. The daemon holds the store's lock, so
 // while it runs they ask it over HTTP, at the address and with the token it
 // writes at start beside the store (mode 0600): whoever may read the store
@@ -110,6 +111,16 @@ func (d *daemon) registerAdmin(mux *http.ServeMux, token string) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]int{"requeued": n})
+	}))
+	mux.HandleFunc("GET /admin/v1/rdvs-ids", auth(func(w http.ResponseWriter, r *http.Request) {
+		list, err := rdvsIDs(r.Context(), d.catalog.Load(), d.store)
+		if err != nil {
+			d.log.Error("admin rdvs ids", slog.Any("error", err))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(list)
 	}))
 	mux.HandleFunc("POST /admin/v1/feed-url", auth(func(w http.ResponseWriter, r *http.Request) {
 		res, err := feedURL(r.Context(), d.feeds, r.URL.Query().Get("agent"), r.URL.Query().Get("rotate") == "1")

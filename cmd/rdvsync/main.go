@@ -22,6 +22,7 @@ func commands() []command {
 		{"slots", "print the bookable slots of a motif", runSlots},
 		{"gen-dataset", "write a generated département-sized configuration (benchmarks, trials)", runGenDataset},
 		{"webhooks-status", "outgoing webhook queues, last errors; -retry re-queues dead letters", runWebhooksStatus},
+		{"rdvs-ids", "list the integer ids RDV Solidarités-format webhooks send for configured objects", runRdvsIDs},
 		{"feed-url", "print (or -rotate) an agent's secret ICS feed address", runFeedURL},
 		{"google-auth", "connect an agent's Google calendar (OAuth consent, token stored)", runGoogleAuth},
 		{"sync-status", "show the external calendar sync state of every agent", runSyncStatus},

@@ -137,6 +137,12 @@ func (d *daemon) run(ctx context.Context) error {
 		}
 	}()
 
+	// Integer ids for RDV Solidarités' webhook receivers: every configured
+	// object gets its own before anything is sent.
+	if _, err := webhook.AssignIDs(ctx, st, cat); err != nil {
+		return fmt.Errorf("rdvs_id: %w", err)
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -150,7 +156,7 @@ func (d *daemon) run(ctx context.Context) error {
 		return err
 	}
 	// Outgoing webhooks: ordered events per (endpoint, RDV), signed both ways.
-	hooks := webhook.New(st, d.catalog.Load, webhook.Options{Render: httpapi.WebhookRDVView, Logger: d.log})
+	hooks := webhook.New(st, d.catalog.Load, webhook.Options{Render: httpapi.WebhookRDVView, RenderUsager: httpapi.WebhookUsagerView, Logger: d.log})
 	sinks := map[string]outbox.Sink{calsync.Kind: sync, webhook.Kind: hooks}
 	maps.Copy(sinks, notifier.Sinks())
 	dispatcher := outbox.New(st, sinks, outbox.Options{Logger: d.log, Registerer: reg})
@@ -275,6 +281,10 @@ func (d *daemon) reload() {
 	cat, err := d.load()
 	if err != nil {
 		d.log.Error("configuration reload failed: keeping the previous configuration", slog.Any("error", err))
+		return
+	}
+	if _, err := webhook.AssignIDs(context.Background(), d.store, cat); err != nil {
+		d.log.Error("configuration reload failed: keeping the previous configuration", slog.Any("error", fmt.Errorf("rdvs_id: %w", err)))
 		return
 	}
 	old := d.catalog.Load().Config

@@ -70,3 +70,43 @@ func runWebhooksStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// rdvsIDs is the integer id of every configured object, then those of
+// objects no longer configured (kept, should they come back).
+func rdvsIDs(ctx context.Context, cat *catalog.Catalog, st *store.Store) ([]webhook.IDMapping, error) {
+	list, err := webhook.AssignIDs(ctx, st, cat)
+	if err != nil {
+		return nil, err
+	}
+	gone, err := webhook.UnconfiguredIDs(ctx, st, cat)
+	return append(list, gone...), err
+}
+
+// runRdvsIDs lists the integer ids RDV Solidarités-format webhooks send for
+// organisations, services, lieux, motifs and agents.
+func runRdvsIDs(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("rdvs-ids", stderr)
+	path := fs.String("config", "config.yaml", "configuration `file`")
+	storePath := fs.String("store", "", "bbolt `file`, overriding store.path")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var list []webhook.IDMapping
+	ok := adminCallBody(*path, *storePath, stderr, func(ctx context.Context, cat *catalog.Catalog, st *store.Store) (any, error) {
+		return rdvsIDs(ctx, cat, st)
+	}, http.MethodGet, "/admin/v1/rdvs-ids", nil, &list)
+	if !ok {
+		return 1
+	}
+	if *asJSON {
+		return printJSON(stdout, stderr, list)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tID\tRDVS_ID\tSOURCE")
+	for _, m := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", m.Kind, m.ID, m.RdvsID, m.Source)
+	}
+	tw.Flush()
+	return 0
+}

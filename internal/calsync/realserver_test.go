@@ -3,6 +3,7 @@ package calsync_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"rdvsync/connectors"
 	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/rdv"
 )
 
 // realHarness wires booking, calendar sync and the outbox to a real CalDAV
@@ -85,6 +87,15 @@ func sequence(ev *ical.Component) string {
 	return p.Value
 }
 
+func seqNum(t *testing.T, ev *ical.Component) int {
+	t.Helper()
+	n, err := strconv.Atoi(sequence(ev))
+	if err != nil {
+		t.Fatalf("SEQUENCE %q: %v", sequence(ev), err)
+	}
+	return n
+}
+
 var servers = []struct {
 	name  string
 	start func(testing.TB) caldavtest.Server
@@ -132,6 +143,16 @@ func TestRealServersBookMoveCancel(t *testing.T) {
 			h.settled(t)
 			if evs = h.events(t); len(evs) != 0 {
 				t.Fatalf("after cancelling: %d objects", len(evs))
+			}
+
+			// Reopened: the event is back, with a higher SEQUENCE than any sent.
+			if _, err := h.booking.SetStatus(ctx, agent.Agent, b.RDV.ID, rdv.StatusUnknown); err != nil {
+				t.Fatal(err)
+			}
+			h.settled(t)
+			evs = h.events(t)
+			if ev2 := evs[b.RDV.ID]; len(evs) != 1 || ev2 == nil || !start(t, ev2).Equal(time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC)) || seqNum(t, ev2) <= seqNum(t, ev) {
+				t.Fatalf("after reopening: %d objects, %v", len(evs), ev2)
 			}
 		})
 	}

@@ -96,13 +96,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetBool(b)
-	case reflect.Int:
-		i, err := strconv.Atoi(n.Value)
+	case reflect.Int, reflect.Int64:
+		i, err := strconv.ParseInt(n.Value, 10, 64)
 		if n.Kind != yaml.ScalarNode || err != nil {
 			d.errorf(n, path, "%q is not a whole number", n.Value)
 			return
 		}
-		v.SetInt(int64(i))
+		v.SetInt(i)
 	default:
 		panic(fmt.Sprintf("config: unsupported field kind %s at %s", v.Kind(), path))
 	}

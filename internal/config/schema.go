@@ -2,6 +2,8 @@ package config
 
 import (
 	"net/netip"
+	"slices"
+
 	"rdvsync/internal/rdv"
 )
 
@@ -89,8 +91,14 @@ type Territory struct {
 	ExtraHolidays []rdv.Date `yaml:"extra_holidays"`
 }
 
+// RdvsID, on organisations, services, lieux, motifs and agents, is the
+// integer id RDV Solidarités gave the same object: outgoing webhooks in
+// format rdv-solidarites send it, so a receiver that knew RDV Solidarités
+// recognises it. Without it the store allocates one (rdvsync rdvs-ids).
+
 type Organisation struct {
 	ID        string `yaml:"id"`
+	RdvsID    int64  `yaml:"rdvs_id"`
 	Name      string `yaml:"name"`
 	Territory string `yaml:"territory"`
 	Timezone  string `yaml:"timezone"`
@@ -99,12 +107,14 @@ type Organisation struct {
 }
 
 type Service struct {
-	ID   string `yaml:"id"`
-	Name string `yaml:"name"`
+	ID     string `yaml:"id"`
+	RdvsID int64  `yaml:"rdvs_id"`
+	Name   string `yaml:"name"`
 }
 
 type Lieu struct {
 	ID           string `yaml:"id"`
+	RdvsID       int64  `yaml:"rdvs_id"`
 	Organisation string `yaml:"organisation"`
 	Name         string `yaml:"name"`
 	Address      string `yaml:"address"`
@@ -112,6 +122,7 @@ type Lieu struct {
 
 type Motif struct {
 	ID                  string                 `yaml:"id"`
+	RdvsID              int64                  `yaml:"rdvs_id"`
 	Organisation        string                 `yaml:"organisation"`
 	Service             string                 `yaml:"service"`
 	Name                string                 `yaml:"name"`
@@ -127,6 +138,7 @@ type Motif struct {
 
 type Agent struct {
 	ID                    string                 `yaml:"id"`
+	RdvsID                int64                  `yaml:"rdvs_id"`
 	FirstName             string                 `yaml:"first_name"`
 	LastName              string                 `yaml:"last_name"`
 	Email                 string                 `yaml:"email"`
@@ -255,4 +267,22 @@ type OutgoingWebhook struct {
 	SecretEnv     string   `yaml:"secret_env"`
 	Organisations []string `yaml:"organisations"`
 	AllowPrivate  bool     `yaml:"allow_private"`
+	// Format is the body: FormatRdvSolidarites (default) or FormatRdvsync.
+	Format string `yaml:"format"`
+	// Subscriptions are the models told, as in RDV Solidarités: "rdv"
+	// (default) and "user".
+	Subscriptions []string `yaml:"subscriptions"`
+}
+
+// Outgoing webhook formats and subscriptions.
+const (
+	FormatRdvSolidarites = "rdv-solidarites"
+	FormatRdvsync        = "rdvsync"
+	SubscriptionRdv      = "rdv"
+	SubscriptionUser     = "user"
+)
+
+// Subscribes reports whether the endpoint hears about model ("rdv", "user").
+func (w *OutgoingWebhook) Subscribes(model string) bool {
+	return slices.Contains(w.Subscriptions, model)
 }

@@ -84,6 +84,27 @@ func (v *validator) index(kind string, n int, id func(int) string) map[string]in
 	return m
 }
 
+// rdvsIDs checks the rdvs_id of objects of one kind: positive and unique.
+func (v *validator) rdvsIDs(kind string, n int, id func(int) int64) {
+	seen := map[int64]int{}
+	for i := range n {
+		p := fmt.Sprintf("%s[%d].rdvs_id", kind, i)
+		if !v.has(p) {
+			continue
+		}
+		x := id(i)
+		if x <= 0 {
+			v.errorf(p, "%d is not a positive integer (RDV Solidarités' id of the same object)", x)
+			continue
+		}
+		if j, dup := seen[x]; dup {
+			v.errorf(p, "rdvs_id %d is already used by %s[%d]", x, kind, j)
+			continue
+		}
+		seen[x] = i
+	}
+}
+
 func (v *validator) ref(path, kind string, m map[string]int, id string) bool {
 	if !v.required(path, id) {
 		return false
@@ -173,6 +194,11 @@ func (v *validator) run() {
 	v.index("sectors", len(f.Sectors), func(i int) string { return f.Sectors[i].ID })
 	v.index("webhooks.incoming", len(f.Webhooks.Incoming), func(i int) string { return f.Webhooks.Incoming[i].ID })
 	v.index("webhooks.outgoing", len(f.Webhooks.Outgoing), func(i int) string { return f.Webhooks.Outgoing[i].ID })
+	v.rdvsIDs("organisations", len(f.Organisations), func(i int) int64 { return f.Organisations[i].RdvsID })
+	v.rdvsIDs("services", len(f.Services), func(i int) int64 { return f.Services[i].RdvsID })
+	v.rdvsIDs("lieux", len(f.Lieux), func(i int) int64 { return f.Lieux[i].RdvsID })
+	v.rdvsIDs("motifs", len(f.Motifs), func(i int) int64 { return f.Motifs[i].RdvsID })
+	v.rdvsIDs("agents", len(f.Agents), func(i int) int64 { return f.Agents[i].RdvsID })
 	if len(f.Organisations) == 0 {
 		v.errorf("organisations", "at least one organisation is required")
 	}
@@ -571,6 +597,17 @@ func (v *validator) webhooks() {
 		out.Secret = v.secret(p, "secret", out.SecretFile, out.SecretEnv, true)
 		for j, o := range out.Organisations {
 			v.ref(fmt.Sprintf("%s.organisations[%d]", p, j), "organisation", v.orgs, o)
+		}
+		oneOf(v, p+".format", &out.Format, FormatRdvSolidarites, FormatRdvSolidarites, FormatRdvsync)
+		if !v.has(p + ".subscriptions") {
+			out.Subscriptions = []string{SubscriptionRdv}
+		} else if len(out.Subscriptions) == 0 {
+			v.errorf(p+".subscriptions", "at least one subscription is required (rdv, user)")
+		}
+		for j, sub := range out.Subscriptions {
+			if sub != SubscriptionRdv && sub != SubscriptionUser {
+				v.errorf(fmt.Sprintf("%s.subscriptions[%d]", p, j), "%q is not allowed (use rdv or user)", sub)
+			}
 		}
 	}
 }

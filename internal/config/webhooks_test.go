@@ -142,3 +142,58 @@ webhooks:
 		t.Fatalf("defaults: %+v", ds)
 	}
 }
+
+func TestRdvsIDsAndOutgoingFormat(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/hook", []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withIDs := strings.NewReplacer(
+		`{ id: o1, name: O1`, `{ id: o1, rdvs_id: 7, name: O1`,
+		`{ id: o2, name: O2`, `{ id: o2, rdvs_id: 7, name: O2`,
+		`{ id: m1, organisation`, `{ id: m1, rdvs_id: 0, organisation`,
+		`{ id: l1, organisation`, `{ id: l1, rdvs_id: 12, organisation`,
+	).Replace(base)
+	hooks := `
+webhooks:
+  outgoing:
+    - { id: a, url: "https://a.example.org/h", secret_file: hook }
+    - { id: b, url: "https://b.example.org/h", secret_file: hook, format: rdvsync, subscriptions: [rdv, user] }
+    - { id: c, url: "https://c.example.org/h", secret_file: hook, format: json, subscriptions: [rdv, absence] }
+`
+	_, err := Parse(dir+"/c.yaml", []byte(withIDs+hooks))
+	if err == nil {
+		t.Fatal("bad rdvs_id and format accepted")
+	}
+	got := err.Error()
+	for _, want := range []string{
+		`organisations[1].rdvs_id: rdvs_id 7 is already used by organisations[0]`,
+		`motifs[0].rdvs_id: 0 is not a positive integer`,
+		`webhooks.outgoing[2].format: "json" is not allowed (use one of: rdv-solidarites, rdvsync)`,
+		`webhooks.outgoing[2].subscriptions[1]: "absence" is not allowed (use rdv or user)`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("got:\n%s\nwant it to contain %q", got, want)
+		}
+	}
+	if n := strings.Count(got, "\n") + 1; n != 4 {
+		t.Errorf("%d errors, want 4:\n%s", n, got)
+	}
+
+	valid := strings.NewReplacer("rdvs_id: 7, name: O2", "rdvs_id: 8, name: O2", "rdvs_id: 0, ", "").Replace(withIDs) +
+		strings.Replace(hooks, "format: json, subscriptions: [rdv, absence]", "subscriptions: [user]", 1)
+	f, err := Parse(dir+"/c.yaml", []byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := f.Webhooks.Outgoing
+	if out[0].Format != FormatRdvSolidarites || !out[0].Subscribes("rdv") || out[0].Subscribes("user") {
+		t.Errorf("defaults: %+v", out[0])
+	}
+	if out[1].Format != FormatRdvsync || !out[1].Subscribes("user") || out[2].Subscribes("rdv") {
+		t.Errorf("given: %+v %+v", out[1], out[2])
+	}
+	if f.Organisations[1].RdvsID != 8 || f.Lieux[0].RdvsID != 12 || f.Motifs[0].RdvsID != 0 {
+		t.Errorf("rdvs_id: %+v %+v %+v", f.Organisations[1], f.Lieux[0], f.Motifs[0])
+	}
+}

@@ -54,7 +54,9 @@ func NewSlotsResponse(ss []slots.Slot) SlotsResponse {
 
 // UsagerView is an usager as the API prints it.
 type UsagerView struct {
-	ID          string `json:"id,omitempty"`
+	ID string `json:"id,omitempty"`
+	// RdvsID is the integer id RDV Solidarités-format webhooks send.
+	RdvsID      int64  `json:"rdvs_id,omitempty"`
 	FirstName   string `json:"first_name"`
 	LastName    string `json:"last_name"`
 	Email       string `json:"email,omitempty"`
@@ -68,7 +70,7 @@ type UsagerView struct {
 }
 
 func newUsagerView(u *rdv.Usager) *UsagerView {
-	v := &UsagerView{ID: u.ID, FirstName: u.FirstName, LastName: u.LastName, Email: u.Email, PhoneNumber: u.PhoneNumber,
+	v := &UsagerView{ID: u.ID, RdvsID: u.RdvsID, FirstName: u.FirstName, LastName: u.LastName, Email: u.Email, PhoneNumber: u.PhoneNumber,
 		Address: u.Address, PostalCode: u.PostalCode, CityCode: u.CityCode, BirthDate: u.BirthDate}
 	if u.PhoneNumber != "" {
 		mobile := u.PhoneMobile
@@ -79,7 +81,9 @@ func newUsagerView(u *rdv.Usager) *UsagerView {
 
 // RDVView is an RDV as the API prints it (DESIGN §5).
 type RDVView struct {
-	ID              string        `json:"id"`
+	ID string `json:"id"`
+	// RdvsID is the integer id RDV Solidarités-format webhooks send.
+	RdvsID          int64         `json:"rdvs_id"`
 	Status          rdv.Status    `json:"status"`
 	StartsAt        string        `json:"starts_at"`
 	EndsAt          string        `json:"ends_at"`
@@ -115,7 +119,7 @@ func newRDVView(cat *catalog.Catalog, b *booking.Booked, who viewer, publicURL s
 	}
 	ts := func(t time.Time) string { return t.In(loc).Format(time.RFC3339) }
 	v := RDVView{
-		ID: r.ID, Status: r.Status, StartsAt: ts(r.StartsAt), EndsAt: ts(r.EndsAt),
+		ID: r.ID, RdvsID: r.RdvsID, Status: r.Status, StartsAt: ts(r.StartsAt), EndsAt: ts(r.EndsAt),
 		DurationMinutes: int(r.EndsAt.Sub(r.StartsAt) / time.Minute), MotifID: r.MotifID, LieuID: r.LieuID,
 		OrganisationID: r.OrganisationID, AgentIDs: r.AgentIDs, CreatedBy: r.CreatedBy,
 		CreatedAt: ts(r.CreatedAt), UpdatedAt: ts(r.UpdatedAt),

@@ -40,6 +40,10 @@ func WebhookRDVView(cat *catalog.Catalog, b *booking.Booked) any {
 	return v
 }
 
+// WebhookUsagerView renders the "data" of outgoing User events in format
+// rdvsync: the usager as an agent sees it.
+func WebhookUsagerView(u *rdv.Usager) any { return newUsagerView(u) }
+
 // handleIncomingWebhook books from a prescription form: 404 for an
 // unknown source, 401 (nothing stored) for a bad signature, then exactly
 // what POST /api/v1/rdvs answers an anonymous prescripteur. A Démarches

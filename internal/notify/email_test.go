@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-ical"
 
 	"rdvsync/internal/booking"
+	"rdvsync/internal/rdv"
 )
 
 // tuesday is the test's "now": Tuesday 1 December 2026, 10:00 in Paris.
@@ -410,4 +411,55 @@ func TestMovedToAnotherAgent(t *testing.T) {
 		t.Errorf("thomas: subject %q", joined.subject)
 	}
 	checkICS(t, "added", joined, b.RDV.ID, "REQUEST", 2, monday9)
+}
+
+// TestReopenedRDVSendsARequest: an RDV cancelled, then set back to
+// "unknown" by an agent, is told to its usager (email and SMS) and its
+// agents as a new REQUEST with a higher SEQUENCE, so the calendars that
+// received the CANCEL show the RDV again.
+func TestReopenedRDVSendsARequest(t *testing.T) {
+	smtpd := newSMTPServer(t)
+	h := newHarness(t, setup{smtpPort: smtpd.port()}, tuesday)
+	b := h.bookExterne(t, thursday9, lea)
+	h.settled(t)
+	camille := h.cat.Load().Agent("camille-martin")
+	ctx := context.Background()
+	if _, err := h.booking.Cancel(ctx, booking.Caller{Agent: camille}, b.RDV.ID, "indisponible"); err != nil {
+		t.Fatal(err)
+	}
+	h.settled(t)
+	if _, err := h.booking.SetStatus(ctx, camille, b.RDV.ID, rdv.StatusUnknown); err != nil {
+		t.Fatal(err)
+	}
+	h.settled(t)
+	when := "jeudi 3 décembre 2026 à 9 h 00"
+	es := emailsTo(t, smtpd, lea.email)
+	if len(es) != 3 {
+		t.Fatalf("usager: %d emails, want 3 (created, cancelled, reopened)", len(es))
+	}
+	checkICS(t, "usager cancellation", es[1], b.RDV.ID, "CANCEL", 2, thursday9)
+	u := es[2]
+	if u.subject != "Votre rendez-vous du "+when+" est maintenu" {
+		t.Errorf("usager subject %q", u.subject)
+	}
+	contains(t, "reopened", u.text, when, "MDS Arras Centre", b.RDV.UsagerToken)
+	checkICS(t, "usager reopened", u, b.RDV.ID, "REQUEST", 3, thursday9)
+	as := emailsTo(t, smtpd, "camille.martin@example.org") // level "all": her own changes too
+	if len(as) != 3 {
+		t.Fatalf("agent: %d emails, want 3", len(as))
+	}
+	contains(t, "agent reopened", as[2].subject, "RDV rétabli le "+when)
+	contains(t, "agent reopened", as[2].text, "rétabli par Camille Martin")
+	checkICS(t, "agent reopened", as[2], b.RDV.ID, "REQUEST", 3, thursday9)
+	var got []string
+	for _, r := range h.receipts(t, b.RDV.ID) {
+		if r.Event == "reopened" {
+			got = append(got, r.Recipient+"/"+r.Channel)
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"agent/email", "usager/email", "usager/sms"}; !slices.Equal(got, want) {
+		t.Errorf("receipts of the reopening: %v, want %v (not the prescripteur)", got, want)
+	}
+	h.checkLogs(t)
 }

@@ -26,6 +26,7 @@ const (
 	EventCreated   = "created"
 	EventMoved     = "moved"
 	EventCancelled = "cancelled"
+	EventReopened  = "reopened" // a cancelled RDV set back to unknown or seen
 	EventReminder  = "reminder"
 )
 
@@ -81,7 +82,7 @@ func New(st *store.Store, cat func() *catalog.Catalog, opts Options) (*Service, 
 	}
 	s.total = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rdvsync_notifications_total",
-		Help: "Notification delivery attempts by channel (email, sms), event (created, moved, cancelled, reminder) and result (ok, failed, skipped).",
+		Help: "Notification delivery attempts by channel (email, sms), event (created, moved, cancelled, reopened, reminder) and result (ok, failed, skipped).",
 	}, []string{"channel", "event", "result"})
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(s.total); err != nil {

@@ -73,8 +73,11 @@ func dotAtom(s string) string {
 	}, s)
 }
 
-// eventOf names the change: created, moved, cancelled, or "" for changes
-// nobody is told about (statuses seen, noshow, a reopened RDV).
+// eventOf names the change: created, moved, cancelled, reopened, or "" for
+// changes nobody is told about (statuses seen, noshow of an active RDV).
+// A reopened RDV is told like a move: its usager and agents were sent a
+// CANCEL, and their calendars keep it until a REQUEST with a higher
+// SEQUENCE (RFC 5546 §2.1.5) brings the event back.
 func eventOf(c booking.Change) string {
 	b, a := c.Before, c.After
 	switch {
@@ -83,6 +86,9 @@ func eventOf(c booking.Change) string {
 			return EventCreated
 		}
 	case !b.Active():
+		if a.Active() {
+			return EventReopened
+		}
 	case !a.Active():
 		return EventCancelled
 	case !a.StartsAt.Equal(b.StartsAt) || a.LieuID != b.LieuID:
@@ -135,7 +141,7 @@ func (s *Service) OnChange(tx *store.Tx, c booking.Change) error {
 			out = append(out, outMessage{KindSMS, m})
 		}
 	}
-	if ev != EventMoved && a.CreatedBy.Type == rdv.CreatedByPrescripteur && a.CreatedBy.Email != "" {
+	if (ev == EventCreated || ev == EventCancelled) && a.CreatedBy.Type == rdv.CreatedByPrescripteur && a.CreatedBy.Email != "" {
 		m := base
 		m.Recipient = RecipientPrescripteur
 		out = append(out, outMessage{KindEmail, m})

@@ -27,12 +27,13 @@ var emailTemplates = []string{
 	"created_usager", "created_prescripteur", "created_agent",
 	"moved_usager", "moved_agent",
 	"cancelled_usager", "cancelled_prescripteur", "cancelled_agent",
+	"reopened_usager", "reopened_agent",
 	"reminder_usager",
 	"refused_prescripteur",
 }
 
 // smsTemplates are the SMS templates (to the usager), one per event.
-var smsTemplates = []string{"created", "moved", "cancelled", "reminder"}
+var smsTemplates = []string{"created", "moved", "cancelled", "reopened", "reminder"}
 
 type templates struct {
 	text   map[string]*texttemplate.Template
@@ -87,7 +88,7 @@ type view struct {
 	Added                   bool // the RDV joined this agent's agenda
 
 	CancelledByUsager bool   // cancelled: the usager cancelled (excused)
-	ChangedBy         string // agents: who moved or cancelled ("l'usager" or an agent's name)
+	ChangedBy         string // agents: who moved, cancelled or reopened ("l'usager" or an agent's name)
 
 	UsagerName     string
 	UsagerPhone    string // agents only

@@ -87,6 +87,8 @@ func TestTemplatesGolden(t *testing.T) {
 			m.PrevLieuID = r.LieuID
 		case EventCancelled:
 			m.Status = rdv.StatusExcused
+		case EventReopened:
+			m.ByAgentID = "thomas-leroy" // only agents reopen
 		}
 		out, err := tmpl.renderEmail(newView(cat, r, u, m, a))
 		if err != nil {

@@ -24,7 +24,11 @@ type CreatedBy struct {
 
 // Usager is a beneficiary. Phone numbers are stored in E.164.
 type Usager struct {
-	ID          string    `json:"id"`
+	ID string `json:"id"`
+	// RdvsID is the usager's integer id, allocated by the store on first
+	// write and never changed: what RDV Solidarités' webhook receivers
+	// key their records on (the "id" of its User payload).
+	RdvsID      int64     `json:"rdvs_id"`
 	FirstName   string    `json:"first_name"`
 	LastName    string    `json:"last_name"`
 	Email       string    `json:"email,omitempty"`
@@ -41,7 +45,10 @@ type Usager struct {
 // RDV is an appointment. Times are UTC inside; the API prints them in the
 // organisation's zone.
 type RDV struct {
-	ID             string     `json:"id"`
+	ID string `json:"id"`
+	// RdvsID is the RDV's integer id, allocated by the store on first
+	// write and never changed (the "id" of RDV Solidarités' Rdv payload).
+	RdvsID         int64      `json:"rdvs_id"`
 	Status         Status     `json:"status"`
 	StartsAt       time.Time  `json:"starts_at"`
 	EndsAt         time.Time  `json:"ends_at"`

@@ -26,6 +26,7 @@ var (
 	bucketReminders         = []byte("reminders")
 	bucketReminderByRDV     = []byte("reminder_by_rdv")
 	bucketReceipts          = []byte("receipts")
+	bucketRdvsIDs           = []byte("rdvs_ids")
 )
 
 // Keys of the meta bucket.

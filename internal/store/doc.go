@@ -14,9 +14,9 @@
 //	meta
 //	├── schema_version                              → uint64, 8 bytes big-endian
 //	└── max_rdv_duration                            → int64 ns, 8 bytes big-endian; never decreases
-//	rdvs
+//	rdvs                                            sequence: the last integer id given to an RDV
 //	└── <rdv id>                                    → {"v":1, RDV}
-//	usagers
+//	usagers                                         sequence: the last integer id given to an usager
 //	└── <usager id>                                 → {"v":1, Usager}
 //	usager_email                                    lookup, several usagers may share an email
 //	└── <email>\x00<usager id>                      → ·
@@ -50,6 +50,9 @@
 //	└── <rdv id>                                    → {"v":1, start, version, due, sent}
 //	receipts                                        notification delivery attempts (receipts.go)
 //	└── <rdv id>\x00<t at><seq>                     → {"v":1, Receipt}; seq: 8 bytes big-endian, bucket sequence
+//	rdvs_ids                                        integer ids of configured objects (rdvsids.go)
+//	└── <kind>                                      organisation, service, lieu, motif, agent; sequence: highest id given
+//	    └── <configuration id>                      → uint64, 8 bytes big-endian
 //
 // Names, emails and phones in index keys are normalised (normalize.go):
 // lower case, accents stripped, punctuation and runs of spaces collapsed to
@@ -59,6 +62,10 @@
 // Tx.PutRDV and Tx.PutUsager read the previously stored version and remove
 // its index entries before writing the new ones, so a moved or cancelled RDV
 // frees its old slot in the very transaction that moves or cancels it.
+//
+// RDVs and usagers carry an integer id (RdvsID) drawn from their bucket's
+// sequence when first written: bucket sequences only grow, so an id is
+// never given twice, even after a deletion.
 //
 // A reminder is in reminders while pending and in reminder_by_rdv until
 // purged: ScheduleReminder moves it when its RDV moves (one per RDV and

@@ -25,6 +25,7 @@ var migrations = []migration{
 	{version: 2, name: "outbox and calendar sync", apply: createOutboxBuckets},
 	{version: 3, name: "reminders and notification receipts", apply: createNotificationBuckets},
 	{version: 4, name: "organisations that know each usager", apply: createUsagerOrgs},
+	{version: 5, name: "integer ids for RDV Solidarités webhook receivers", apply: giveRdvsIDs},
 }
 
 func createInitialBuckets(tx *bolt.Tx) error {

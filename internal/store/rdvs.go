@@ -141,13 +141,15 @@ func (tx *ReadTx) EachOrgRDV(orgID string, from, to time.Time, fn func(*rdv.RDV)
 // PutRDV inserts r or replaces the stored RDV with the same id, and brings
 // every index up to date: the entries of the previous version are removed,
 // so a moved or cancelled RDV frees its old slot at once, and a cancelled
-// RDV leaves agent_busy. PutRDV does not check availability; the caller
+// RDV leaves agent_busy. It sets r.RdvsID: a new RDV gets the next integer
+// id, a stored one keeps its own. PutRDV does not check availability; the caller
 // checks AgentHasOverlap in the same transaction.
 func (tx *Tx) PutRDV(r *rdv.RDV) error {
 	if err := checkRDV(r); err != nil {
 		return fmt.Errorf("store: put rdv %s: %w", r.ID, err)
 	}
 	rdvs := tx.bucket(bucketRDVs)
+	var prevID *int64
 	if old := rdvs.Get([]byte(r.ID)); old != nil {
 		prev, err := decodeRDV(old)
 		if err != nil {
@@ -156,6 +158,10 @@ func (tx *Tx) PutRDV(r *rdv.RDV) error {
 		if err := tx.unindexRDV(prev); err != nil {
 			return fmt.Errorf("store: put rdv %s: %w", r.ID, err)
 		}
+		prevID = &prev.RdvsID
+	}
+	if err := keepRdvsID(rdvs, prevID, &r.RdvsID); err != nil {
+		return fmt.Errorf("store: put rdv %s: %w", r.ID, err)
 	}
 	val, err := encodeRDV(r)
 	if err != nil {

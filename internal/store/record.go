@@ -28,6 +28,7 @@ type createdByV1 struct {
 type rdvV1 struct {
 	V              int         `json:"v"`
 	ID             string      `json:"id"`
+	RdvsID         int64       `json:"rdvs_id,omitempty"`
 	Status         string      `json:"status"`
 	StartsAt       time.Time   `json:"starts_at"`
 	EndsAt         time.Time   `json:"ends_at"`
@@ -58,6 +59,7 @@ func encodeRDV(r *rdv.RDV) ([]byte, error) {
 	return json.Marshal(rdvV1{
 		V:              recordV1,
 		ID:             r.ID,
+		RdvsID:         r.RdvsID,
 		Status:         string(r.Status),
 		StartsAt:       r.StartsAt.UTC(),
 		EndsAt:         r.EndsAt.UTC(),
@@ -94,6 +96,7 @@ func decodeRDV(b []byte) (*rdv.RDV, error) {
 	}
 	return &rdv.RDV{
 		ID:             v.ID,
+		RdvsID:         v.RdvsID,
 		Status:         rdv.Status(v.Status),
 		StartsAt:       v.StartsAt,
 		EndsAt:         v.EndsAt,
@@ -123,6 +126,7 @@ func decodeRDV(b []byte) (*rdv.RDV, error) {
 type usagerV1 struct {
 	V           int       `json:"v"`
 	ID          string    `json:"id"`
+	RdvsID      int64     `json:"rdvs_id,omitempty"`
 	FirstName   string    `json:"first_name"`
 	LastName    string    `json:"last_name"`
 	Email       string    `json:"email,omitempty"`
@@ -140,6 +144,7 @@ func encodeUsager(u *rdv.Usager) ([]byte, error) {
 	return json.Marshal(usagerV1{
 		V:           recordV1,
 		ID:          u.ID,
+		RdvsID:      u.RdvsID,
 		FirstName:   u.FirstName,
 		LastName:    u.LastName,
 		Email:       u.Email,
@@ -164,6 +169,7 @@ func decodeUsager(b []byte) (*rdv.Usager, error) {
 	}
 	return &rdv.Usager{
 		ID:          v.ID,
+		RdvsID:      v.RdvsID,
 		FirstName:   v.FirstName,
 		LastName:    v.LastName,
 		Email:       v.Email,

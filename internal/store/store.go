@@ -154,7 +154,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	var fnErr error
 	err := guard(s.path, "write", func() error {
 		return s.commit.update(ctx, func(btx *bolt.Tx) error {
-			fnErr = fn(&Tx{ReadTx{btx: btx}})
+			fnErr = fn(&Tx{ReadTx: ReadTx{btx: btx}})
 			return fnErr
 		})
 	})
@@ -230,6 +230,15 @@ type ReadTx struct {
 // to Update.
 type Tx struct {
 	ReadTx
+	// usagers records the usagers PutUsager wrote: id → created.
+	usagers map[string]bool
+}
+
+// UsagerWritten reports whether PutUsager wrote the usager in this
+// transaction, and whether it created it (effects tell receivers).
+func (tx *Tx) UsagerWritten(id string) (written, created bool) {
+	created, written = tx.usagers[id]
+	return written, created
 }
 
 func (tx *ReadTx) bucket(name []byte) *bolt.Bucket {

@@ -143,7 +143,7 @@ func fillAll(t *testing.T, v reflect.Value, seed int) {
 			f.SetString(fmt.Sprintf("%s-%d", name, seed))
 		case f.Kind() == reflect.Bool:
 			f.SetBool(true)
-		case f.Kind() == reflect.Int:
+		case f.Kind() == reflect.Int || f.Kind() == reflect.Int64:
 			f.SetInt(int64(seed + i + 1))
 		case f.Type() == reflect.TypeFor[[]string]():
 			f.Set(reflect.ValueOf([]string{name + "-a", name + "-b"}))

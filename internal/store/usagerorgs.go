@@ -25,10 +25,13 @@ func (tx *Tx) noteUsagerOrg(usagerID, orgID string) error {
 }
 
 // UsagerKnownTo reports whether one of orgIDs has an RDV with the usager.
+// Keys are looked up with a cursor: Get returns nil for the empty value of
+// a key written earlier in the same transaction, where an effect asks.
 func (tx *ReadTx) UsagerKnownTo(usagerID string, orgIDs []string) bool {
-	b := tx.bucket(bucketUsagerOrgs)
+	c := tx.bucket(bucketUsagerOrgs).Cursor()
 	for _, o := range orgIDs {
-		if b.Get(joinKey(usagerID, o)) != nil {
+		key := joinKey(usagerID, o)
+		if k, _ := c.Seek(key); bytes.Equal(k, key) {
 			return true
 		}
 	}

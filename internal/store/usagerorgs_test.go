@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -57,6 +58,23 @@ func putAsOlderVersion(t *testing.T, s *Store, r *rdv.RDV) {
 		t.Fatal(err)
 	}
 	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRDVs).Put([]byte(r.ID), v) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUsagerKnownInTheTransactionThatBooks(t *testing.T) {
+	s := openTest(t)
+	err := s.Update(context.Background(), func(tx *Tx) error {
+		r := newRDV("r1", "mds-arras", at(1, 0), time.Hour, "a")
+		if err := tx.PutRDV(r); err != nil {
+			return err
+		}
+		if !tx.UsagerKnownTo(r.UsagerID, []string{"mds-arras"}) {
+			t.Error("the usager is not known to the organisation in the transaction that booked it")
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }

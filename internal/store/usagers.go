@@ -174,12 +174,13 @@ func nonEmpty(ss ...string) []string {
 
 // PutUsager inserts u or replaces the stored usager with the same id, and
 // brings the lookup and search indexes up to date, removing the entries of
-// the previous version.
+// the previous version. It sets u.RdvsID as PutRDV does for RDVs.
 func (tx *Tx) PutUsager(u *rdv.Usager) error {
 	if u.ID == "" {
 		return fmt.Errorf("store: put usager: empty id")
 	}
 	usagers := tx.bucket(bucketUsagers)
+	var prevID *int64
 	if old := usagers.Get([]byte(u.ID)); old != nil {
 		prev, err := decodeUsager(old)
 		if err != nil {
@@ -190,6 +191,16 @@ func (tx *Tx) PutUsager(u *rdv.Usager) error {
 				return fmt.Errorf("store: put usager %s: %s: %w", u.ID, e.bucket, err)
 			}
 		}
+		prevID = &prev.RdvsID
+	}
+	if err := keepRdvsID(usagers, prevID, &u.RdvsID); err != nil {
+		return fmt.Errorf("store: put usager %s: %w", u.ID, err)
+	}
+	if tx.usagers == nil {
+		tx.usagers = map[string]bool{}
+	}
+	if _, seen := tx.usagers[u.ID]; !seen {
+		tx.usagers[u.ID] = prevID == nil
 	}
 	val, err := encodeUsager(u)
 	if err != nil {

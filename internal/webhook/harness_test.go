@@ -116,7 +116,7 @@ func newHarnessLogged(t *testing.T, cat *catalog.Catalog, policy outbox.Policy, 
 	}
 	h.store = st
 	load := func() *catalog.Catalog { return cat }
-	h.hooks = webhook.New(st, load, webhook.Options{Render: httpapi.WebhookRDVView, Now: h.now})
+	h.hooks = webhook.New(st, load, webhook.Options{Render: httpapi.WebhookRDVView, RenderUsager: httpapi.WebhookUsagerView, Now: h.now})
 	if h.notify, err = notify.New(st, load, notify.Options{Now: h.now}); err != nil {
 		t.Fatal(err)
 	}
@@ -253,18 +253,23 @@ func (h *harness) settled(t *testing.T) {
 // received is one delivery a receiver accepted.
 type received struct {
 	messageID string
+	model     string
 	event     string
-	rdvID     string
+	rdvID     string // the RDV's uuid (data.id in format rdvsync, data.uuid in rdv-solidarites)
 	status    string
 	startsAt  string
 	data      map[string]any
 	meta      map[string]any
+	body      string
 }
 
 // receiver is a partner system on loopback. It checks both signatures of
 // every request as a receiver would (X-Lapin-Signature with the secret
 // text, webhook-signature with the whsec_ key, timestamp within 5 min of
-// clock) and answers fail(n) for the n-th request (1-based), 2xx when nil.
+// clock), and every body in format rdv-solidarites against RDV
+// Solidarités' JSON Schema (the contract test: every delivery of every
+// test goes through it), and answers fail(n) for the n-th request
+// (1-based), 2xx when nil.
 type receiver struct {
 	t      *testing.T
 	secret string
@@ -310,6 +315,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !strings.Contains(" "+r.Header.Get("webhook-signature")+" ", " "+want+" ") {
 		rc.bad = append(rc.bad, "webhook-signature "+r.Header.Get("webhook-signature"))
 	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		rc.bad = append(rc.bad, "Content-Type "+ct)
+	}
 	var payload struct {
 		Data map[string]any `json:"data"`
 		Meta map[string]any `json:"meta"`
@@ -318,8 +326,19 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.bad = append(rc.bad, "body "+string(body))
 	}
 	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
-	rc.got = append(rc.got, received{messageID: id, event: str(payload.Meta, "event"), rdvID: str(payload.Data, "id"),
-		status: str(payload.Data, "status"), startsAt: str(payload.Data, "starts_at"), data: payload.Data, meta: payload.Meta})
+	got := received{messageID: id, model: str(payload.Meta, "model"), event: str(payload.Meta, "event"),
+		status: str(payload.Data, "status"), startsAt: str(payload.Data, "starts_at"), data: payload.Data, meta: payload.Meta, body: string(body)}
+	if _, rdvs := payload.Data["id"].(float64); rdvs {
+		if err := validateRdvs(body); err != nil {
+			rc.bad = append(rc.bad, "not RDV Solidarités' payload: "+err.Error())
+		}
+		if got.model == "Rdv" {
+			got.rdvID = str(payload.Data, "uuid")
+		}
+	} else if got.model == "Rdv" {
+		got.rdvID = str(payload.Data, "id")
+	}
+	rc.got = append(rc.got, got)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -14,7 +14,9 @@
 // is a booking.Effect that queues one event per (endpoint, RDV) in the
 // change's own transaction, and the outbox Sink that POSTs them, signed
 // both as RDV Solidarités does (X-Lapin-Signature) and per Standard
-// Webhooks. Events of one RDV reach an endpoint in order, each once on
+// Webhooks. The body is RDV Solidarités' own (format rdv-solidarites,
+// rdvsolidarites.go, with the integer ids of ids.go) or rdvsync's API
+// view (format rdvsync). Events of one RDV reach an endpoint in order, each once on
 // success (store.Tx.EnqueueItem). Each attempt is kept in the endpoint's
 // delivery log.
 package webhook
@@ -75,10 +77,13 @@ type RenderFunc func(cat *catalog.Catalog, b *booking.Booked) any
 
 // Options configure a Service.
 type Options struct {
-	// Render renders the "data" of events (required).
+	// Render renders the "data" of Rdv events in format rdvsync (required).
 	Render RenderFunc
-	Logger *slog.Logger
-	Now    func() time.Time
+	// RenderUsager renders the "data" of User events in format rdvsync
+	// (required): httpapi.WebhookUsagerView.
+	RenderUsager func(*rdv.Usager) any
+	Logger       *slog.Logger
+	Now          func() time.Time
 	// KeepDeliveries is how many attempts the delivery log of each
 	// endpoint keeps (default 100).
 	KeepDeliveries int
@@ -91,6 +96,7 @@ type Service struct {
 	store   *store.Store
 	catalog func() *catalog.Catalog
 	render  RenderFunc
+	renderU func(*rdv.Usager) any
 	log     *slog.Logger
 	now     func() time.Time
 	keep    int
@@ -106,10 +112,10 @@ var (
 
 // New returns the outgoing webhook service.
 func New(st *store.Store, cat func() *catalog.Catalog, opts Options) *Service {
-	if opts.Render == nil {
-		panic("webhook.New: Options.Render is required (httpapi.WebhookRDVView)")
+	if opts.Render == nil || opts.RenderUsager == nil {
+		panic("webhook.New: Options.Render and RenderUsager are required (httpapi.WebhookRDVView, WebhookUsagerView)")
 	}
-	s := &Service{store: st, catalog: cat, render: opts.Render, log: opts.Logger, now: opts.Now,
+	s := &Service{store: st, catalog: cat, render: opts.Render, renderU: opts.RenderUsager, log: opts.Logger, now: opts.Now,
 		keep: opts.KeepDeliveries, kick: func() {}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -132,7 +138,7 @@ func New(st *store.Store, cat func() *catalog.Catalog, opts Options) *Service {
 // SetKick sets the function that wakes the outbox dispatcher.
 func (s *Service) SetKick(kick func()) { s.kick = kick }
 
-// envelope is the body POSTed for an event, RDV Solidarités' shape.
+// envelope is the body of format rdvsync.
 type envelope struct {
 	Data json.RawMessage `json:"data"`
 	Meta meta            `json:"meta"`
@@ -170,9 +176,14 @@ func Endpoint(cat *catalog.Catalog, id string) *config.OutgoingWebhook {
 
 // OnChange implements booking.Effect: the event, with the RDV as it is
 // after this change, is appended to the queue of each endpoint concerned.
-// The body is built here, once, so retries send the very same bytes.
+// Bodies are built here, once, so retries send the very same bytes.
 // rdvsync never deletes an RDV today (cancelling is an update), so
 // "destroyed" is only sent if a future change has no After.
+//
+// An usager written by the same change (created, or completed by a new
+// booking) is told first, as a User event, to the endpoints subscribed to
+// "user" that know it (by their organisations), in the same queue so it
+// arrives before the RDV that names it.
 func (s *Service) OnChange(tx *store.Tx, c booking.Change) error {
 	r, event := c.After, EventUpdated
 	switch {
@@ -193,28 +204,111 @@ func (s *Service) OnChange(tx *store.Tx, c booking.Change) error {
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(s.render(cat, &booking.Booked{RDV: r, Usager: u}))
-	if err != nil {
-		return fmt.Errorf("webhook: render rdv %s: %w", r.ID, err)
+	written, created := tx.UsagerWritten(u.ID)
+	userEvent := EventUpdated
+	if created {
+		userEvent = EventCreated
 	}
-	loc := time.UTC
-	if o := cat.Organisation(r.OrganisationID); o != nil {
-		loc = o.Location
-	}
+	b := bodies{s: s, tx: tx, cat: cat, r: r, u: u, now: c.Now, loc: orgLocation(cat, r.OrganisationID)}
 	for _, ep := range eps {
-		body, err := json.Marshal(envelope{Data: data, Meta: meta{Model: "Rdv", Event: event,
-			Timestamp: c.Now.In(loc).Format(time.RFC3339), WebhookID: ep.ID}})
-		if err != nil {
-			return fmt.Errorf("webhook: encode event: %w", err)
+		var queue [][]byte
+		if written && ep.Subscribes(config.SubscriptionUser) && (len(ep.Organisations) == 0 || tx.UsagerKnownTo(u.ID, ep.Organisations)) {
+			body, err := b.user(ep, userEvent)
+			if err != nil {
+				return err
+			}
+			queue = append(queue, body)
 		}
-		// The message id (webhook-id) names this event at this endpoint:
-		// unique per delivery, the same on every retry.
-		item := store.QueuedItem{ID: "msg_" + strings.ReplaceAll(uuid.NewString(), "-", ""), Data: body}
-		if err := tx.EnqueueItem(store.OutboxRecord{Key: Key(ep.ID, r.ID), Kind: Kind, RDVID: r.ID}, item, c.Now); err != nil {
-			return err
+		if ep.Subscribes(config.SubscriptionRdv) {
+			body, err := b.rdv(ep, event)
+			if err != nil {
+				return err
+			}
+			queue = append(queue, body)
+		}
+		for _, body := range queue {
+			// The message id (webhook-id) names this event at this
+			// endpoint: unique per delivery, the same on every retry.
+			item := store.QueuedItem{ID: "msg_" + strings.ReplaceAll(uuid.NewString(), "-", ""), Data: body}
+			if err := tx.EnqueueItem(store.OutboxRecord{Key: Key(ep.ID, r.ID), Kind: Kind, RDVID: r.ID}, item, c.Now); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// bodies builds the bodies of one change, each format's data once.
+type bodies struct {
+	s   *Service
+	tx  *store.Tx
+	cat *catalog.Catalog
+	r   *rdv.RDV
+	u   *rdv.Usager
+	now time.Time
+	loc *time.Location
+
+	ids                     *idResolver
+	rdvsRDV                 *rdvsRDV
+	rdvsyncRDV, rdvsyncUser json.RawMessage
+}
+
+func (b *bodies) rdv(ep *config.OutgoingWebhook, event string) ([]byte, error) {
+	if ep.Format == config.FormatRdvsync {
+		if b.rdvsyncRDV == nil {
+			data, err := json.Marshal(b.s.render(b.cat, &booking.Booked{RDV: b.r, Usager: b.u}))
+			if err != nil {
+				return nil, fmt.Errorf("webhook: render rdv %s: %w", b.r.ID, err)
+			}
+			b.rdvsyncRDV = data
+		}
+		return b.rdvsync(ep, "Rdv", event, b.rdvsyncRDV)
+	}
+	if b.rdvsRDV == nil {
+		if b.ids == nil {
+			b.ids = newIDResolver(b.tx, b.cat)
+		}
+		data, err := renderRdvsRDV(b.cat, b.ids, b.r, b.u)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: render rdv %s: %w", b.r.ID, err)
+		}
+		b.rdvsRDV = data
+	}
+	return b.rdvs("Rdv", event, b.rdvsRDV)
+}
+
+func (b *bodies) user(ep *config.OutgoingWebhook, event string) ([]byte, error) {
+	if ep.Format == config.FormatRdvsync {
+		if b.rdvsyncUser == nil {
+			data, err := json.Marshal(b.s.renderU(b.u))
+			if err != nil {
+				return nil, fmt.Errorf("webhook: render usager %s: %w", b.u.ID, err)
+			}
+			b.rdvsyncUser = data
+		}
+		return b.rdvsync(ep, "User", event, b.rdvsyncUser)
+	}
+	return b.rdvs("User", event, renderRdvsUser(b.u, b.loc))
+}
+
+// rdvs is RDV Solidarités' envelope (WebhookDeliverable#generate_webhook_payload).
+func (b *bodies) rdvs(model, event string, data any) ([]byte, error) {
+	body, err := json.Marshal(rdvsEnvelope{Data: data, Meta: rdvsMeta{Model: model, Event: event,
+		Timestamp: b.now.In(b.loc).Format(rubyTime)}})
+	if err != nil {
+		return nil, fmt.Errorf("webhook: encode event: %w", err)
+	}
+	return body, nil
+}
+
+// rdvsync is rdvsync's own envelope: the API's view, RFC 3339 times.
+func (b *bodies) rdvsync(ep *config.OutgoingWebhook, model, event string, data json.RawMessage) ([]byte, error) {
+	body, err := json.Marshal(envelope{Data: data, Meta: meta{Model: model, Event: event,
+		Timestamp: b.now.In(b.loc).Format(time.RFC3339), WebhookID: ep.ID}})
+	if err != nil {
+		return nil, fmt.Errorf("webhook: encode event: %w", err)
+	}
+	return body, nil
 }
 
 // Committed implements booking.Effect.
@@ -255,8 +349,9 @@ func (s *Service) Deliver(ctx context.Context, rec store.OutboxRecord) error {
 	it := items[0]
 	start := time.Now()
 	code, err := s.post(ctx, ep, it)
+	model, event := eventOf(it.Data)
 	entry := Delivery{
-		At: s.now().UTC(), Event: eventOf(it.Data), MessageID: it.ID, RDVID: rdvID, StatusCode: code,
+		At: s.now().UTC(), Model: model, Event: event, MessageID: it.ID, RDVID: rdvID, StatusCode: code,
 		DurationMS: time.Since(start).Milliseconds(), Attempt: rec.Attempts + 1,
 	}
 	if err != nil {
@@ -294,7 +389,7 @@ func (s *Service) post(ctx context.Context, ep *config.OutgoingWebhook, it store
 	if err != nil {
 		return 0, fmt.Errorf("%w: endpoint url: %w", outbox.ErrPermanent, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	req.Header.Set("User-Agent", "rdvsync-webhooks")
 	req.Header.Set(HeaderLapin, LapinSignature(lapin, it.Data))
 	req.Header.Set(HeaderID, it.ID)
@@ -339,13 +434,14 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// eventOf reads meta.event back from a queued body (for the log).
-func eventOf(body []byte) string {
+// eventOf reads meta.model and meta.event back from a queued body (for the log).
+func eventOf(body []byte) (model, event string) {
 	var e struct {
 		Meta struct {
+			Model string `json:"model"`
 			Event string `json:"event"`
 		} `json:"meta"`
 	}
 	json.Unmarshal(body, &e)
-	return e.Meta.Event
+	return e.Meta.Model, e.Meta.Event
 }

@@ -68,7 +68,8 @@ func story(got []received, rdvID string) string {
 		if r.rdvID != rdvID {
 			continue
 		}
-		s := r.event + "@" + strings.TrimSuffix(strings.TrimPrefix(r.startsAt, "2026-12-03T"), ":00+01:00")
+		// Either format: "2026-12-03 09:00:00 +0100" or "2026-12-03T09:00:00+01:00".
+		s := r.event + "@" + r.startsAt[11:16]
 		if r.status != "unknown" {
 			s += ":" + r.status
 		}
@@ -97,7 +98,7 @@ func TestOutgoingEventsAreSignedAndInOrder(t *testing.T) {
 	t.Cleanup(ps.Close)
 	t.Cleanup(ls.Close)
 	cat := withWebhooks(t, outgoingYAML(ps.URL+"/hooks/rdv", true,
-		"    - { id: lens, url: \""+ls.URL+"\", secret_file: partner.secret, organisations: [mds-lens], allow_private: true }\n"),
+		"    - { id: lens, url: \""+ls.URL+"\", secret_file: partner.secret, organisations: [mds-lens], allow_private: true, format: rdvsync }\n"),
 		map[string]string{"partner.secret": secret + "\n"})
 	h := newHarness(t, cat, outbox.Policy{})
 	clock = h.now
@@ -116,29 +117,46 @@ func TestOutgoingEventsAreSignedAndInOrder(t *testing.T) {
 		t.Fatalf("the partner heard %q (%d deliveries)", s, len(got))
 	}
 	uniqueMessageIDs(t, got)
+	// RDV Solidarités' shape (the details are in the golden files).
 	first := got[0]
-	if first.meta["model"] != "Rdv" || first.meta["webhook_id"] != "partenaire" {
+	stamp, _ := first.meta["timestamp"].(string)
+	if ts, err := time.Parse("2006-01-02 15:04:05 -0700", stamp); err != nil || ts.Sub(now).Abs() > time.Minute ||
+		!strings.HasSuffix(stamp, " +0100") || first.meta["model"] != "Rdv" {
 		t.Errorf("meta: %v", first.meta)
 	}
-	if ts, err := time.Parse(time.RFC3339, first.meta["timestamp"].(string)); err != nil || ts.Sub(now).Abs() > time.Minute ||
-		!strings.HasSuffix(first.meta["timestamp"].(string), "+01:00") {
-		t.Errorf("meta.timestamp %v", first.meta["timestamp"])
-	}
-	// The agent's view: "pris par" and the usager's contact, not its link.
-	createdBy, _ := first.data["created_by"].(map[string]any)
-	usager, _ := first.data["usager"].(map[string]any)
-	if createdBy["email"] != "jean.petit@mediatheque.example.org" || usager["phone_number"] != "+33612345678" ||
-		first.data["organisation_id"] != "mds-arras" || first.data["duration_minutes"] != float64(45) {
+	org, _ := first.data["organisation"].(map[string]any)
+	if first.data["id"] != float64(b.RDV.RdvsID) || b.RDV.RdvsID == 0 || org["name"] != "MDS Arras" ||
+		first.data["duration_in_min"] != float64(45) || first.data["created_by"] != "prescripteur" {
 		t.Errorf("data: %v", first.data)
 	}
-	if _, ok := first.data["usager_url"]; ok {
-		t.Errorf("the usager's link went to a partner: %v", first.data["usager_url"])
+	if strings.Contains(first.body, b.RDV.UsagerToken) {
+		t.Errorf("the usager's link went to a partner: %s", first.body)
 	}
 
-	// organisations filters: the Lens endpoint heard only the Lens RDV.
+	// organisations filters: the Lens endpoint heard only the Lens RDV,
+	// in format rdvsync: the API's view of an agent, without the usager's link.
 	lg, bad := lens.deliveries()
 	if len(bad) > 0 || len(lg) != 1 || lg[0].rdvID != pmi.RDV.ID || lg[0].event != "created" {
 		t.Fatalf("lens endpoint: %+v %v", lg, bad)
+	}
+	pmiView := lg[0]
+	if pmiView.meta["model"] != "Rdv" || pmiView.meta["webhook_id"] != "lens" {
+		t.Errorf("meta: %v", pmiView.meta)
+	}
+	if ts, err := time.Parse(time.RFC3339, pmiView.meta["timestamp"].(string)); err != nil || ts.Sub(now).Abs() > time.Minute ||
+		!strings.HasSuffix(pmiView.meta["timestamp"].(string), "+01:00") {
+		t.Errorf("meta.timestamp %v", pmiView.meta["timestamp"])
+	}
+	// The agent's view: "pris par" and the usager's contact, not its link.
+	createdBy, _ := pmiView.data["created_by"].(map[string]any)
+	usager, _ := pmiView.data["usager"].(map[string]any)
+	if createdBy["email"] != "jean.petit@mediatheque.example.org" || usager["phone_number"] != "+33612345678" ||
+		pmiView.data["organisation_id"] != "mds-lens" || pmiView.data["duration_minutes"] != float64(30) ||
+		pmiView.data["rdvs_id"] != float64(pmi.RDV.RdvsID) {
+		t.Errorf("data: %v", pmiView.data)
+	}
+	if _, ok := pmiView.data["usager_url"]; ok {
+		t.Errorf("the usager's link went to a partner: %v", pmiView.data["usager_url"])
 	}
 
 	// The delivery log, as agents of the endpoint's organisations see it.
@@ -148,7 +166,7 @@ func TestOutgoingEventsAreSignedAndInOrder(t *testing.T) {
 	resp := h.do(t, "GET", "/api/v1/webhooks/partenaire/deliveries", auth("camille-martin"), nil)
 	var rep webhook.DeliveryReport
 	resp.json(t, &rep)
-	if resp.status != http.StatusOK || len(rep.Deliveries) != 3 || rep.Deliveries[0].Event != "updated" ||
+	if resp.status != http.StatusOK || len(rep.Deliveries) != 3 || rep.Deliveries[0].Event != "updated" || rep.Deliveries[0].Model != "Rdv" ||
 		rep.Deliveries[2].Event != "created" || rep.Deliveries[2].StatusCode != http.StatusNoContent ||
 		rep.Deliveries[0].RDVID != b.RDV.ID || rep.Pending != 0 || rep.LastSuccessAt == nil || len(rep.DeadLetters) != 0 {
 		t.Fatalf("delivery log: %d %s", resp.status, resp.body)
@@ -402,5 +420,117 @@ func TestOutgoingDestroyed(t *testing.T) {
 	got, bad := rc.deliveries()
 	if len(bad) > 0 || story(got, b.RDV.ID) != "created@09:00,destroyed@09:00" {
 		t.Fatalf("%s %v", story(got, b.RDV.ID), bad)
+	}
+}
+
+// TestOutgoingUserSubscription: an endpoint subscribed to "user" hears of
+// an usager created or completed by a booking, as RDV Solidarités' User,
+// before the RDV that names it; one subscribed to "rdv" only does not.
+func TestOutgoingUserSubscription(t *testing.T) {
+	secret, key := newSecret()
+	var clock func() time.Time
+	both := newReceiver(t, secret, key, func() time.Time { return clock() })
+	users := newReceiver(t, secret, key, func() time.Time { return clock() })
+	bs, us := httptest.NewServer(both), httptest.NewServer(users)
+	t.Cleanup(bs.Close)
+	t.Cleanup(us.Close)
+	cat := withWebhooks(t, outgoingYAML(bs.URL, true, "")[:0]+"  incoming: []\n  outgoing:\n"+
+		"    - { id: both, url: \""+bs.URL+"\", secret_file: s, organisations: [mds-arras], allow_private: true, subscriptions: [rdv, user] }\n"+
+		"    - { id: users, url: \""+us.URL+"\", secret_file: s, organisations: [mds-lens], allow_private: true, subscriptions: [user] }\n",
+		map[string]string{"s": secret})
+	h := newHarness(t, cat, outbox.Policy{})
+	clock = h.now
+
+	a := h.book(t, "2026-12-03T09:00:00+01:00")      // creates Léa
+	b := h.book(t, "2026-12-03T09:45:00+01:00")      // the same Léa, nothing new
+	h.move(t, a.RDV.ID, "2026-12-03T11:15:00+01:00") // the RDV only
+	h.settled(t)
+	got, bad := both.deliveries()
+	if len(bad) > 0 {
+		t.Fatalf("bad deliveries: %v", bad)
+	}
+	var seq []string
+	for _, r := range got {
+		seq = append(seq, r.model+":"+r.event)
+	}
+	// Each RDV's events are in order; the two RDVs' queues are independent.
+	if story(got, a.RDV.ID) != "created@09:00,updated@11:15" || story(got, b.RDV.ID) != "created@09:45" || len(got) != 4 {
+		t.Fatalf("heard %v", seq)
+	}
+	// The User event arrives before the RDV that names it (same queue).
+	var user received
+	userAt, rdvAt := -1, -1
+	for i, r := range got {
+		switch {
+		case r.model == "User":
+			user, userAt = r, i
+		case r.rdvID == a.RDV.ID && r.event == "created":
+			rdvAt = i
+		}
+	}
+	if userAt < 0 || userAt > rdvAt {
+		t.Errorf("the User event does not come before the RDV that names it: %v", seq)
+	}
+	if user.event != "created" || user.data["id"] != float64(a.Usager.RdvsID) || user.data["first_name"] != "Léa" {
+		t.Errorf("User event: %v %v", user.meta, user.data)
+	}
+	// The Lens endpoint's organisations do not know Léa.
+	if n := len(users.attempts()); n != 0 {
+		t.Errorf("an endpoint of organisations that do not know the usager heard %d events", n)
+	}
+	// Léa books in Lens with an email: the usager is completed, and now known there.
+	pmi, err := h.booking.Book(context.Background(), booking.Caller{}, booking.BookRequest{
+		MotifID: "consultation-pmi", LieuID: "mds-lens-centre", StartsAt: "2026-12-02T13:30:00+01:00",
+		Usager: &booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "0612345678", Email: "lea@example.org"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.settled(t)
+	ug, bad := users.deliveries()
+	if len(bad) > 0 || len(ug) != 1 || ug[0].model != "User" || ug[0].event != "updated" || ug[0].data["email"] != "lea@example.org" ||
+		ug[0].data["id"] != float64(pmi.Usager.RdvsID) || pmi.Usager.RdvsID != a.Usager.RdvsID {
+		t.Fatalf("users endpoint: %+v %v", ug, bad)
+	}
+}
+
+// TestOutgoingPhoneRDVBookedByAnAgent: an RDV without lieu is sent with
+// "lieu": null and an empty address, as RDV Solidarités renders it, and
+// one an agent booked names that agent by its integer id.
+func TestOutgoingPhoneRDVBookedByAnAgent(t *testing.T) {
+	secret, key := newSecret()
+	var clock func() time.Time
+	rc := newReceiver(t, secret, key, func() time.Time { return clock() })
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	cat := withWebhooks(t, "  incoming: []\n  outgoing:\n    - { id: lens, url: \""+srv.URL+"\", secret_file: s, allow_private: true }\n",
+		map[string]string{"s": secret})
+	h := newHarness(t, cat, outbox.Policy{})
+	clock = h.now
+	b, err := h.booking.Book(context.Background(), h.agent("karim-benali"), booking.BookRequest{
+		MotifID: "appel-social-lens", StartsAt: "2026-12-03T10:00:00+01:00",
+		Usager: &booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "0612345678"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.settled(t)
+	got, bad := rc.deliveries()
+	if len(bad) > 0 || len(got) != 1 {
+		t.Fatalf("%d deliveries, %v", len(got), bad)
+	}
+	d := got[0].data
+	lieu, hasLieu := d["lieu"]
+	if !hasLieu || lieu != nil || d["address"] != "" || d["created_by"] != "agent" || d["created_by_type"] != "Agent" {
+		t.Errorf("data: %v", d)
+	}
+	agents, _ := d["agents"].([]any)
+	karim, _ := agents[0].(map[string]any)
+	if karim["first_name"] != "Karim" || d["created_by_id"] != karim["id"] || b.RDV.AgentIDs[0] != "karim-benali" {
+		t.Errorf("created_by_id %v, agents %v", d["created_by_id"], agents)
+	}
+	motif, _ := d["motif"].(map[string]any)
+	if motif["location_type"] != "phone" {
+		t.Errorf("motif: %v", motif)
 	}
 }

@@ -16,6 +16,7 @@ import (
 // Delivery is one attempt in an endpoint's delivery log.
 type Delivery struct {
 	At         time.Time `json:"at"`
+	Model      string    `json:"model"` // Rdv, or User (subscriptions: [user])
 	Event      string    `json:"event"`
 	MessageID  string    `json:"message_id"` // the webhook-id header
 	RDVID      string    `json:"rdv_id"`
