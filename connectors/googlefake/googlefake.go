@@ -106,8 +106,9 @@ type Request struct {
 	// Path is the URL path without the API prefix, unescaped, e.g.
 	// "/calendars/primary/events/abc12"; the token endpoint is "/token".
 	Path   string
-	Query  url.Values
-	Status int // the status the server answered
+	Query   url.Values
+	IfMatch string // the If-Match header
+	Status  int    // the status the server answered
 }
 
 // Fault makes matching requests fail with a Google error, after the
@@ -228,6 +229,21 @@ func (s *Server) PutEvent(calendarID string, ev *calendar.Event) string {
 	return e.Id
 }
 
+// Edit changes an event as the agent would in Google Calendar's own
+// interface: the event gets a new etag and a higher sequence.
+func (s *Server) Edit(calendarID, id string, edit func(*calendar.Event)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.calendars[calendarID].events[id]
+	if old == nil {
+		s.t.Fatalf("googlefake: no event %s in %s", id, calendarID)
+	}
+	e := clone(old)
+	edit(e)
+	s.stamp(e, old)
+	s.calendars[calendarID].events[id] = e
+}
+
 // Events returns the events of a calendar that are not deleted, by start.
 func (s *Server) Events(calendarID string) []*calendar.Event {
 	s.mu.Lock()
@@ -282,7 +298,8 @@ func (s *Server) api(h func(*http.Request) reply, resource reflect.Type) http.Ha
 		s.mu.Lock()
 		rep := s.serve(r, h, resource)
 		s.requests = append(s.requests, Request{
-			Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, apiPrefix), Query: r.URL.Query(), Status: rep.status,
+			Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, apiPrefix), Query: r.URL.Query(),
+			IfMatch: r.Header.Get("If-Match"), Status: rep.status,
 		})
 		s.mu.Unlock()
 		writeReply(w, rep)
