@@ -9,39 +9,29 @@
 //
 //   - every API call carries "Authorization: Bearer <token>" with a token
 //     the fake issued and has not revoked, else 401 authError;
-//
 //   - a client-chosen event id uses base32hex characters (a-v, 0-9) and is
 //     5 to 1024 long, else 400 invalid;
-//
 //   - an id is unique per calendar, deleted events included: inserting the
 //     id of a deleted event is 409 duplicate, as Google does, while an
 //     update of a deleted event restores it;
-//
 //   - get, update and patch of an unknown id are 404 notFound; delete of a
 //     deleted event is 410 deleted; delete of an unknown id is 404;
-//
-//   - an event ends after it starts, else 400 timeRangeEmpty.
-//
+//   - an event ends after it starts, else 400 timeRangeEmpty;
 //   - update, patch and delete with an If-Match header that is not the
 //     event's current etag are 412 conditionNotMet, and change nothing;
-//
 //   - patch merges the body into the event as Google does: nested objects
 //     (extendedProperties.private, reminders…) key by key, arrays replaced
 //     whole, null removes a field;
-//
 //   - a malformed or unknown `fields` selection is 400 invalidParameter,
 //     and a valid one trims the response to the fields selected;
-//
 //   - requests beyond a sliding minute's quota are throttled: 403
 //     userRateLimitExceeded per user, 429 rateLimitExceeded per project,
 //     403 rateLimitExceeded per calendar's writes (see Limits; Google's
 //     published quotas by default);
-//
 //   - recurring events (RRULE, RDATE, EXDATE) are listed once, as their
 //     series, or with singleEvents=true as one instance per occurrence
 //     ("<id>_<start>", recurringEventId); orderBy=startTime needs
 //     singleEvents; a timed recurring event needs start.timeZone;
-//
 //   - a deleted event's id stays taken after Purge (Google empties its bin
 //     after 30 days): get, update, patch and delete are then 404, insert
 //     409, so such an event can never come back under that id.
