@@ -379,9 +379,15 @@ func (s *Service) refreshAgent(ctx context.Context, a *catalog.Agent, now time.T
 			for _, id := range tx.AgentRDVIDs(a.ID, now.Add(-24*time.Hour)) {
 				own[ownKey(id)] = true
 			}
-			// Events we pushed and not yet removed (a cancellation in flight).
-			return tx.EachCalendarSync(a.ID, func(rdvID string, _ func(any) error) error {
+			// Events we pushed and not yet removed (a cancellation in flight),
+			// under the id they have (a Google event recreated after a purge
+			// has another id than its RDV's).
+			return tx.EachCalendarSync(a.ID, func(rdvID string, decode func(any) error) error {
 				own[ownKey(rdvID)] = true
+				var rec SyncRecord
+				if decode(&rec) == nil && rec.EventID != "" {
+					own[ownKey(rec.EventID)] = true
+				}
 				return nil
 			})
 		})
