@@ -103,14 +103,15 @@ func (sel selection) add(name string, sub selection) {
 	}
 }
 
-// check reports the first selected field that the resource type t does
-// not have; below a map (extendedProperties.private) any key goes.
-func (sel selection) check(t reflect.Type, path string) error {
+// check returns the path of a selected field that the resource type t
+// does not have, or ""; below a map (extendedProperties.private) any key
+// goes.
+func (sel selection) check(t reflect.Type, path string) string {
 	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
 		t = t.Elem()
 	}
 	if t.Kind() == reflect.Map {
-		return nil
+		return ""
 	}
 	for name, sub := range sel {
 		if name == "*" {
@@ -118,15 +119,15 @@ func (sel selection) check(t reflect.Type, path string) error {
 		}
 		f, ok := jsonField(t, name)
 		if !ok {
-			return fmt.Errorf("Invalid field selection %s%s", path, name)
+			return path + name
 		}
 		if sub != nil {
-			if err := sub.check(f.Type, path+name+"/"); err != nil {
-				return err
+			if bad := sub.check(f.Type, path+name+"/"); bad != "" {
+				return bad
 			}
 		}
 	}
-	return nil
+	return ""
 }
 
 func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {

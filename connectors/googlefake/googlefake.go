@@ -316,13 +316,14 @@ func (s *Server) serve(r *http.Request, h func(*http.Request) reply, resource re
 	var sel selection
 	if f, ok := r.URL.Query()["fields"]; ok {
 		var err error
-		if sel, err = parseFields(strings.Join(f, ",")); err == nil {
-			err = sel.check(resource, "")
-		} else {
-			err = fmt.Errorf("Invalid field selection: %v", err)
+		msg := ""
+		if sel, err = parseFields(strings.Join(f, ",")); err != nil {
+			msg = "Invalid field selection: " + err.Error()
+		} else if bad := sel.check(resource, ""); bad != "" {
+			msg = "Invalid field selection " + bad
 		}
-		if err != nil {
-			return errorReply(http.StatusBadRequest, "invalidParameter", err.Error())
+		if msg != "" {
+			return errorReply(http.StatusBadRequest, "invalidParameter", msg)
 		}
 	}
 	path := strings.TrimPrefix(r.URL.Path, apiPrefix)
@@ -406,8 +407,8 @@ func (s *Server) insert(r *http.Request) reply {
 	if rep, ok := checkTimes(c, &e); !ok {
 		return rep
 	}
-	if err := checkRecurrence(c, &e); err != nil {
-		return errorReply(http.StatusBadRequest, "invalid", err.Error())
+	if msg := checkRecurrence(c, &e); msg != "" {
+		return errorReply(http.StatusBadRequest, "invalid", msg)
 	}
 	s.stamp(&e, nil)
 	c.events[e.Id] = &e
@@ -496,8 +497,8 @@ func (s *Server) replace(r *http.Request, e *calendar.Event) reply {
 	if rep, ok := checkTimes(c, e); !ok {
 		return rep
 	}
-	if err := checkRecurrence(c, e); err != nil {
-		return errorReply(http.StatusBadRequest, "invalid", err.Error())
+	if msg := checkRecurrence(c, e); msg != "" {
+		return errorReply(http.StatusBadRequest, "invalid", msg)
 	}
 	s.stamp(e, old)
 	c.events[id] = e

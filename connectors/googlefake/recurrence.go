@@ -1,28 +1,26 @@
 package googlefake
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/teambition/rrule-go"
 	"google.golang.org/api/calendar/v3"
 )
 
-// checkRecurrence refuses what Google refuses in a recurring event: a
-// timed start without its time zone (the rule repeats wall-clock times,
-// which need a zone) and rules that do not parse.
-func checkRecurrence(c *fakeCalendar, e *calendar.Event) error {
+// checkRecurrence returns Google's message refusing a recurring event,
+// or "": a timed start without its time zone (the rule repeats
+// wall-clock times, which need a zone) and rules that do not parse.
+func checkRecurrence(c *fakeCalendar, e *calendar.Event) string {
 	if len(e.Recurrence) == 0 {
-		return nil
+		return ""
 	}
 	if e.Start != nil && e.Start.DateTime != "" && e.Start.TimeZone == "" {
-		return errors.New("Missing time zone definition for start time.")
+		return "Missing time zone definition for start time."
 	}
 	if _, err := c.ruleSet(e); err != nil {
-		return fmt.Errorf("Invalid recurrence rule: %v", err)
+		return "Invalid recurrence rule: " + err.Error()
 	}
-	return nil
+	return ""
 }
 
 // ruleSet is the recurrence of e (RRULE, RDATE and EXDATE lines, RFC 5545

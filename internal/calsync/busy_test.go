@@ -2,7 +2,6 @@ package calsync_test
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 // busyCalendars are in-memory calendars by CalDAV URL, counting the
 // busy-time reads each gets.
 type busyCalendars struct {
-	mu    sync.Mutex
 	byURL map[string]*connectorstest.Memory
 	reads map[string]*atomic.Int32
 }
