@@ -105,10 +105,12 @@ func (g *Google) Kind() string { return "google" }
 // applications' extended properties and anything else the agent set in
 // Google survive every change of the RDV. A patch always sends start,
 // end and status (the RDV's time is rdvsync's to keep: it is moved in
-// rdvsync, not in the calendar) and the private extended property
-// rdvsync_uid; summary, location, description and source only when the
-// RDV's value differs from what rdvsync wrote last time (State.Written),
-// so an agent's note added to the description survives a move.
+// rdvsync, not in the calendar); summary, location, description and
+// source only when the RDV's value differs from what rdvsync wrote last
+// time (State.Written), so an agent's note added to the description
+// survives a move; the private extended property rdvsync_uid only when
+// nothing is known of the event (it never changes, and other keys of
+// extendedProperties.private may be another application's).
 //
 // A patch carries If-Match with the etag of rdvsync's last write. On 412
 // (the agent changed the event since) the event is fetched again and the
@@ -222,12 +224,16 @@ func (g *Google) insert(ctx context.Context, e *calendar.Event) (*calendar.Event
 // writeFields is what rdvsync reads back from a write.
 const writeFields = "id,etag"
 
-// patch sends the fields rdvsync owns: always the time, status and
-// ownership mark; the texts only when they differ from what was written
-// last time (all of them when written is nil). etag "" sends no If-Match.
+// patch sends the fields rdvsync owns: always the time and status; the
+// texts only when they differ from what was written last time; all of
+// them and the ownership mark when written is nil (nothing known). etag
+// "" sends no If-Match.
 func (g *Google) patch(ctx context.Context, ev caldav.Event, id, etag string, fields, written map[string]string) (*calendar.Event, error) {
 	full := googleEvent(ev, id)
-	p := &calendar.Event{Start: full.Start, End: full.End, Status: full.Status, ExtendedProperties: full.ExtendedProperties}
+	p := &calendar.Event{Start: full.Start, End: full.End, Status: full.Status}
+	if written == nil {
+		p.ExtendedProperties = full.ExtendedProperties
+	}
 	for name, v := range fields {
 		if written != nil && written[name] == digest(v) {
 			continue
