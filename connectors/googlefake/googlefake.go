@@ -314,7 +314,7 @@ func (s *Server) serve(r *http.Request, h func(*http.Request) reply, resource re
 		return rep
 	}
 	var sel selection
-	if f, ok := r.URL.Query()["fields"]; ok {
+	if f := r.URL.Query()["fields"]; strings.Join(f, "") != "" {
 		var err error
 		msg := ""
 		if sel, err = parseFields(strings.Join(f, ",")); err != nil {

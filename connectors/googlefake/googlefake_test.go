@@ -376,7 +376,7 @@ func TestFieldsSelection(t *testing.T) {
 	if _, err := ev.Insert("primary", e).SendUpdates("none").Do(); err != nil {
 		t.Fatal(err)
 	}
-	for _, fields := range []string{"items(id", "items)", "id,,etag", "items(colour)", "colour", "items/start/when", "", "id etag", "start(dateTime"} {
+	for _, fields := range []string{"items(id", "items)", "id,,etag", "items(colour)", "colour", "items/start/when", "id etag", "start(dateTime"} {
 		if _, err := ev.List("primary").Fields(googleapi.Field(fields)).Do(); googleError(err) != "400 invalidParameter" {
 			t.Errorf("list fields=%q: %s, want 400 invalidParameter", fields, googleError(err))
 		}
