@@ -275,26 +275,42 @@ func digest(s string) string {
 
 // Delete implements Connector: an event already deleted (410) or never
 // created (404) is success.
+//
+// Without prev, a push may still have succeeded without its state being
+// saved, under any generation's id: rdvsync's events of the RDV are found
+// by their private mark (privateExtendedProperty=rdvsync_uid=…).
 func (g *Google) Delete(ctx context.Context, uid string, prev State) error {
-	id := prev.EventID
-	if id == "" {
-		// A push may have succeeded without its state being saved.
-		var err error
-		if id, err = GoogleEventID(uid); err != nil {
-			return Permanent(err)
-		}
+	if _, err := GoogleEventID(uid); err != nil {
+		return Permanent(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
-	err := g.svc.Events.Delete(g.calendarID, id).SendUpdates("none").Context(ctx).Do()
-	if s := statusOf(err); s == http.StatusNotFound || s == http.StatusGone {
-		return nil
+	ids := []string{prev.EventID}
+	if prev.EventID == "" {
+		ids = nil
+		err := g.svc.Events.List(g.calendarID).PrivateExtendedProperty(ownerKey+"="+uid).
+			Fields("nextPageToken", "items(id)").Pages(ctx, func(page *calendar.Events) error {
+			for _, e := range page.Items {
+				ids = append(ids, e.Id)
+			}
+			return nil
+		})
+		if err != nil {
+			return g.fail("find events of rdv", uid, err)
+		}
 	}
-	if err != nil {
-		return g.fail("delete", id, err)
+	for _, id := range ids {
+		err := g.svc.Events.Delete(g.calendarID, id).SendUpdates("none").Context(ctx).Do()
+		if s := statusOf(err); err != nil && s != http.StatusNotFound && s != http.StatusGone {
+			return g.fail("delete", id, err)
+		}
 	}
 	return nil
 }
+
+// ownerKey is the private extended property that marks rdvsync's events
+// with their RDV's id.
+const ownerKey = "rdvsync_uid"
 
 // Busy implements Connector with events.list, not freeBusy.query: freeBusy
 // merges periods and names no event, so rdvsync's own events could not be
@@ -404,7 +420,7 @@ func googleEvent(ev caldav.Event, id string) *calendar.Event {
 		Status:       "confirmed",
 		Transparency: "opaque",
 		ExtendedProperties: &calendar.EventExtendedProperties{
-			Private: map[string]string{"rdvsync_uid": ev.UID},
+			Private: map[string]string{ownerKey: ev.UID},
 		},
 	}
 	if ev.Cancelled {

@@ -289,7 +289,7 @@ func TestGoogleDelete(t *testing.T) {
 		"POST /calendars/primary/events 200",
 		"DELETE /calendars/primary/events/" + googleTestEventID + " 204",
 		"DELETE /calendars/primary/events/" + googleTestEventID + " 410",
-		"DELETE /calendars/primary/events/7d1e9a0c000040008000000000000000 404",
+		"GET /calendars/primary/events 200", // without state: rdvsync's events of the RDV, by their mark
 	}
 	if !slices.Equal(googleCalls(fake), want) {
 		t.Errorf("requests = %q, want %q", googleCalls(fake), want)
@@ -805,6 +805,14 @@ func TestGooglePutRecreatesPurgedEvent(t *testing.T) {
 	}
 	if got := googleCalls(fake)[n:]; !slices.Equal(got, want) {
 		t.Errorf("push without state: %q, want %q", got, want)
+	}
+
+	// Cancelled with its state lost: the event is found by its mark.
+	if err := g.Delete(ctx, ev.UID, connectors.State{}); err != nil {
+		t.Fatal(err)
+	}
+	if events := fake.Events("primary"); len(events) != 0 {
+		t.Errorf("delete without state left %d events", len(events))
 	}
 }
 

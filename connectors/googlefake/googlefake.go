@@ -32,6 +32,8 @@
 //     series, or with singleEvents=true as one instance per occurrence
 //     ("<id>_<start>", recurringEventId); orderBy=startTime needs
 //     singleEvents; a timed recurring event needs start.timeZone;
+//   - events.list filters on privateExtendedProperty (every name=value
+//     given);
 //   - a deleted event's id stays taken after Purge (Google empties its bin
 //     after 30 days): get, update, patch and delete are then 404, insert
 //     409, so such an event can never come back under that id.
@@ -546,7 +548,7 @@ func (s *Server) list(r *http.Request) reply {
 	}
 	var items []*calendar.Event
 	for _, e := range c.sorted() {
-		if e.Status == "cancelled" && q.Get("showDeleted") != "true" {
+		if e.Status == "cancelled" && q.Get("showDeleted") != "true" || !hasProperties(e, q["privateExtendedProperty"]) {
 			continue
 		}
 		occ := c.occurrences(e, from, to)
@@ -578,6 +580,18 @@ func (s *Server) list(r *http.Request) reply {
 	}
 	page.Items = items[min(offset, len(items)):]
 	return reply{status: http.StatusOK, body: page}
+}
+
+// hasProperties tells whether e has every private extended property
+// "name=value" of the privateExtendedProperty filter.
+func hasProperties(e *calendar.Event, filter []string) bool {
+	for _, f := range filter {
+		name, value, _ := strings.Cut(f, "=")
+		if e.ExtendedProperties == nil || e.ExtendedProperties.Private[name] != value {
+			return false
+		}
+	}
+	return true
 }
 
 // freeBusy answers freeBusy.query: the merged busy periods of confirmed,

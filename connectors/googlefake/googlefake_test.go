@@ -183,6 +183,16 @@ func TestList(t *testing.T) {
 	if got, want := ids(true), "inside000,gone00000 Europe/Paris"; got != want {
 		t.Errorf("list showDeleted = %q, want %q", got, want)
 	}
+	if _, err := ev.Patch("primary", "before000", &calendar.Event{ExtendedProperties: &calendar.EventExtendedProperties{
+		Private: map[string]string{"rdvsync_uid": "u1", "n": "1"}}}).SendUpdates("none").Do(); err != nil {
+		t.Fatal(err)
+	}
+	for filter, want := range map[string]int{"rdvsync_uid=u1": 1, "rdvsync_uid=u2": 0} {
+		res, err := ev.List("primary").PrivateExtendedProperty(filter, "n=1").Do()
+		if err != nil || len(res.Items) != want {
+			t.Errorf("list privateExtendedProperty=%s: %v, %d items, want %d", filter, err, len(res.Items), want)
+		}
+	}
 }
 
 func TestFreeBusy(t *testing.T) {
