@@ -344,12 +344,17 @@ func (s *Server) serve(r *http.Request, h func(*http.Request) reply, resource re
 		return errorReply(http.StatusBadRequest, "invalid", "googlefake: rdvsync writes must send sendUpdates=none")
 	}
 	rep := h(r)
-	if sel != nil && rep.status == http.StatusOK && rep.body != nil {
-		b, _ := json.Marshal(rep.body)
+	if rep.body == nil {
+		return rep
+	}
+	// Encoded here, under the lock: the body may hold the stored events.
+	b, _ := json.Marshal(rep.body)
+	if sel != nil && rep.status == http.StatusOK {
 		var v any
 		json.Unmarshal(b, &v)
-		rep.body = sel.apply(v)
+		b, _ = json.Marshal(sel.apply(v))
 	}
+	rep.body = json.RawMessage(b)
 	return rep
 }
 
@@ -554,11 +559,9 @@ func (s *Server) list(r *http.Request) reply {
 		occ := c.occurrences(e, from, to)
 		switch {
 		case single:
-			for _, o := range occ {
-				items = append(items, clone(o))
-			}
+			items = append(items, occ...)
 		case len(occ) > 0:
-			items = append(items, clone(e))
+			items = append(items, e)
 		}
 	}
 	if single {
@@ -745,15 +748,22 @@ func (c *fakeCalendar) instant(d *calendar.EventDateTime) (time.Time, error) {
 }
 
 func (c *fakeCalendar) sorted() []*calendar.Event {
-	events := make([]*calendar.Event, 0, len(c.events))
-	for _, e := range c.events {
-		events = append(events, e)
+	type keyed struct {
+		start time.Time
+		e     *calendar.Event
 	}
-	slices.SortFunc(events, func(a, b *calendar.Event) int {
-		sa, _, _ := c.span(a)
-		sb, _, _ := c.span(b)
-		return cmp.Or(sa.Compare(sb), strings.Compare(a.Id, b.Id))
+	keys := make([]keyed, 0, len(c.events))
+	for _, e := range c.events {
+		start, _, _ := c.span(e)
+		keys = append(keys, keyed{start, e})
+	}
+	slices.SortFunc(keys, func(a, b keyed) int {
+		return cmp.Or(a.start.Compare(b.start), strings.Compare(a.e.Id, b.e.Id))
 	})
+	events := make([]*calendar.Event, len(keys))
+	for i, k := range keys {
+		events[i] = k.e
+	}
 	return events
 }
 
