@@ -123,8 +123,10 @@ func (g *Google) Kind() string { return "google" }
 // as the RDV still holds: Google keeps a deleted event in the bin and
 // setting its status to "confirmed" brings it back. Once Google has
 // purged it from the bin, the id answers 404 to the patch and 409 to the
-// insert, for ever: the event is then recreated under the id of the next
-// generation (GoogleEventIDOf), which State keeps.
+// insert, for ever (and some deletions made in Google's interface answer
+// 403 to the patch instead): the event is then recreated under the id of
+// the next generation (GoogleEventIDOf), which State keeps. A calendar
+// that refuses every write (403 to the insert too) is a permanent error.
 //
 // No sequence is sent: Google keeps its own and refuses one lower than
 // it has (400), which ours can be after the agent edited the event.
@@ -175,7 +177,7 @@ func (g *Google) put(ctx context.Context, ev caldav.Event, id string, known Stat
 		}
 		// The id exists: ours, pushed without its state saved, or deleted.
 		e, err = g.patch(ctx, ev, id, "", fields, nil)
-		if statusOf(err) == http.StatusNotFound {
+		if unusable(err) {
 			return known, errPurged
 		}
 		return stateOf(e, known.Generation, fields), err
@@ -196,7 +198,10 @@ func (g *Google) put(ctx context.Context, ev caldav.Event, id string, known Stat
 			}
 			etag = cur.Etag
 			continue
-		case http.StatusNotFound:
+		case http.StatusNotFound, http.StatusForbidden:
+			if !unusable(err) {
+				break
+			}
 			e, err = g.insert(ctx, googleEvent(ev, id))
 			if statusOf(err) == http.StatusConflict {
 				return known, errPurged
@@ -204,6 +209,19 @@ func (g *Google) put(ctx context.Context, ev caldav.Event, id string, known Stat
 		}
 		return stateOf(e, known.Generation, fields), err
 	}
+}
+
+// unusable tells whether a patch failed because the id can no longer
+// carry an event: 404 (purged, or never there), or a 403 that is no rate
+// limit (Google refuses to restore some events deleted in its interface).
+// An insert of the id then tells: 409 means it is taken for ever.
+func unusable(err error) bool {
+	var gerr *googleapi.Error
+	if !errors.As(err, &gerr) {
+		return false
+	}
+	_, limited := rateLimited(gerr)
+	return gerr.Code == http.StatusNotFound || gerr.Code == http.StatusForbidden && !limited
 }
 
 func stateOf(e *calendar.Event, generation int, fields map[string]string) State {

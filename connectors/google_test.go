@@ -859,3 +859,35 @@ func TestGoogleThrottledByQuota(t *testing.T) {
 		t.Errorf("err = %v, want a retry after 30s (403 userRateLimitExceeded)", err)
 	}
 }
+
+// Google refuses to restore some events the agent deleted in its own
+// interface (403 to the patch, 409 to the insert): the event is recreated
+// under the next generation's id. A calendar the agent may only read
+// refuses the insert too: that is permanent, after one try of each.
+func TestGooglePutRecreatesUnrestorableEvent(t *testing.T) {
+	g, fake, _ := newGoogleTest(t, "")
+	ctx := context.Background()
+	ev := googleTestEvent(t)
+	st, err := g.Put(ctx, ev, connectors.State{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.Edit("primary", googleTestEventID, func(e *calendar.Event) { e.Status = "cancelled" })
+	fake.Inject(googlefake.Fault{Method: http.MethodPatch, Status: 403, Reason: "forbidden"})
+	if st, err = g.Put(ctx, ev, st); err != nil || st.EventID != googleTestEventID+"g1" {
+		t.Fatalf("state %+v, %v; want the event recreated as %sg1", st, err, googleTestEventID)
+	}
+	want := []string{"PATCH /calendars/primary/events/" + googleTestEventID + " 403", "POST /calendars/primary/events 409", "POST /calendars/primary/events 200"}
+	if got := googleCalls(fake)[1:]; !slices.Equal(got, want) {
+		t.Errorf("requests = %q, want %q", got, want)
+	}
+
+	n := len(fake.Requests())
+	fake.Inject(googlefake.Fault{Status: 403, Reason: "forbidden", Times: 2})
+	if _, err := g.Put(ctx, ev, st); !errors.Is(err, connectors.ErrPermanent) {
+		t.Errorf("read-only calendar: err = %v, want permanent", err)
+	}
+	if got := len(fake.Requests()) - n; got != 2 {
+		t.Errorf("read-only calendar: %d requests, want 2 (patch, insert)", got)
+	}
+}
