@@ -17,9 +17,19 @@ import (
 // State is what rdvsync remembers of one RDV in one calendar between
 // pushes (one record per (RDV, agent)).
 type State struct {
-	Href    string `json:"href,omitempty"`     // CalDAV object path
-	ETag    string `json:"etag,omitempty"`     // CalDAV ETag of our last write ("" if the server gave none)
+	Href string `json:"href,omitempty"` // CalDAV object path
+	// ETag is the CalDAV ETag or Google etag of our last write ("" if the
+	// server gave none).
+	ETag    string `json:"etag,omitempty"`
 	EventID string `json:"event_id,omitempty"` // Google event id
+	// Generation counts the Google event ids the RDV has had in this
+	// calendar: an id whose deleted event Google purged can never be used
+	// again, so the event is recreated under the id of the next generation.
+	Generation int `json:"generation,omitempty"`
+	// Written holds a digest of each field rdvsync wrote to the Google
+	// event last time, so that a field the agent edited there is rewritten
+	// only when the RDV's own value for it changes.
+	Written map[string]string `json:"written,omitempty"`
 }
 
 // Busy is a time during which the agent is taken in its external calendar.

@@ -2,6 +2,8 @@ package connectors
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -97,78 +99,236 @@ func (g *Google) Kind() string { return "google" }
 
 // Put implements Connector.
 //
+// rdvsync owns some fields of its events and leaves the rest to the
+// agent: an event is inserted whole once, then only patched
+// (events.patch), never replaced, so the colour, reminders, guests, other
+// applications' extended properties and anything else the agent set in
+// Google survive every change of the RDV. A patch always sends start,
+// end and status (the RDV's time is rdvsync's to keep: it is moved in
+// rdvsync, not in the calendar); summary, location, description and
+// source only when the RDV's value differs from what rdvsync wrote last
+// time (State.Written), so an agent's note added to the description
+// survives a move; the private extended property rdvsync_uid only when
+// nothing is known of the event (it never changes, and other keys of
+// extendedProperties.private may be another application's).
+//
+// A patch carries If-Match with the etag of rdvsync's last write. On 412
+// (the agent changed the event since) the event is fetched again and the
+// patch retried with its new etag.
+//
 // Without prev it inserts, and on 409 (a push whose state was lost, or an
 // event the agent deleted: Google keeps deleted ids and refuses them
-// again) it updates. With prev it updates, and on 404 (the calendar never
-// had it, e.g. it was purged) it inserts. An update of an event the agent
-// deleted restores it, as the RDV still holds: Google keeps a deleted
-// event on its organizer's calendar and an update with status
-// "confirmed" brings it back. If Google refuses that with 403, the error
-// is permanent: the id cannot be used again in this calendar.
+// again) it patches. With prev it patches, and on 404 (the calendar never
+// had it) it inserts. A patch of an event the agent deleted restores it,
+// as the RDV still holds: Google keeps a deleted event in the bin and
+// setting its status to "confirmed" brings it back. Once Google has
+// purged it from the bin, the id answers 404 to the patch and 409 to the
+// insert, for ever (and some deletions made in Google's interface answer
+// 403 to the patch instead): the event is then recreated under the id of
+// the next generation (GoogleEventIDOf), which State keeps. A calendar
+// that refuses every write (403 to the insert too) is a permanent error.
 //
 // No sequence is sent: Google keeps its own and refuses one lower than
 // it has (400), which ours can be after the agent edited the event.
 func (g *Google) Put(ctx context.Context, ev caldav.Event, prev State) (State, error) {
-	id := prev.EventID
-	if id == "" {
-		var err error
-		if id, err = GoogleEventID(ev.UID); err != nil {
-			return prev, Permanent(err)
-		}
+	base, err := GoogleEventID(ev.UID)
+	if err != nil {
+		return prev, Permanent(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
-	body := googleEvent(ev, id)
-	var err error
-	if prev.EventID == "" {
-		err = g.insert(ctx, body)
-		if statusOf(err) == http.StatusConflict {
-			err = g.update(ctx, body)
-		}
-	} else {
-		err = g.update(ctx, body)
-		if statusOf(err) == http.StatusNotFound {
-			err = g.insert(ctx, body)
-		}
+	known := prev
+	if known.EventID == "" {
+		known = State{Generation: prev.Generation}
 	}
-	if err != nil {
-		return prev, g.fail("put", id, err)
+	for range maxGenerations {
+		id := known.EventID
+		if id == "" {
+			id = GoogleEventIDOf(base, known.Generation)
+		}
+		st, err := g.put(ctx, ev, id, known)
+		if !errors.Is(err, errPurged) {
+			if err != nil {
+				return prev, g.fail("put", id, err)
+			}
+			return st, nil
+		}
+		known = State{Generation: known.Generation + 1}
 	}
-	return State{EventID: id}, nil
+	return prev, Permanent(fmt.Errorf("google calendar %s of agent %s: rdv %s: %d event ids purged in a row", g.calendarID, g.agentID, ev.UID, maxGenerations))
 }
 
-func (g *Google) insert(ctx context.Context, e *calendar.Event) error {
-	_, err := g.svc.Events.Insert(g.calendarID, e).SendUpdates("none").Context(ctx).Do()
-	return err
+// maxGenerations bounds the event ids tried for one RDV in one Put: each
+// needs the agent to delete the event and Google to purge it.
+const maxGenerations = 5
+
+// errPurged is an id Google refuses both to patch (404) and to insert
+// (409): its event was deleted and purged from the bin.
+var errPurged = errors.New("event id purged")
+
+// put writes ev under id; known is the state of rdvsync's last write of
+// that id, if any.
+func (g *Google) put(ctx context.Context, ev caldav.Event, id string, known State) (State, error) {
+	fields := googleFields(ev)
+	if known.EventID == "" {
+		e, err := g.insert(ctx, googleEvent(ev, id))
+		if statusOf(err) != http.StatusConflict {
+			return stateOf(e, known.Generation, fields), err
+		}
+		// The id exists: ours, pushed without its state saved, or deleted.
+		e, err = g.patch(ctx, ev, id, "", fields, nil)
+		if unusable(err) {
+			return known, errPurged
+		}
+		return stateOf(e, known.Generation, fields), err
+	}
+	etag := known.ETag
+	for attempt := 0; ; attempt++ {
+		e, err := g.patch(ctx, ev, id, etag, fields, known.Written)
+		switch statusOf(err) {
+		case http.StatusPreconditionFailed:
+			if attempt == 2 {
+				return known, err // the agent keeps editing: the outbox retries later
+			}
+			// Edited since our last write: only the etag is needed, the
+			// patch leaves the agent's fields alone.
+			cur, gerr := g.svc.Events.Get(g.calendarID, id).Fields("etag").Context(ctx).Do()
+			if gerr != nil {
+				return known, gerr
+			}
+			etag = cur.Etag
+			continue
+		case http.StatusNotFound, http.StatusForbidden:
+			if !unusable(err) {
+				break
+			}
+			e, err = g.insert(ctx, googleEvent(ev, id))
+			if statusOf(err) == http.StatusConflict {
+				return known, errPurged
+			}
+		}
+		return stateOf(e, known.Generation, fields), err
+	}
 }
 
-func (g *Google) update(ctx context.Context, e *calendar.Event) error {
-	_, err := g.svc.Events.Update(g.calendarID, e.Id, e).SendUpdates("none").Context(ctx).Do()
-	return err
+// unusable tells whether a patch failed because the id can no longer
+// carry an event: 404 (purged, or never there), or a 403 that is no rate
+// limit (Google refuses to restore some events deleted in its interface).
+// An insert of the id then tells: 409 means it is taken for ever.
+func unusable(err error) bool {
+	var gerr *googleapi.Error
+	if !errors.As(err, &gerr) {
+		return false
+	}
+	_, limited := rateLimited(gerr)
+	return gerr.Code == http.StatusNotFound || gerr.Code == http.StatusForbidden && !limited
+}
+
+func stateOf(e *calendar.Event, generation int, fields map[string]string) State {
+	if e == nil {
+		return State{}
+	}
+	written := make(map[string]string, len(fields))
+	for k, v := range fields {
+		written[k] = digest(v)
+	}
+	return State{EventID: e.Id, ETag: e.Etag, Generation: generation, Written: written}
+}
+
+func (g *Google) insert(ctx context.Context, e *calendar.Event) (*calendar.Event, error) {
+	return g.svc.Events.Insert(g.calendarID, e).SendUpdates("none").Fields(writeFields).Context(ctx).Do()
+}
+
+// writeFields is what rdvsync reads back from a write.
+const writeFields = "id,etag"
+
+// patch sends the fields rdvsync owns: always the time and status; the
+// texts only when they differ from what was written last time; all of
+// them and the ownership mark when written is nil (nothing known). etag
+// "" sends no If-Match.
+func (g *Google) patch(ctx context.Context, ev caldav.Event, id, etag string, fields, written map[string]string) (*calendar.Event, error) {
+	full := googleEvent(ev, id)
+	p := &calendar.Event{Start: full.Start, End: full.End, Status: full.Status}
+	if written == nil {
+		p.ExtendedProperties = full.ExtendedProperties
+	}
+	for name, v := range fields {
+		if written != nil && written[name] == digest(v) {
+			continue
+		}
+		switch name {
+		case "summary":
+			p.Summary = full.Summary
+		case "location":
+			p.Location = full.Location
+		case "description":
+			p.Description = full.Description
+		case "source":
+			p.Source = full.Source
+			if p.Source == nil {
+				p.NullFields = append(p.NullFields, "Source")
+			}
+			continue
+		}
+		if v == "" { // clear it: an empty string would be left out
+			p.ForceSendFields = append(p.ForceSendFields, strings.ToUpper(name[:1])+name[1:])
+		}
+	}
+	call := g.svc.Events.Patch(g.calendarID, id, p).SendUpdates("none").Fields(writeFields).Context(ctx)
+	if etag != "" {
+		call.Header().Set("If-Match", etag)
+	}
+	return call.Do()
+}
+
+// googleFields are the texts rdvsync owns in an event, as written.
+func googleFields(ev caldav.Event) map[string]string {
+	return map[string]string{"summary": ev.Summary, "location": ev.Location, "description": ev.Description, "source": ev.URL}
+}
+
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
 }
 
 // Delete implements Connector: an event already deleted (410) or never
 // created (404) is success.
+//
+// Without prev, a push may still have succeeded without its state being
+// saved, under any generation's id: rdvsync's events of the RDV are found
+// by their private mark (privateExtendedProperty=rdvsync_uid=…).
 func (g *Google) Delete(ctx context.Context, uid string, prev State) error {
-	id := prev.EventID
-	if id == "" {
-		// A push may have succeeded without its state being saved.
-		var err error
-		if id, err = GoogleEventID(uid); err != nil {
-			return Permanent(err)
-		}
+	if _, err := GoogleEventID(uid); err != nil {
+		return Permanent(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
-	err := g.svc.Events.Delete(g.calendarID, id).SendUpdates("none").Context(ctx).Do()
-	if s := statusOf(err); s == http.StatusNotFound || s == http.StatusGone {
-		return nil
+	ids := []string{prev.EventID}
+	if prev.EventID == "" {
+		ids = nil
+		err := g.svc.Events.List(g.calendarID).PrivateExtendedProperty(ownerKey+"="+uid).
+			Fields("nextPageToken", "items(id)").Pages(ctx, func(page *calendar.Events) error {
+			for _, e := range page.Items {
+				ids = append(ids, e.Id)
+			}
+			return nil
+		})
+		if err != nil {
+			return g.fail("find events of rdv", uid, err)
+		}
 	}
-	if err != nil {
-		return g.fail("delete", id, err)
+	for _, id := range ids {
+		err := g.svc.Events.Delete(g.calendarID, id).SendUpdates("none").Context(ctx).Do()
+		if s := statusOf(err); err != nil && s != http.StatusNotFound && s != http.StatusGone {
+			return g.fail("delete", id, err)
+		}
 	}
 	return nil
 }
+
+// ownerKey is the private extended property that marks rdvsync's events
+// with their RDV's id.
+const ownerKey = "rdvsync_uid"
 
 // Busy implements Connector with events.list, not freeBusy.query: freeBusy
 // merges periods and names no event, so rdvsync's own events could not be
@@ -243,6 +403,16 @@ func eventTime(d *calendar.EventDateTime, loc *time.Location) (time.Time, error)
 // Google also wants 5 to 1024 of them (regexp repeats stop at 1000).
 var base32hex = regexp.MustCompile(`^[a-v0-9]*$`)
 
+// GoogleEventIDOf is the event id of generation n of an RDV whose first
+// id is base: base itself, then base + "g" + n. "g" is base32hex, and
+// the result is longer than any RDV's own id, so no two RDVs share one.
+func GoogleEventIDOf(base string, n int) string {
+	if n == 0 {
+		return base
+	}
+	return base + "g" + strconv.Itoa(n)
+}
+
 // GoogleEventID is the event id of an RDV in Google Calendar: its id (a
 // UUID) without dashes, lowercased.
 func GoogleEventID(uid string) (string, error) {
@@ -268,7 +438,7 @@ func googleEvent(ev caldav.Event, id string) *calendar.Event {
 		Status:       "confirmed",
 		Transparency: "opaque",
 		ExtendedProperties: &calendar.EventExtendedProperties{
-			Private: map[string]string{"rdvsync_uid": ev.UID},
+			Private: map[string]string{ownerKey: ev.UID},
 		},
 	}
 	if ev.Cancelled {

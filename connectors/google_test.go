@@ -154,16 +154,19 @@ func TestGooglePutMovesEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st2 != st {
-		t.Errorf("state = %+v, want %+v", st2, st)
+	if st2.EventID != st.EventID || st2.Generation != 0 || st2.ETag == st.ETag {
+		t.Errorf("state = %+v after %+v, want the same id with a new etag", st2, st)
 	}
 	e := googleOnlyEvent(t, fake, "primary")
 	if e.Id != googleTestEventID || e.Start.DateTime != "2026-03-03T10:00:00Z" || e.End.DateTime != "2026-03-03T10:30:00Z" {
 		t.Errorf("event %s at %s–%s, want %s at 2026-03-03T10:00:00Z–10:30:00Z", e.Id, e.Start.DateTime, e.End.DateTime, googleTestEventID)
 	}
-	want := []string{"POST /calendars/primary/events 200", "PUT /calendars/primary/events/" + googleTestEventID + " 200"}
+	want := []string{"POST /calendars/primary/events 200", "PATCH /calendars/primary/events/" + googleTestEventID + " 200"}
 	if !slices.Equal(googleCalls(fake), want) {
 		t.Errorf("requests = %q, want %q", googleCalls(fake), want)
+	}
+	if r := fake.Requests()[1]; r.IfMatch != st.ETag {
+		t.Errorf("patch If-Match = %q, want the etag of our write %q", r.IfMatch, st.ETag)
 	}
 	checkGoogleSentNoUpdates(t, fake)
 }
@@ -191,7 +194,7 @@ func TestGooglePutRecoversLostState(t *testing.T) {
 	want := []string{
 		"POST /calendars/primary/events 200",
 		"POST /calendars/primary/events 409",
-		"PUT /calendars/primary/events/" + googleTestEventID + " 200",
+		"PATCH /calendars/primary/events/" + googleTestEventID + " 200",
 	}
 	if !slices.Equal(googleCalls(fake), want) {
 		t.Errorf("requests = %q, want %q", googleCalls(fake), want)
@@ -240,7 +243,7 @@ func TestGooglePutRecreatesMissingEvent(t *testing.T) {
 	}
 	googleOnlyEvent(t, fake, "primary")
 	want := []string{
-		"PUT /calendars/primary/events/" + googleTestEventID + " 404",
+		"PATCH /calendars/primary/events/" + googleTestEventID + " 404",
 		"POST /calendars/primary/events 200",
 	}
 	if !slices.Equal(googleCalls(fake), want) {
@@ -286,7 +289,7 @@ func TestGoogleDelete(t *testing.T) {
 		"POST /calendars/primary/events 200",
 		"DELETE /calendars/primary/events/" + googleTestEventID + " 204",
 		"DELETE /calendars/primary/events/" + googleTestEventID + " 410",
-		"DELETE /calendars/primary/events/7d1e9a0c000040008000000000000000 404",
+		"GET /calendars/primary/events 200", // without state: rdvsync's events of the RDV, by their mark
 	}
 	if !slices.Equal(googleCalls(fake), want) {
 		t.Errorf("requests = %q, want %q", googleCalls(fake), want)
@@ -430,7 +433,14 @@ func TestGoogleBusy(t *testing.T) {
 }
 
 func TestGoogleBusyReadsEveryPage(t *testing.T) {
-	g, fake, _ := newGoogleTest(t, "")
+	fake := googlefake.New(t)
+	// Two pages of 2 500 events take seconds under the race detector.
+	g, err := connectors.NewGoogle(context.Background(), connectors.GoogleConfig{AgentID: "agent-1",
+		TokenSource: &googleCountingSource{token: func(int) string { return fake.AccessToken() }},
+		Endpoint:    fake.Endpoint(), HTTPClient: &http.Client{}, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
 	day := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	const n = 2600 // more than one page of 2500
 	for i := range n {
@@ -677,5 +687,207 @@ func TestServiceAccountTokenSource(t *testing.T) {
 	}
 	if n := grants.Load(); n != 2 {
 		t.Errorf("%d token grants, want 2 (first call, after the 401)", n)
+	}
+}
+
+// The agent gives our event a colour, reminders, a guest, another
+// application's property and a note in the description; then the RDV
+// moves, and later its motif is renamed. Every edit of the agent
+// survives: rdvsync patches only what it owns, after refetching the etag
+// its If-Match no longer matched.
+func TestGooglePutKeepsAgentEdits(t *testing.T) {
+	g, fake, _ := newGoogleTest(t, "")
+	ctx := context.Background()
+	ev := googleTestEvent(t)
+	st, err := g.Put(ctx, ev, connectors.State{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note := ev.Description + "\n\nNote de l'agent : prévoir un interprète."
+	fake.Edit("primary", googleTestEventID, func(e *calendar.Event) {
+		e.ColorId = "11"
+		e.Reminders = &calendar.EventReminders{Overrides: []*calendar.EventReminder{{Method: "popup", Minutes: 15}}}
+		e.Attendees = []*calendar.EventAttendee{{Email: "collegue@example.fr"}}
+		e.ExtendedProperties.Private["autre_appli"] = "42"
+		e.Description = note
+	})
+
+	ev.Start, ev.End = ev.Start.Add(26*time.Hour), ev.End.Add(26*time.Hour)
+	ev.Sequence++
+	if st, err = g.Put(ctx, ev, st); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"POST /calendars/primary/events 200",
+		"PATCH /calendars/primary/events/" + googleTestEventID + " 412",
+		"GET /calendars/primary/events/" + googleTestEventID + " 200",
+		"PATCH /calendars/primary/events/" + googleTestEventID + " 200",
+	}
+	if !slices.Equal(googleCalls(fake), want) {
+		t.Errorf("requests = %q, want %q", googleCalls(fake), want)
+	}
+	check := func(when, summary string) {
+		t.Helper()
+		e := googleOnlyEvent(t, fake, "primary")
+		if e.Start.DateTime != "2026-03-03T10:00:00Z" || e.Summary != summary {
+			t.Errorf("%s: start %s summary %q, want 2026-03-03T10:00:00Z %q", when, e.Start.DateTime, e.Summary, summary)
+		}
+		if e.ColorId != "11" || e.Reminders == nil || len(e.Reminders.Overrides) != 1 || len(e.Attendees) != 1 ||
+			e.ExtendedProperties.Private["autre_appli"] != "42" || e.ExtendedProperties.Private["rdvsync_uid"] != googleTestUID {
+			t.Errorf("%s: the agent's edits were lost: colour %q reminders %+v attendees %v properties %v",
+				when, e.ColorId, e.Reminders, e.Attendees, e.ExtendedProperties.Private)
+		}
+		if e.Description != note {
+			t.Errorf("%s: description %q, want the agent's note kept", when, e.Description)
+		}
+	}
+	check("after the move", ev.Summary)
+
+	ev.Summary = "RDV Permis de conduire B"
+	ev.Sequence++
+	if _, err := g.Put(ctx, ev, st); err != nil {
+		t.Fatal(err)
+	}
+	check("after the motif's new name", "RDV Permis de conduire B")
+	checkGoogleSentNoUpdates(t, fake)
+}
+
+// The agent deleted our event and Google purged it from the bin: the id
+// can never be used again (patch 404, insert 409), so the event comes back
+// under the id of the next generation, which the state keeps; a push
+// whose state was lost converges on the same id.
+func TestGooglePutRecreatesPurgedEvent(t *testing.T) {
+	g, fake, _ := newGoogleTest(t, "")
+	ctx := context.Background()
+	ev := googleTestEvent(t)
+	st, err := g.Put(ctx, ev, connectors.State{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Delete(ctx, ev.UID, st); err != nil { // as the agent would
+		t.Fatal(err)
+	}
+	fake.Purge("primary")
+	st, err = g.Put(ctx, ev, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := googleTestEventID + "g1"
+	if st.EventID != next || st.Generation != 1 {
+		t.Errorf("state = %+v, want event %s generation 1", st, next)
+	}
+	if e := googleOnlyEvent(t, fake, "primary"); e.Id != next || e.ExtendedProperties.Private["rdvsync_uid"] != googleTestUID {
+		t.Errorf("event %s %v", e.Id, e.ExtendedProperties)
+	}
+	want := []string{
+		"POST /calendars/primary/events 200",
+		"DELETE /calendars/primary/events/" + googleTestEventID + " 204",
+		"PATCH /calendars/primary/events/" + googleTestEventID + " 404",
+		"POST /calendars/primary/events 409",
+		"POST /calendars/primary/events 200",
+	}
+	if !slices.Equal(googleCalls(fake), want) {
+		t.Errorf("requests = %q, want %q", googleCalls(fake), want)
+	}
+
+	n := len(fake.Requests())
+	ev.Start, ev.End = ev.Start.Add(time.Hour), ev.End.Add(time.Hour)
+	if st, err = g.Put(ctx, ev, st); err != nil || st.EventID != next {
+		t.Fatalf("move: %+v, %v", st, err)
+	}
+	if got := googleCalls(fake)[n:]; !slices.Equal(got, []string{"PATCH /calendars/primary/events/" + next + " 200"}) {
+		t.Errorf("move after the new id: %q, want one patch of %s", got, next)
+	}
+
+	n = len(fake.Requests())
+	if st, err = g.Put(ctx, ev, connectors.State{}); err != nil || st.EventID != next || st.Generation != 1 {
+		t.Fatalf("push without state: %+v, %v", st, err)
+	}
+	if events := fake.Events("primary"); len(events) != 1 {
+		t.Errorf("push without state: %d events, want 1", len(events))
+	}
+	want = []string{
+		"POST /calendars/primary/events 409", "PATCH /calendars/primary/events/" + googleTestEventID + " 404",
+		"POST /calendars/primary/events 409", "PATCH /calendars/primary/events/" + next + " 200",
+	}
+	if got := googleCalls(fake)[n:]; !slices.Equal(got, want) {
+		t.Errorf("push without state: %q, want %q", got, want)
+	}
+
+	// Cancelled with its state lost: the event is found by its mark.
+	if err := g.Delete(ctx, ev.UID, connectors.State{}); err != nil {
+		t.Fatal(err)
+	}
+	if events := fake.Events("primary"); len(events) != 0 {
+		t.Errorf("delete without state left %d events", len(events))
+	}
+}
+
+// A weekly meeting of the agent blocks each of its occurrences.
+func TestGoogleBusyExpandsRecurringEvents(t *testing.T) {
+	g, fake, _ := newGoogleTest(t, "")
+	series := fake.PutEvent("primary", &calendar.Event{Summary: "Réunion d'équipe",
+		Start:      &calendar.EventDateTime{DateTime: "2026-03-02T14:00:00+01:00", TimeZone: "Europe/Paris"},
+		End:        &calendar.EventDateTime{DateTime: "2026-03-02T15:00:00+01:00", TimeZone: "Europe/Paris"},
+		Recurrence: []string{"RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=10"}})
+	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	busy, err := g.Busy(context.Background(), from, from.AddDate(0, 0, 21))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range busy {
+		got = append(got, b.Start.UTC().Format(time.RFC3339)+" "+strings.TrimPrefix(b.UID, series))
+	}
+	want := []string{"2026-03-02T13:00:00Z _20260302T130000Z", "2026-03-09T13:00:00Z _20260309T130000Z", "2026-03-16T13:00:00Z _20260316T130000Z"}
+	if !slices.Equal(got, want) {
+		t.Errorf("busy = %q, want %q", got, want)
+	}
+}
+
+// Google's own quota refusals, not injected ones, make the outbox wait.
+func TestGoogleThrottledByQuota(t *testing.T) {
+	g, fake, _ := newGoogleTest(t, "")
+	fake.SetLimits(googlefake.Limits{PerUserPerMinute: 1})
+	ctx := context.Background()
+	if _, err := g.Put(ctx, googleTestEvent(t), connectors.State{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := g.Put(ctx, googleTestEvent(t), connectors.State{})
+	var ra *connectors.RetryAfterError
+	if !errors.As(err, &ra) || ra.After != 30*time.Second {
+		t.Errorf("err = %v, want a retry after 30s (403 userRateLimitExceeded)", err)
+	}
+}
+
+// Google refuses to restore some events the agent deleted in its own
+// interface (403 to the patch, 409 to the insert): the event is recreated
+// under the next generation's id. A calendar the agent may only read
+// refuses the insert too: that is permanent, after one try of each.
+func TestGooglePutRecreatesUnrestorableEvent(t *testing.T) {
+	g, fake, _ := newGoogleTest(t, "")
+	ctx := context.Background()
+	ev := googleTestEvent(t)
+	st, err := g.Put(ctx, ev, connectors.State{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.Edit("primary", googleTestEventID, func(e *calendar.Event) { e.Status = "cancelled" })
+	fake.Inject(googlefake.Fault{Method: http.MethodPatch, Status: 403, Reason: "forbidden"})
+	if st, err = g.Put(ctx, ev, st); err != nil || st.EventID != googleTestEventID+"g1" {
+		t.Fatalf("state %+v, %v; want the event recreated as %sg1", st, err, googleTestEventID)
+	}
+	want := []string{"PATCH /calendars/primary/events/" + googleTestEventID + " 403", "POST /calendars/primary/events 409", "POST /calendars/primary/events 200"}
+	if got := googleCalls(fake)[1:]; !slices.Equal(got, want) {
+		t.Errorf("requests = %q, want %q", got, want)
+	}
+
+	n := len(fake.Requests())
+	fake.Inject(googlefake.Fault{Status: 403, Reason: "forbidden", Times: 2})
+	if _, err := g.Put(ctx, ev, st); !errors.Is(err, connectors.ErrPermanent) {
+		t.Errorf("read-only calendar: err = %v, want permanent", err)
+	}
+	if got := len(fake.Requests()) - n; got != 2 {
+		t.Errorf("read-only calendar: %d requests, want 2 (patch, insert)", got)
 	}
 }

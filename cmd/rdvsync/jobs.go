@@ -9,7 +9,6 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"rdvsync/internal/booking"
-	"rdvsync/internal/calsync"
 	"rdvsync/internal/notify"
 	"rdvsync/internal/store"
 )
@@ -17,7 +16,7 @@ import (
 // schedule registers the cron jobs of the daemon (robfig/cron, one
 // goroutine per run, skipped while the previous run of the same job is
 // still going).
-func (d *daemon) schedule(ctx context.Context, st *store.Store, sync *calsync.Service, notifier *notify.Service) (*cron.Cron, error) {
+func (d *daemon) schedule(ctx context.Context, st *store.Store, notifier *notify.Service) (*cron.Cron, error) {
 	logger := cron.VerbosePrintfLogger(slog.NewLogLogger(d.log.With("component", "cron").Handler(), slog.LevelDebug))
 	c := cron.New(cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
 	jobs := []struct {
@@ -25,7 +24,6 @@ func (d *daemon) schedule(ctx context.Context, st *store.Store, sync *calsync.Se
 		run        func()
 	}{
 		{"@every 1m", "reminders", func() { sendReminders(ctx, d, notifier) }},
-		{"@every 5m", "busy-refresh", func() { sync.RefreshBusy(ctx) }},
 		{"@every 1h", "idempotency-purge", func() {
 			var n int
 			err := st.Update(ctx, func(tx *store.Tx) error {
@@ -48,9 +46,10 @@ func (d *daemon) schedule(ctx context.Context, st *store.Store, sync *calsync.Se
 			return nil, fmt.Errorf("cron job %s: %w", j.name, err)
 		}
 	}
-	// At start, not only after the first period: busy times, and the
-	// reminders that fell due while the daemon was down.
-	go sync.RefreshBusy(ctx)
+	// At start, not only after the first period: the reminders that fell
+	// due while the daemon was down. (Busy times have their own loop,
+	// calsync.RunBusyRefresh: its period is reloadable and a reload asks
+	// it for the calendars it changed.)
 	go sendReminders(ctx, d, notifier)
 	return c, nil
 }

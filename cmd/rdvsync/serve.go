@@ -202,7 +202,9 @@ func (d *daemon) run(ctx context.Context) error {
 	if err := sync.Backfill(ctx); err != nil {
 		d.log.Error("calendar backfill", slog.Any("error", err))
 	}
-	sched, err := d.schedule(loops, st, sync, notifier)
+	wg.Add(1)
+	go func() { defer wg.Done(); sync.RunBusyRefresh(loops) }()
+	sched, err := d.schedule(loops, st, notifier)
 	if err != nil {
 		stopLoops()
 		wg.Wait()
@@ -287,7 +289,8 @@ func (d *daemon) reload() {
 		d.log.Error("configuration reload failed: keeping the previous configuration", slog.Any("error", fmt.Errorf("rdvs_id: %w", err)))
 		return
 	}
-	old := d.catalog.Load().Config
+	prev := d.catalog.Load()
+	old := prev.Config
 	if cat.Config.Server.Listen != old.Server.Listen || cat.Config.StorePath() != old.StorePath() ||
 		cat.Config.Server.RateLimit != old.Server.RateLimit {
 		d.log.Warn("server.listen, server.rate_limit and store.path changes take effect at the next restart")
@@ -296,6 +299,9 @@ func (d *daemon) reload() {
 	if err := d.sync.Backfill(context.Background()); err != nil {
 		d.log.Error("calendar backfill after reload", slog.Any("error", err))
 	}
+	// Busy times of a calendar just added or changed are read now, not at
+	// the next period: until then the agent's slots would ignore them.
+	d.sync.ConfigChanged(context.Background(), prev)
 	d.log.Info("configuration reloaded", "organisations", len(cat.Organisations), "agents", len(cat.Agents), "motifs", len(cat.Motifs))
 }
 

@@ -16,15 +16,35 @@
 //     update of a deleted event restores it;
 //   - get, update and patch of an unknown id are 404 notFound; delete of a
 //     deleted event is 410 deleted; delete of an unknown id is 404;
-//   - an event ends after it starts, else 400 timeRangeEmpty.
+//   - an event ends after it starts, else 400 timeRangeEmpty;
+//   - update, patch and delete with an If-Match header that is not the
+//     event's current etag are 412 conditionNotMet, and change nothing;
+//   - patch merges the body into the event as Google does: nested objects
+//     (extendedProperties.private, reminders…) key by key, arrays replaced
+//     whole, null removes a field;
+//   - a malformed or unknown `fields` selection is 400 invalidParameter,
+//     and a valid one trims the response to the fields selected;
+//   - requests beyond a sliding minute's quota are throttled: 403
+//     userRateLimitExceeded per user, 429 rateLimitExceeded per project,
+//     403 rateLimitExceeded per calendar's writes (see Limits; Google's
+//     published quotas by default);
+//   - recurring events (RRULE, RDATE, EXDATE) are listed once, as their
+//     series, or with singleEvents=true as one instance per occurrence
+//     ("<id>_<start>", recurringEventId); orderBy=startTime needs
+//     singleEvents; a timed recurring event needs start.timeZone;
+//   - events.list filters on privateExtendedProperty (every name=value
+//     given);
+//   - a deleted event's id stays taken after Purge (Google empties its bin
+//     after 30 days): get, update, patch and delete are then 404, insert
+//     409, so such an event can never come back under that id.
 //
 // Beyond Google's rules it enforces one of rdvsync's: every write carries
 // sendUpdates=none, since rdvsync never has Google e-mail anyone; a write
 // without it fails the test. Errors have Google's JSON shape, so the
 // client's *googleapi.Error carries the code, the reason and the headers.
 //
-// Not modelled: recurring events (events are single), syncToken, ETag
-// preconditions, ACLs, quotas (inject them with Inject).
+// Not modelled: changed or cancelled instances of a series, syncToken,
+// ACLs.
 package googlefake
 
 import (
@@ -35,6 +55,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -67,11 +88,17 @@ type Server struct {
 	faults    []*Fault
 	requests  []Request
 	codes     map[string]bool // authorization codes not yet exchanged
+
+	limits        Limits
+	now           func() time.Time
+	user, project []time.Time            // accepted requests of the last minute
+	writes        map[string][]time.Time // by calendar
 }
 
 type fakeCalendar struct {
 	loc    *time.Location
 	events map[string]*calendar.Event // deleted events stay, with status "cancelled"
+	purged map[string]bool            // ids of deleted events gone from the bin: taken for ever
 }
 
 // Request is one request the server got, as Requests lists it.
@@ -79,9 +106,10 @@ type Request struct {
 	Method string
 	// Path is the URL path without the API prefix, unescaped, e.g.
 	// "/calendars/primary/events/abc12"; the token endpoint is "/token".
-	Path   string
-	Query  url.Values
-	Status int // the status the server answered
+	Path    string
+	Query   url.Values
+	IfMatch string // the If-Match header
+	Status  int    // the status the server answered
 }
 
 // Fault makes matching requests fail with a Google error, after the
@@ -100,19 +128,21 @@ type Fault struct {
 // New starts a server with one calendar, "primary" (time zone
 // Europe/Paris), and one valid access token; it is closed when t ends.
 func New(t testing.TB) *Server {
-	s := &Server{t: t, calendars: map[string]*fakeCalendar{}, access: map[string]bool{}}
+	s := &Server{t: t, calendars: map[string]*fakeCalendar{}, access: map[string]bool{},
+		limits: GoogleLimits, now: time.Now, writes: map[string][]time.Time{}}
 	s.AddCalendar("primary", "Europe/Paris")
 	s.current = s.newAccessToken()
 	s.refresh = s.nextToken("1//fake-refresh-")
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+apiPrefix+"/calendars/{cal}/events", s.api(s.insert))
-	mux.HandleFunc("GET "+apiPrefix+"/calendars/{cal}/events", s.api(s.list))
-	mux.HandleFunc("GET "+apiPrefix+"/calendars/{cal}/events/{id}", s.api(s.get))
-	mux.HandleFunc("PUT "+apiPrefix+"/calendars/{cal}/events/{id}", s.api(s.update))
-	mux.HandleFunc("PATCH "+apiPrefix+"/calendars/{cal}/events/{id}", s.api(s.patch))
-	mux.HandleFunc("DELETE "+apiPrefix+"/calendars/{cal}/events/{id}", s.api(s.delete))
-	mux.HandleFunc("POST "+apiPrefix+"/freeBusy", s.api(s.freeBusy))
+	event, events, freeBusy := reflect.TypeFor[calendar.Event](), reflect.TypeFor[calendar.Events](), reflect.TypeFor[calendar.FreeBusyResponse]()
+	mux.HandleFunc("POST "+apiPrefix+"/calendars/{cal}/events", s.api(s.insert, event))
+	mux.HandleFunc("GET "+apiPrefix+"/calendars/{cal}/events", s.api(s.list, events))
+	mux.HandleFunc("GET "+apiPrefix+"/calendars/{cal}/events/{id}", s.api(s.get, event))
+	mux.HandleFunc("PUT "+apiPrefix+"/calendars/{cal}/events/{id}", s.api(s.update, event))
+	mux.HandleFunc("PATCH "+apiPrefix+"/calendars/{cal}/events/{id}", s.api(s.patch, event))
+	mux.HandleFunc("DELETE "+apiPrefix+"/calendars/{cal}/events/{id}", s.api(s.delete, event))
+	mux.HandleFunc("POST "+apiPrefix+"/freeBusy", s.api(s.freeBusy, freeBusy))
 	mux.HandleFunc("POST /token", s.token)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("googlefake: unexpected request %s %s", r.Method, r.URL.Path)
@@ -164,7 +194,21 @@ func (s *Server) AddCalendar(id, timeZone string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calendars[id] = &fakeCalendar{loc: loc, events: map[string]*calendar.Event{}}
+	s.calendars[id] = &fakeCalendar{loc: loc, events: map[string]*calendar.Event{}, purged: map[string]bool{}}
+}
+
+// Purge empties the calendar's bin, as Google does 30 days after a
+// deletion: the deleted events are gone, but their ids stay taken.
+func (s *Server) Purge(calendarID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calendars[calendarID]
+	for id, e := range c.events {
+		if e.Status == "cancelled" {
+			delete(c.events, id)
+			c.purged[id] = true
+		}
+	}
 }
 
 // PutEvent stores ev as the agent would through Google Calendar's own
@@ -184,6 +228,21 @@ func (s *Server) PutEvent(calendarID string, ev *calendar.Event) string {
 	s.stamp(e, nil)
 	c.events[e.Id] = e
 	return e.Id
+}
+
+// Edit changes an event as the agent would in Google Calendar's own
+// interface: the event gets a new etag and a higher sequence.
+func (s *Server) Edit(calendarID, id string, edit func(*calendar.Event)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.calendars[calendarID].events[id]
+	if old == nil {
+		s.t.Fatalf("googlefake: no event %s in %s", id, calendarID)
+	}
+	e := clone(old)
+	edit(e)
+	s.stamp(e, old)
+	s.calendars[calendarID].events[id] = e
 }
 
 // Events returns the events of a calendar that are not deleted, by start.
@@ -235,22 +294,39 @@ type reply struct {
 	retryAfter string
 }
 
-func (s *Server) api(h func(*http.Request) reply) http.HandlerFunc {
+func (s *Server) api(h func(*http.Request) reply, resource reflect.Type) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		rep := s.serve(r, h)
+		rep := s.serve(r, h, resource)
 		s.requests = append(s.requests, Request{
-			Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, apiPrefix), Query: r.URL.Query(), Status: rep.status,
+			Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, apiPrefix), Query: r.URL.Query(),
+			IfMatch: r.Header.Get("If-Match"), Status: rep.status,
 		})
 		s.mu.Unlock()
 		writeReply(w, rep)
 	}
 }
 
-func (s *Server) serve(r *http.Request, h func(*http.Request) reply) reply {
+func (s *Server) serve(r *http.Request, h func(*http.Request) reply, resource reflect.Type) reply {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || !s.access[tok] {
 		return errorReply(http.StatusUnauthorized, "authError", "Invalid Credentials")
+	}
+	if rep, ok := s.throttle(r); !ok {
+		return rep
+	}
+	var sel selection
+	if f := r.URL.Query()["fields"]; strings.Join(f, "") != "" {
+		var err error
+		msg := ""
+		if sel, err = parseFields(strings.Join(f, ",")); err != nil {
+			msg = "Invalid field selection: " + err.Error()
+		} else if bad := sel.check(resource, ""); bad != "" {
+			msg = "Invalid field selection " + bad
+		}
+		if msg != "" {
+			return errorReply(http.StatusBadRequest, "invalidParameter", msg)
+		}
 	}
 	path := strings.TrimPrefix(r.URL.Path, apiPrefix)
 	for i, f := range s.faults {
@@ -267,7 +343,41 @@ func (s *Server) serve(r *http.Request, h func(*http.Request) reply) reply {
 		s.t.Errorf("googlefake: %s %s without sendUpdates=none", r.Method, path)
 		return errorReply(http.StatusBadRequest, "invalid", "googlefake: rdvsync writes must send sendUpdates=none")
 	}
-	return h(r)
+	rep := h(r)
+	if rep.body == nil {
+		return rep
+	}
+	// Encoded here, under the lock: the body may hold the stored events.
+	b, _ := json.Marshal(rep.body)
+	if sel != nil && rep.status == http.StatusOK {
+		var v any
+		json.Unmarshal(b, &v)
+		b, _ = json.Marshal(sel.apply(v))
+	}
+	rep.body = json.RawMessage(b)
+	return rep
+}
+
+// event finds the event named in the path; a purged one is gone (404).
+func (s *Server) event(r *http.Request) (*fakeCalendar, *calendar.Event, reply, bool) {
+	c, rep, ok := s.calendar(r)
+	if !ok {
+		return nil, nil, rep, false
+	}
+	e := c.events[r.PathValue("id")]
+	if e == nil {
+		return c, nil, errorReply(http.StatusNotFound, "notFound", "Not Found"), false
+	}
+	return c, e, reply{}, true
+}
+
+// precondition is Google's answer to an If-Match that names another
+// version of the event than the current one.
+func precondition(r *http.Request, e *calendar.Event) (reply, bool) {
+	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != e.Etag {
+		return errorReply(http.StatusPreconditionFailed, "conditionNotMet", "Precondition Failed"), false
+	}
+	return reply{}, true
 }
 
 func (s *Server) calendar(r *http.Request) (*fakeCalendar, reply, bool) {
@@ -298,11 +408,14 @@ func (s *Server) insert(r *http.Request) reply {
 		e.Id = s.nextToken("gen")
 	case !validID(e.Id):
 		return errorReply(http.StatusBadRequest, "invalid", "Invalid resource id value.")
-	case c.events[e.Id] != nil:
+	case c.events[e.Id] != nil || c.purged[e.Id]:
 		return errorReply(http.StatusConflict, "duplicate", "The requested identifier already exists.")
 	}
 	if rep, ok := checkTimes(c, &e); !ok {
 		return rep
+	}
+	if msg := checkRecurrence(c, &e); msg != "" {
+		return errorReply(http.StatusBadRequest, "invalid", msg)
 	}
 	s.stamp(&e, nil)
 	c.events[e.Id] = &e
@@ -310,13 +423,9 @@ func (s *Server) insert(r *http.Request) reply {
 }
 
 func (s *Server) get(r *http.Request) reply {
-	c, rep, ok := s.calendar(r)
+	_, e, rep, ok := s.event(r)
 	if !ok {
 		return rep
-	}
-	e := c.events[r.PathValue("id")]
-	if e == nil {
-		return errorReply(http.StatusNotFound, "notFound", "Not Found")
 	}
 	return reply{status: http.StatusOK, body: clone(e)}
 }
@@ -329,47 +438,63 @@ func (s *Server) update(r *http.Request) reply {
 	return s.replace(r, &e)
 }
 
-// patch merges the body into the stored event, one top-level field at a
-// time (nested objects are replaced whole: close enough for rdvsync).
+// patch merges the body into the stored event with Google's patch
+// semantics (https://developers.google.com/calendar/api/guides/performance#patch):
+// objects are merged key by key, arrays replaced whole, null removes.
 func (s *Server) patch(r *http.Request) reply {
-	c, rep, ok := s.calendar(r)
+	_, old, rep, ok := s.event(r)
 	if !ok {
 		return rep
 	}
-	old := c.events[r.PathValue("id")]
-	if old == nil {
-		return errorReply(http.StatusNotFound, "notFound", "Not Found")
-	}
-	var fields, patch map[string]json.RawMessage
+	var fields map[string]any
+	var patch any
 	b, _ := json.Marshal(old)
 	json.Unmarshal(b, &fields)
 	if err := json.NewDecoder(r.Body).Decode(&patch); err != nil {
 		return errorReply(http.StatusBadRequest, "parseError", "Parse Error")
 	}
-	for k, v := range patch {
-		fields[k] = v
-	}
 	var e calendar.Event
-	b, _ = json.Marshal(fields)
+	b, _ = json.Marshal(merge(fields, patch))
 	if err := json.Unmarshal(b, &e); err != nil {
 		return errorReply(http.StatusBadRequest, "invalid", err.Error())
 	}
 	return s.replace(r, &e)
 }
 
+// merge applies patch to v as a JSON merge patch (RFC 7396), which is
+// what Google's patch semantics amount to.
+func merge(v, patch any) any {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		m = map[string]any{}
+	}
+	for k, pv := range p {
+		if pv == nil {
+			delete(m, k)
+		} else {
+			m[k] = merge(m[k], pv)
+		}
+	}
+	return m
+}
+
 // replace stores e as the new version of the event named in the path. A
 // deleted event is restored if e's status is not "cancelled", as Google
 // does on its organizer's calendar.
 func (s *Server) replace(r *http.Request, e *calendar.Event) reply {
-	c, rep, ok := s.calendar(r)
+	c, old, rep, ok := s.event(r)
 	if !ok {
 		return rep
 	}
+	if rep, ok := precondition(r, old); !ok {
+		return rep
+	}
 	id := r.PathValue("id")
-	old := c.events[id]
 	switch {
-	case old == nil:
-		return errorReply(http.StatusNotFound, "notFound", "Not Found")
 	case e.Id != "" && e.Id != id:
 		return errorReply(http.StatusBadRequest, "invalid", "Invalid value for: id")
 	case e.Sequence != 0 && e.Sequence < old.Sequence:
@@ -379,21 +504,23 @@ func (s *Server) replace(r *http.Request, e *calendar.Event) reply {
 	if rep, ok := checkTimes(c, e); !ok {
 		return rep
 	}
+	if msg := checkRecurrence(c, e); msg != "" {
+		return errorReply(http.StatusBadRequest, "invalid", msg)
+	}
 	s.stamp(e, old)
 	c.events[id] = e
 	return reply{status: http.StatusOK, body: clone(e)}
 }
 
 func (s *Server) delete(r *http.Request) reply {
-	c, rep, ok := s.calendar(r)
+	_, e, rep, ok := s.event(r)
 	if !ok {
 		return rep
 	}
-	e := c.events[r.PathValue("id")]
-	switch {
-	case e == nil:
-		return errorReply(http.StatusNotFound, "notFound", "Not Found")
-	case e.Status == "cancelled":
+	if rep, ok := precondition(r, e); !ok {
+		return rep
+	}
+	if e.Status == "cancelled" {
 		return errorReply(http.StatusGone, "deleted", "Resource has been deleted")
 	}
 	e.Status = "cancelled"
@@ -402,7 +529,8 @@ func (s *Server) delete(r *http.Request) reply {
 }
 
 // list answers events.list: events overlapping [timeMin, timeMax), by
-// start, deleted ones only with showDeleted=true, maxResults a page.
+// start, deleted ones only with showDeleted=true, maxResults a page; a
+// series once, or with singleEvents=true each of its instances.
 func (s *Server) list(r *http.Request) reply {
 	c, rep, ok := s.calendar(r)
 	if !ok {
@@ -413,14 +541,35 @@ func (s *Server) list(r *http.Request) reply {
 	if !ok {
 		return rep
 	}
+	single := q.Get("singleEvents") == "true"
+	switch q.Get("orderBy") {
+	case "", "updated":
+	case "startTime":
+		if !single {
+			return errorReply(http.StatusBadRequest, "invalid", "The requested ordering is not available for the particular query.")
+		}
+	default:
+		return errorReply(http.StatusBadRequest, "invalidParameter", "Invalid value for orderBy")
+	}
 	var items []*calendar.Event
 	for _, e := range c.sorted() {
-		if e.Status == "cancelled" && q.Get("showDeleted") != "true" {
+		if e.Status == "cancelled" && q.Get("showDeleted") != "true" || !hasProperties(e, q["privateExtendedProperty"]) {
 			continue
 		}
-		if start, end, _ := c.span(e); end.After(from) && start.Before(to) {
-			items = append(items, clone(e))
+		occ := c.occurrences(e, from, to)
+		switch {
+		case single:
+			items = append(items, occ...)
+		case len(occ) > 0:
+			items = append(items, e)
 		}
+	}
+	if single {
+		slices.SortStableFunc(items, func(a, b *calendar.Event) int {
+			sa, _, _ := c.span(a)
+			sb, _, _ := c.span(b)
+			return sa.Compare(sb)
+		})
 	}
 	page := &calendar.Events{Kind: "calendar#events", TimeZone: c.loc.String()}
 	offset, _ := strconv.Atoi(q.Get("pageToken"))
@@ -434,6 +583,18 @@ func (s *Server) list(r *http.Request) reply {
 	}
 	page.Items = items[min(offset, len(items)):]
 	return reply{status: http.StatusOK, body: page}
+}
+
+// hasProperties tells whether e has every private extended property
+// "name=value" of the privateExtendedProperty filter.
+func hasProperties(e *calendar.Event, filter []string) bool {
+	for _, f := range filter {
+		name, value, _ := strings.Cut(f, "=")
+		if e.ExtendedProperties == nil || e.ExtendedProperties.Private[name] != value {
+			return false
+		}
+	}
+	return true
 }
 
 // freeBusy answers freeBusy.query: the merged busy periods of confirmed,
@@ -456,13 +617,21 @@ func (s *Server) freeBusy(r *http.Request) reply {
 			res.Calendars[item.Id] = calendar.FreeBusyCalendar{Errors: []*calendar.Error{{Domain: "global", Reason: "notFound"}}}
 			continue
 		}
-		var busy []*calendar.TimePeriod
-		var lastEnd time.Time
+		var periods [][2]time.Time
 		for _, e := range c.sorted() {
-			start, end, _ := c.span(e)
-			if e.Status == "cancelled" || e.Transparency == "transparent" || !end.After(from) || !start.Before(to) {
+			if e.Status == "cancelled" || e.Transparency == "transparent" {
 				continue
 			}
+			for _, o := range c.occurrences(e, from, to) {
+				start, end, _ := c.span(o)
+				periods = append(periods, [2]time.Time{start.UTC(), end.UTC()})
+			}
+		}
+		slices.SortFunc(periods, func(a, b [2]time.Time) int { return a[0].Compare(b[0]) })
+		var busy []*calendar.TimePeriod
+		var lastEnd time.Time
+		for _, p := range periods {
+			start, end := p[0], p[1]
 			start, end = maxTime(start, from), minTime(end, to)
 			if len(busy) > 0 && !start.After(lastEnd) {
 				if end.After(lastEnd) {
@@ -579,15 +748,22 @@ func (c *fakeCalendar) instant(d *calendar.EventDateTime) (time.Time, error) {
 }
 
 func (c *fakeCalendar) sorted() []*calendar.Event {
-	events := make([]*calendar.Event, 0, len(c.events))
-	for _, e := range c.events {
-		events = append(events, e)
+	type keyed struct {
+		start time.Time
+		e     *calendar.Event
 	}
-	slices.SortFunc(events, func(a, b *calendar.Event) int {
-		sa, _, _ := c.span(a)
-		sb, _, _ := c.span(b)
-		return cmp.Or(sa.Compare(sb), strings.Compare(a.Id, b.Id))
+	keys := make([]keyed, 0, len(c.events))
+	for _, e := range c.events {
+		start, _, _ := c.span(e)
+		keys = append(keys, keyed{start, e})
+	}
+	slices.SortFunc(keys, func(a, b keyed) int {
+		return cmp.Or(a.start.Compare(b.start), strings.Compare(a.e.Id, b.e.Id))
 	})
+	events := make([]*calendar.Event, len(keys))
+	for i, k := range keys {
+		events[i] = k.e
+	}
 	return events
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 	"google.golang.org/api/calendar/v3"
@@ -182,6 +183,16 @@ func TestList(t *testing.T) {
 	if got, want := ids(true), "inside000,gone00000 Europe/Paris"; got != want {
 		t.Errorf("list showDeleted = %q, want %q", got, want)
 	}
+	if _, err := ev.Patch("primary", "before000", &calendar.Event{ExtendedProperties: &calendar.EventExtendedProperties{
+		Private: map[string]string{"rdvsync_uid": "u1", "n": "1"}}}).SendUpdates("none").Do(); err != nil {
+		t.Fatal(err)
+	}
+	for filter, want := range map[string]int{"rdvsync_uid=u1": 1, "rdvsync_uid=u2": 0} {
+		res, err := ev.List("primary").PrivateExtendedProperty(filter, "n=1").Do()
+		if err != nil || len(res.Items) != want {
+			t.Errorf("list privateExtendedProperty=%s: %v, %d items, want %d", filter, err, len(res.Items), want)
+		}
+	}
 }
 
 func TestFreeBusy(t *testing.T) {
@@ -240,5 +251,222 @@ func TestWritesNeedSendUpdatesNone(t *testing.T) {
 	}
 	if r := fake.Requests(); len(r) != 1 || r[0].Query.Get("sendUpdates") != "all" || r[0].Status != 400 {
 		t.Errorf("requests = %+v", r)
+	}
+}
+
+// Google refuses a write whose If-Match names another version of the
+// event (412 conditionNotMet) and changes nothing.
+func TestIfMatch(t *testing.T) {
+	fake := googlefake.New(t)
+	ev := client(t, fake, fake.AccessToken()).Events
+	created, err := ev.Insert("primary", event("abcde12345", "09:00", "09:30")).SendUpdates("none").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := created.Etag
+	edited, err := ev.Patch("primary", "abcde12345", &calendar.Event{ColorId: "5"}).SendUpdates("none").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edited.Etag == stale {
+		t.Fatalf("a patch kept etag %s", stale)
+	}
+	patch := ev.Patch("primary", "abcde12345", &calendar.Event{Summary: "Stale"}).SendUpdates("none")
+	patch.Header().Set("If-Match", stale)
+	_, err = patch.Do()
+	update := ev.Update("primary", "abcde12345", event("", "10:00", "10:30")).SendUpdates("none")
+	update.Header().Set("If-Match", stale)
+	_, err2 := update.Do()
+	del := ev.Delete("primary", "abcde12345").SendUpdates("none")
+	del.Header().Set("If-Match", stale)
+	err3 := del.Do()
+	for _, e := range []error{err, err2, err3} {
+		if googleError(e) != "412 conditionNotMet" {
+			t.Errorf("write with a stale If-Match: %s, want 412 conditionNotMet", googleError(e))
+		}
+	}
+	if got, _ := fake.Event("primary", "abcde12345"); got.Summary != "RDV" || got.Etag != edited.Etag || got.Status != "confirmed" {
+		t.Errorf("a refused write changed the event: %+v", got)
+	}
+	patch = ev.Patch("primary", "abcde12345", &calendar.Event{Summary: "Fresh"}).SendUpdates("none")
+	patch.Header().Set("If-Match", edited.Etag)
+	if got, err := patch.Do(); err != nil || got.Summary != "Fresh" || got.ColorId != "5" {
+		t.Errorf("write with the current etag: %v, %+v", err, got)
+	}
+}
+
+// A patch merges nested objects key by key and replaces arrays whole.
+func TestPatchMerges(t *testing.T) {
+	fake := googlefake.New(t)
+	ev := client(t, fake, fake.AccessToken()).Events
+	e := event("abcde12345", "09:00", "09:30")
+	e.ExtendedProperties = &calendar.EventExtendedProperties{Private: map[string]string{"rdvsync_uid": "x", "other_app": "kept"}}
+	e.Reminders = &calendar.EventReminders{Overrides: []*calendar.EventReminder{{Method: "popup", Minutes: 10}}, ForceSendFields: []string{"UseDefault"}}
+	e.Attendees = []*calendar.EventAttendee{{Email: "a@example.org"}, {Email: "b@example.org"}}
+	if _, err := ev.Insert("primary", e).SendUpdates("none").Do(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ev.Patch("primary", "abcde12345", &calendar.Event{
+		ExtendedProperties: &calendar.EventExtendedProperties{Private: map[string]string{"rdvsync_uid": "y"}},
+		Attendees:          []*calendar.EventAttendee{{Email: "c@example.org"}},
+	}).SendUpdates("none").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got.ExtendedProperties.Private; p["rdvsync_uid"] != "y" || p["other_app"] != "kept" {
+		t.Errorf("private properties = %v, want merged", p)
+	}
+	if len(got.Attendees) != 1 || got.Attendees[0].Email != "c@example.org" {
+		t.Errorf("attendees = %v, want the array replaced", got.Attendees)
+	}
+	if got.Reminders == nil || len(got.Reminders.Overrides) != 1 || got.Summary != "RDV" {
+		t.Errorf("fields left out of the patch changed: %+v", got)
+	}
+}
+
+// Recurring events are one series in a plain list and one instance per
+// occurrence with singleEvents=true, at the same wall-clock time across a
+// change of clocks (29 March 2026 in Paris).
+func TestRecurringEvents(t *testing.T) {
+	fake := googlefake.New(t)
+	ev := client(t, fake, fake.AccessToken()).Events
+	weekly := &calendar.Event{Id: "series0001", Summary: "Réunion d'équipe",
+		Start:      &calendar.EventDateTime{DateTime: "2026-03-23T14:00:00+01:00", TimeZone: "Europe/Paris"},
+		End:        &calendar.EventDateTime{DateTime: "2026-03-23T15:00:00+01:00", TimeZone: "Europe/Paris"},
+		Recurrence: []string{"RRULE:FREQ=WEEKLY;COUNT=4", "EXDATE;TZID=Europe/Paris:20260406T140000"}}
+	if _, err := ev.Insert("primary", weekly).SendUpdates("none").Do(); err != nil {
+		t.Fatal(err)
+	}
+	noZone := event("nozone0001", "09:00", "10:00")
+	noZone.Recurrence = []string{"RRULE:FREQ=DAILY"}
+	if _, err := ev.Insert("primary", noZone).SendUpdates("none").Do(); googleError(err) != "400 invalid" {
+		t.Errorf("timed series without start.timeZone: %s, want 400 invalid", googleError(err))
+	}
+	list := func(single bool, orderBy string) string {
+		call := ev.List("primary").TimeMin("2026-03-01T00:00:00Z").TimeMax("2026-05-01T00:00:00Z").SingleEvents(single)
+		if orderBy != "" {
+			call.OrderBy(orderBy)
+		}
+		res, err := call.Do()
+		if err != nil {
+			return googleError(err)
+		}
+		var out []string
+		for _, e := range res.Items {
+			out = append(out, e.Id+"@"+e.Start.DateTime+"/"+e.RecurringEventId)
+		}
+		return strings.Join(out, " ")
+	}
+	if got, want := list(false, ""), "series0001@2026-03-23T14:00:00+01:00/"; got != want {
+		t.Errorf("series: %s, want %s", got, want)
+	}
+	want := "series0001_20260323T130000Z@2026-03-23T14:00:00+01:00/series0001 " +
+		"series0001_20260330T120000Z@2026-03-30T14:00:00+02:00/series0001 " +
+		"series0001_20260413T120000Z@2026-04-13T14:00:00+02:00/series0001"
+	if got := list(true, "startTime"); got != want {
+		t.Errorf("instances:\n got %s\nwant %s", got, want)
+	}
+	if got := list(false, "startTime"); got != "400 invalid" {
+		t.Errorf("orderBy=startTime without singleEvents: %s, want 400 invalid", got)
+	}
+	res, err := client(t, fake, fake.AccessToken()).Freebusy.Query(&calendar.FreeBusyRequest{
+		TimeMin: "2026-03-29T00:00:00Z", TimeMax: "2026-04-01T00:00:00Z", Items: []*calendar.FreeBusyRequestItem{{Id: "primary"}}}).Do()
+	if err != nil || len(res.Calendars["primary"].Busy) != 1 || res.Calendars["primary"].Busy[0].Start != "2026-03-30T12:00:00Z" {
+		t.Errorf("freeBusy of a series: %v, %+v", err, res)
+	}
+}
+
+// A malformed or unknown fields selection is 400; a valid one trims the
+// response.
+func TestFieldsSelection(t *testing.T) {
+	fake := googlefake.New(t)
+	ev := client(t, fake, fake.AccessToken()).Events
+	e := event("abcde12345", "09:00", "09:30")
+	e.ColorId = "3"
+	if _, err := ev.Insert("primary", e).SendUpdates("none").Do(); err != nil {
+		t.Fatal(err)
+	}
+	for _, fields := range []string{"items(id", "items)", "id,,etag", "items(colour)", "colour", "items/start/when", "id etag", "start(dateTime"} {
+		if _, err := ev.List("primary").Fields(googleapi.Field(fields)).Do(); googleError(err) != "400 invalidParameter" {
+			t.Errorf("list fields=%q: %s, want 400 invalidParameter", fields, googleError(err))
+		}
+	}
+	res, err := ev.List("primary").Fields("items(id,start/dateTime,extendedProperties/private/rdvsync_uid),nextPageToken").Do()
+	if err != nil || len(res.Items) != 1 {
+		t.Fatalf("valid selection: %v, %+v", err, res)
+	}
+	if it := res.Items[0]; it.Id != "abcde12345" || it.Start.DateTime == "" || it.ColorId != "" || it.Summary != "" || it.End != nil {
+		t.Errorf("selected fields only, got %+v", it)
+	}
+	got, err := ev.Get("primary", "abcde12345").Fields("etag", "colorId").Do()
+	if err != nil || got.Etag == "" || got.ColorId != "3" || got.Id != "" {
+		t.Errorf("get fields=etag,colorId: %v, %+v", err, got)
+	}
+	if _, err := ev.Get("primary", "abcde12345").Fields("*").Do(); err != nil {
+		t.Errorf("fields=*: %v", err)
+	}
+}
+
+// Requests beyond a sliding minute's quota are refused as Google refuses
+// them, and pass again once the minute has slid.
+func TestThrottling(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		limits googlefake.Limits
+		want   string
+	}{
+		{"per user", googlefake.Limits{PerUserPerMinute: 3}, "403 userRateLimitExceeded"},
+		{"per project", googlefake.Limits{PerProjectPerMinute: 3}, "429 rateLimitExceeded"},
+		{"writes per calendar", googlefake.Limits{WritesPerCalendarPerMinute: 3}, "403 rateLimitExceeded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := googlefake.New(t)
+			clock := now
+			fake.SetClock(func() time.Time { return clock })
+			fake.SetLimits(tt.limits)
+			ev := client(t, fake, fake.AccessToken()).Events
+			insert := func(i int) string {
+				_, err := ev.Insert("primary", event(fmt.Sprintf("abcde%05d", i), "09:00", "09:30")).SendUpdates("none").Do()
+				return googleError(err)
+			}
+			for i := range 3 {
+				if got := insert(i); got != "ok" {
+					t.Fatalf("request %d: %s", i, got)
+				}
+				clock = clock.Add(10 * time.Second)
+			}
+			if got := insert(3); got != tt.want {
+				t.Errorf("fourth request within a minute: %s, want %s", got, tt.want)
+			}
+			clock = now.Add(61 * time.Second) // the first request left the window
+			if got := insert(4); got != "ok" {
+				t.Errorf("after the window slid: %s", got)
+			}
+		})
+	}
+}
+
+// Once the bin is emptied, a deleted event's id is taken for ever.
+func TestPurgedIDs(t *testing.T) {
+	fake := googlefake.New(t)
+	ev := client(t, fake, fake.AccessToken()).Events
+	if _, err := ev.Insert("primary", event("abcde12345", "09:00", "09:30")).SendUpdates("none").Do(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.Delete("primary", "abcde12345").SendUpdates("none").Do(); err != nil {
+		t.Fatal(err)
+	}
+	fake.Purge("primary")
+	_, errGet := ev.Get("primary", "abcde12345").Do()
+	_, errPatch := ev.Patch("primary", "abcde12345", &calendar.Event{Status: "confirmed"}).SendUpdates("none").Do()
+	_, errUpdate := ev.Update("primary", "abcde12345", event("", "09:00", "09:30")).SendUpdates("none").Do()
+	errDelete := ev.Delete("primary", "abcde12345").SendUpdates("none").Do()
+	_, errInsert := ev.Insert("primary", event("abcde12345", "09:00", "09:30")).SendUpdates("none").Do()
+	got := []string{googleError(errGet), googleError(errPatch), googleError(errUpdate), googleError(errDelete), googleError(errInsert)}
+	want := []string{"404 notFound", "404 notFound", "404 notFound", "404 notFound", "409 duplicate"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("get, patch, update, delete, insert of a purged id: %q, want %q", got, want)
 	}
 }

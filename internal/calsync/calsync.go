@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,7 +55,12 @@ type Service struct {
 	mu    sync.Mutex
 	conns map[string]cachedConn // by agent id
 
-	busy atomic.Pointer[slots.MemBusy]
+	busy     atomic.Pointer[slots.MemBusy]
+	busyMu   sync.Mutex    // one busy-time refresh at a time
+	busyWake chan struct{} // RunBusyRefresh has something to do
+
+	pendingMu   sync.Mutex
+	busyPending map[string]bool // agents whose calendar a reload added or changed
 }
 
 type cachedConn struct {
@@ -67,7 +71,8 @@ type cachedConn struct {
 // New returns the calendar sync service.
 func New(st *store.Store, cat func() *catalog.Catalog, factory Factory, opts Options) *Service {
 	s := &Service{store: st, catalog: cat, factory: factory, log: opts.Logger, now: opts.Now,
-		horizon: opts.BusyHorizon, conns: map[string]cachedConn{}, kick: func() {}}
+		horizon: opts.BusyHorizon, conns: map[string]cachedConn{}, kick: func() {},
+		busyWake: make(chan struct{}, 1), busyPending: map[string]bool{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -303,107 +308,4 @@ func (s *Service) Backfill(ctx context.Context) error {
 		s.kick()
 	}
 	return nil
-}
-
-// busyState is the cached busy times of one agent's external calendar.
-type busyState struct {
-	Intervals   []rdv.Interval `json:"intervals"`
-	RefreshedAt *time.Time     `json:"refreshed_at,omitempty"`
-	LastError   string         `json:"last_error,omitempty"`
-	LastErrorAt *time.Time     `json:"last_error_at,omitempty"`
-}
-
-// LoadBusy loads the cached busy times from the store (at start).
-func (s *Service) LoadBusy(ctx context.Context) error {
-	cat := s.catalog()
-	mb := slots.NewMemBusy()
-	err := s.store.View(ctx, func(tx *store.ReadTx) error {
-		for _, a := range cat.Agents {
-			if a.Calendar == nil || !a.Calendar.ReadBusy {
-				continue
-			}
-			var st busyState
-			if err := tx.AgentState(a.ID, "busy", &st); err != nil {
-				if store.IsNotFound(err) {
-					continue
-				}
-				return err
-			}
-			for _, iv := range st.Intervals {
-				mb.Add(a.ID, iv)
-			}
-		}
-		return nil
-	})
-	mb.Sort()
-	s.busy.Store(mb)
-	return err
-}
-
-// RefreshBusy reads the busy times of every calendar with read_busy. A
-// calendar that cannot be read keeps its last known busy times, and the
-// failure is recorded for the sync status.
-func (s *Service) RefreshBusy(ctx context.Context) {
-	cat := s.catalog()
-	now := s.now().UTC()
-	next := slots.NewMemBusy()
-	for _, a := range cat.Agents {
-		if a.Calendar == nil || !a.Calendar.ReadBusy {
-			continue
-		}
-		st, err := s.refreshAgent(ctx, a, now)
-		if err != nil {
-			s.log.Warn("reading busy times failed: keeping the last known ones", "agent_id", a.ID, slog.Any("error", err))
-		}
-		for _, iv := range st.Intervals {
-			next.Add(a.ID, iv)
-		}
-	}
-	next.Sort()
-	s.busy.Store(next)
-}
-
-func (s *Service) refreshAgent(ctx context.Context, a *catalog.Agent, now time.Time) (busyState, error) {
-	var st busyState
-	s.store.View(ctx, func(tx *store.ReadTx) error { return tx.AgentState(a.ID, "busy", &st) })
-	conn, err := s.connector(ctx, a)
-	var busy []connectors.Busy
-	if err == nil {
-		busy, err = conn.Busy(ctx, now.Add(-24*time.Hour), now.Add(s.horizon))
-	}
-	if err != nil {
-		st.LastError, st.LastErrorAt = err.Error(), &now
-	} else {
-		own := map[string]bool{}
-		s.store.View(ctx, func(tx *store.ReadTx) error {
-			for _, id := range tx.AgentRDVIDs(a.ID, now.Add(-24*time.Hour)) {
-				own[ownKey(id)] = true
-			}
-			// Events we pushed and not yet removed (a cancellation in flight).
-			return tx.EachCalendarSync(a.ID, func(rdvID string, _ func(any) error) error {
-				own[ownKey(rdvID)] = true
-				return nil
-			})
-		})
-		st.Intervals = st.Intervals[:0]
-		for _, b := range busy {
-			if b.UID != "" && own[ownKey(b.UID)] {
-				continue // our own event: already busy as an RDV
-			}
-			st.Intervals = append(st.Intervals, rdv.Interval{Start: b.Start.UTC(), End: b.End.UTC()})
-		}
-		st.RefreshedAt, st.LastError, st.LastErrorAt = &now, "", nil
-	}
-	if uerr := s.store.Update(ctx, func(tx *store.Tx) error { return tx.PutAgentState(a.ID, "busy", st) }); uerr != nil {
-		return st, uerr
-	}
-	return st, err
-}
-
-// ownKey normalises an RDV id and a Google event id (the id without dashes) alike.
-func ownKey(id string) string { return strings.ToLower(strings.ReplaceAll(id, "-", "")) }
-
-// AppendAgentBusy implements slots.Busy with the cached external busy times.
-func (s *Service) AppendAgentBusy(dst []rdv.Interval, agentID string, from, to time.Time) []rdv.Interval {
-	return s.busy.Load().AppendAgentBusy(dst, agentID, from, to)
 }

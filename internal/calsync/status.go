@@ -87,7 +87,7 @@ func (s *Service) Status(ctx context.Context, a *catalog.Agent) (AgentStatus, er
 			st.LastSuccess, st.LastError, st.LastErrorAt = as.LastSuccess, as.LastError, as.LastErrorAt
 		}
 		var bs busyState
-		if err := tx.AgentState(a.ID, "busy", &bs); err == nil {
+		if err := tx.AgentState(a.ID, "busy", &bs); err == nil && (bs.Fingerprint == "" || bs.Fingerprint == Fingerprint(a)) {
 			st.Busy.Intervals, st.Busy.RefreshedAt, st.Busy.LastError, st.Busy.LastErrorAt = len(bs.Intervals), bs.RefreshedAt, bs.LastError, bs.LastErrorAt
 		}
 		return nil

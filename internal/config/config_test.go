@@ -32,6 +32,9 @@ func TestExampleLoads(t *testing.T) {
 		t.Errorf("example must show every bookable_by (%v), a monthly plage (%v), absences and sectors", seen, monthly)
 	}
 	// Defaults filled in.
+	if f.Calendars.BusyRefresh.D() != 5*time.Minute {
+		t.Errorf("calendars.busy_refresh = %v, want 5m", f.Calendars.BusyRefresh.D())
+	}
 	if f.Notifications.ReminderBefore.D() != 48*time.Hour || f.Agents[3].RDVNotificationsLevel != rdv.NotifyOthers {
 		t.Errorf("defaults not applied: reminder %v, level %q", f.Notifications.ReminderBefore.D(), f.Agents[3].RDVNotificationsLevel)
 	}
@@ -161,6 +164,14 @@ communes: [{ postal_code: "62000", name: Arras, city_code: "6204" }]`, `communes
 communes: [{ postal_code: "20000", name: Ajaccio, city_code: "2A004" }]`, ""},
 		{"list expected", `
 absences: none`, `absences: expected a list, not a single value`},
+		{"busy refresh", `
+calendars: { busy_refresh: 2m }`, ""},
+		{"busy refresh too often", `
+calendars: { busy_refresh: 30s }`, `c.yaml:16:28: calendars.busy_refresh: must be at least 1m`},
+		{"busy refresh not a duration", `
+calendars: { busy_refresh: often }`, `calendars.busy_refresh: "often" is not a duration`},
+		{"calendars unknown key", `
+calendars: { refresh: 5m }`, `calendars.refresh: unknown key "refresh"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ type File struct {
 	Timezone        string         `yaml:"timezone"`
 	Holidays        string         `yaml:"holidays"`
 	Notifications   Notifications  `yaml:"notifications"`
+	Calendars       Calendars      `yaml:"calendars"`
 	Territories     []Territory    `yaml:"territories"`
 	Organisations   []Organisation `yaml:"organisations"`
 	Services        []Service      `yaml:"services"`
@@ -56,6 +57,13 @@ type Notifications struct {
 	ReminderBefore Duration `yaml:"reminder_before"`
 	Email          Email    `yaml:"email"`
 	SMS            SMS      `yaml:"sms"`
+}
+
+// Calendars are the settings shared by every agent's external calendar.
+type Calendars struct {
+	// BusyRefresh is how often the busy times of calendars with read_busy
+	// are read again (default 5m).
+	BusyRefresh Duration `yaml:"busy_refresh"`
 }
 
 type Email struct {

@@ -47,6 +47,12 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
+// DefaultBusyRefresh and MinBusyRefresh bound calendars.busy_refresh.
+const (
+	DefaultBusyRefresh = 5 * time.Minute
+	MinBusyRefresh     = time.Minute
+)
+
 // Weekday is a day name in a recurrence ("monday").
 type Weekday time.Weekday
 

@@ -289,6 +289,11 @@ func (v *validator) global() {
 	} else if n.ReminderBefore <= 0 {
 		v.errorf("notifications.reminder_before", "must be a positive duration (e.g. 48h)")
 	}
+	if !v.has("calendars.busy_refresh") {
+		f.Calendars.BusyRefresh = Duration(DefaultBusyRefresh)
+	} else if f.Calendars.BusyRefresh.D() < MinBusyRefresh {
+		v.errorf("calendars.busy_refresh", "must be at least 1m: every refresh reads each calendar with read_busy, and Google counts those reads in the agent's quota")
+	}
 	if n.Email.From == "" {
 		n.Email.From = "RDV Solidarités <ne-pas-repondre@localhost>"
 	} else if _, err := mail.ParseAddress(n.Email.From); err != nil {
