@@ -285,8 +285,10 @@ func TestAliasExpansionIsBounded(t *testing.T) {
 	if errs[0].Pos.Line < 10 {
 		t.Errorf("error at line %d, want the line of an alias of the agent list", errs[0].Pos.Line)
 	}
-	if elapsed > time.Second {
-		t.Errorf("refusing the file took %v, want well under a second", elapsed)
+	// About 0.1 s alone, a few seconds under -race on a loaded machine;
+	// the full expansion took 7 s alone (and reported 860,000 errors).
+	if elapsed > 15*time.Second {
+		t.Errorf("refusing the file took %v", elapsed)
 	}
 	// Anchors used to share blocks stay welcome.
 	data, err := os.ReadFile("../../config.example.yaml")
