@@ -73,9 +73,9 @@ func Forbidden(s string) (rune, bool) {
 }
 
 // ForbiddenMultiline is Forbidden for a multi-line field already passed
-// through Multiline: LF and TAB are allowed, and zero-width joiners too
-// (emoji sequences and some scripts need them in running text; they
-// cannot disguise a name there).
+// through Multiline: LF and TAB are allowed, and so are zero-width
+// characters (emoji sequences and some scripts need the joiners in
+// running text, where they cannot disguise a name).
 func ForbiddenMultiline(s string) (rune, bool) {
 	for i, r := range s {
 		if r == utf8.RuneError {
