@@ -5,7 +5,7 @@ PKGS := ./...
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test test-deps build lint bench check-config docker
+.PHONY: run test test-deps build lint bench fuzz check-config docker
 
 ## run: start the daemon on the example configuration (store and mail/SMS spools under data/)
 run:
@@ -23,6 +23,22 @@ lint:
 ## test-deps: system packages used by the tests (real peers), installed only when missing
 test-deps:
 	@./scripts/test-deps.sh radicale xandikos python3-caldav vdirsyncer python3-icalendar chromium
+
+## fuzz: run each fuzz target for FUZZTIME (seeds alone run in `make test`); a crash lands in the package's testdata/fuzz/
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	./internal/booking/:FuzzBook \
+	./internal/config/:FuzzParse \
+	./caldav/:FuzzEventCalendar \
+	./internal/webhook/:FuzzMappingApply \
+	./internal/webhook/:FuzzVerify \
+	./internal/served/:FuzzDAVBody
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg; \
+	done
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/rdvsync ./cmd/rdvsync

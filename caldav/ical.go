@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-ical"
+
+	"rdvsync/internal/freetext"
 )
 
 // ProdID is the PRODID of every calendar rdvsync writes.
@@ -50,12 +52,12 @@ func (e Event) Calendar(method string) *ical.Calendar {
 	ev.Props.Set(seq)
 	ev.Props.SetDateTime(ical.PropDateTimeStart, e.Start.UTC())
 	ev.Props.SetDateTime(ical.PropDateTimeEnd, e.End.UTC())
-	ev.Props.SetText(ical.PropSummary, e.Summary)
+	setText(ev.Props, ical.PropSummary, e.Summary)
 	if e.Location != "" {
-		ev.Props.SetText(ical.PropLocation, e.Location)
+		setText(ev.Props, ical.PropLocation, e.Location)
 	}
 	if e.Description != "" {
-		ev.Props.SetText(ical.PropDescription, e.Description)
+		setText(ev.Props, ical.PropDescription, e.Description)
 	}
 	if e.URL != "" {
 		if u, err := url.Parse(e.URL); err == nil {
@@ -70,6 +72,16 @@ func (e Event) Calendar(method string) *ical.Calendar {
 	ev.Props.SetText(ical.PropTransparency, "OPAQUE")
 	cal.Children = append(cal.Children, ev.Component)
 	return cal
+}
+
+// setText sets a TEXT property from data that may not have come through
+// the edge's normalisation (stored by an older rdvsync, or from the
+// configuration): go-ical refuses a CR in a value and RFC 5545 §3.3.11
+// excludes control characters but TAB from TEXT, so a CR becomes a line
+// break and other controls are dropped rather than failing the whole
+// calendar.
+func setText(props ical.Props, name, value string) {
+	props.SetText(name, freetext.Printable(value, true))
 }
 
 // Encode writes cal with go-ical's encoder, folding content lines longer

@@ -174,7 +174,7 @@ func (d *daemon) run(ctx context.Context) error {
 	failures := ratelimit.NewFailures(0, 0)
 
 	// Served calendars: secret ICS feeds and the read-only CalDAV server.
-	d.feeds = served.New(st, d.catalog.Load, served.Options{Logger: d.log, Failures: failures})
+	d.feeds = served.New(st, d.catalog.Load, served.Options{Logger: d.log, Failures: failures, Registerer: reg})
 
 	var api *httpapi.API
 	svc := booking.New(d.catalog.Load, st, booking.Options{Logger: d.log,

@@ -473,20 +473,6 @@ func (s *Service) plan(ctx context.Context, caller Caller, req BookRequest, now 
 	return p, nil
 }
 
-// cleanMultiline checks a free text that may hold line breaks.
-func (f fieldErrors) cleanMultiline(field, s string, max int) string {
-	for _, r := range s {
-		if r < 0x20 && r != '\n' && r != '\r' && r != '\t' {
-			f.add(field, "contient des caractères de contrôle")
-			return ""
-		}
-	}
-	if len([]rune(s)) > max {
-		f.add(field, "trop long")
-	}
-	return s
-}
-
 // cleanCode checks a postal or INSEE code (digits, or 2A/2B for Corsica).
 func (f fieldErrors) cleanCode(field, s string, n int) string {
 	s = f.cleanText(field, s, false, n)

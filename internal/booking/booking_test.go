@@ -15,7 +15,7 @@ import (
 // Tuesday 1 December 2026, 10:00 in Paris.
 var now = time.Date(2026, 12, 1, 10, 0, 0, 0, time.FixedZone("CET", 3600))
 
-func newService(t *testing.T) (*booking.Service, *catalog.Catalog) {
+func newService(t testing.TB) (*booking.Service, *catalog.Catalog) {
 	t.Helper()
 	cat := testenv.Example(t)
 	return booking.New(func() *catalog.Catalog { return cat }, testenv.Store(t), booking.Options{Now: func() time.Time { return now }}), cat

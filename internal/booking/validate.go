@@ -3,10 +3,11 @@ package booking
 import (
 	"net/mail"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"rdvsync/internal/freetext"
 )
 
 // maxNameLen bounds names so a hostile form cannot fill the store.
@@ -21,17 +22,40 @@ func (f fieldErrors) add(field, msg string) {
 	}
 }
 
-// cleanText trims a one-line text field and checks it: control characters
-// (CR/LF header injection, NUL…) and over-long values are refused.
+// msgInvisible refuses what freetext.Forbidden finds in a one-line field.
+const msgInvisible = "ne doit pas contenir de retour à la ligne, de caractère de contrôle ni de caractère invisible " +
+	"(changement de sens d'écriture, espace de largeur nulle)"
+
+// cleanText normalises a one-line text field (freetext.Line) and checks
+// it: control characters (CR/LF header injection, NUL…), characters that
+// disguise a name (bidi overrides, zero-width) and over-long values are
+// refused.
 func (f fieldErrors) cleanText(field, s string, required bool, max int) string {
-	s = strings.TrimSpace(s)
+	s = freetext.Line(s)
+	_, bad := freetext.Forbidden(s)
 	switch {
 	case s == "" && required:
 		f.add(field, "obligatoire")
 	case !utf8.ValidString(s):
 		f.add(field, "contient des caractères invalides")
-	case strings.IndexFunc(s, unicode.IsControl) >= 0:
-		f.add(field, "ne doit pas contenir de retour à la ligne ni de caractère de contrôle")
+	case bad:
+		f.add(field, msgInvisible)
+	case utf8.RuneCountInString(s) > max:
+		f.add(field, "trop long")
+	}
+	return s
+}
+
+// cleanMultiline normalises a free text that may hold line breaks
+// (freetext.Multiline: LF only) and checks it.
+func (f fieldErrors) cleanMultiline(field, s string, max int) string {
+	s = freetext.Multiline(s)
+	_, bad := freetext.ForbiddenMultiline(s)
+	switch {
+	case !utf8.ValidString(s):
+		f.add(field, "contient des caractères invalides")
+	case bad:
+		f.add(field, "contient des caractères de contrôle ou de changement de sens d'écriture")
 	case utf8.RuneCountInString(s) > max:
 		f.add(field, "trop long")
 	}

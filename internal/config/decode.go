@@ -21,6 +21,30 @@ type decoder struct {
 	errs   *Errors
 	pos    map[string]Pos
 	failed map[string]bool // paths whose value could not be decoded
+	// budget is how many more nodes the walk may visit. Aliases make a
+	// small file stand for an exponentially larger tree (the "billion
+	// laughs"), and the walk follows them: without a bound, a 20 KB file
+	// takes seconds and hundreds of MB to decode, at every SIGHUP too.
+	budget int
+	// spent is set once the budget is exhausted: the walk then stops.
+	spent bool
+	// via is the outermost alias being expanded, where an exhausted
+	// budget is reported (the nodes inside belong to the anchor).
+	via *yaml.Node
+}
+
+// aliasFactor bounds the walk at this many times the nodes the file itself
+// holds: far more than any sharing of blocks through anchors needs.
+const aliasFactor = 100
+
+// countNodes is the number of nodes written in the file (aliases count as
+// one node each, not as what they stand for).
+func countNodes(n *yaml.Node) int {
+	c := 1
+	for _, k := range n.Content {
+		c += countNodes(k)
+	}
+	return c
 }
 
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
@@ -31,6 +55,19 @@ func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
 }
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if d.spent {
+		return
+	}
+	if d.budget--; d.budget < 0 {
+		d.spent = true
+		at := n
+		if d.via != nil {
+			at = d.via
+		}
+		d.errorf(at, path, "the aliases (*name) of this file expand to more than %d times the values it holds; "+
+			"refusing to decode it (write the repeated blocks out, or use fewer nested aliases)", aliasFactor)
+		return
+	}
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
 			return
@@ -38,6 +75,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		n = n.Content[0]
 	}
 	if n.Kind == yaml.AliasNode {
+		if d.via == nil {
+			d.via = n
+			defer func() { d.via = nil }()
+		}
 		n = n.Alias
 	}
 	d.pos[path] = Pos{n.Line, n.Column}

@@ -40,8 +40,13 @@ func Parse(path string, data []byte) (*File, error) {
 	}
 	f := &File{Path: path}
 	var errs Errors
-	d := &decoder{file: path, errs: &errs, pos: map[string]Pos{}, failed: map[string]bool{}}
+	d := &decoder{file: path, errs: &errs, pos: map[string]Pos{}, failed: map[string]bool{}, budget: aliasFactor * countNodes(&root)}
 	d.decode(&root, reflect.ValueOf(f).Elem(), "")
+	if d.spent {
+		// What was decoded is a fragment: validating it would only add
+		// errors about what the walk did not reach.
+		return nil, errs.sorted()
+	}
 	v := &validator{f: f, d: d, dir: filepath.Dir(path)}
 	v.run()
 	if len(errs) > 0 {

@@ -276,6 +276,17 @@ func (a *API) agent(w http.ResponseWriter, r *http.Request) (*catalog.Agent, boo
 
 // decode reads a JSON body strictly: one object, known fields only.
 func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) ([]byte, bool) {
+	return a.decodeBody(w, r, v, false)
+}
+
+// decodeOptional is decode for a body the operation may go without: an
+// empty one (no Content-Length, or chunked with no data) leaves v as is.
+func (a *API) decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
+	_, ok := a.decodeBody(w, r, v, true)
+	return ok
+}
+
+func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) ([]byte, bool) {
 	body, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
@@ -285,6 +296,9 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) ([]byte, boo
 	if err != nil {
 		writeErrorCode(w, http.StatusBadRequest, "bad_request", "La requête n'a pas pu être lue.")
 		return nil, false
+	}
+	if optional && len(bytes.TrimSpace(body)) == 0 {
+		return body, true
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

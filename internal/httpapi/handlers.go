@@ -276,10 +276,10 @@ func (a *API) handleCancel(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Reason string `json:"reason"`
 	}
-	if r.ContentLength != 0 {
-		if _, ok := a.decode(w, r, &req); !ok {
-			return
-		}
+	// The body is optional (docs/api.md): absent, empty or chunked with
+	// no data, it is no reason given.
+	if !a.decodeOptional(w, r, &req) {
+		return
 	}
 	b, err := a.booking.Cancel(r.Context(), c, r.PathValue("id"), req.Reason)
 	a.respondRDV(w, r, c, b, err)

@@ -115,6 +115,13 @@ func TestHostileRequests(t *testing.T) {
 		// Field contents.
 		{"CRLF in usager name", req{method: "POST", path: "/api/v1/rdvs", body: validBooking(usagerField("last_name", "Dubois\r\nBcc: victim@example.org"))}, 422, "invalid_fields", []string{"usager.last_name"}},
 		{"NUL in prescripteur name", req{method: "POST", path: "/api/v1/rdvs", body: validBooking(prescripteurField("first_name", "Je\x00an"))}, 422, "invalid_fields", []string{"prescripteur.first_name"}},
+		{"right-to-left override in usager name", req{method: "POST", path: "/api/v1/rdvs", body: validBooking(usagerField("last_name", "Dubois\u202egnp.exe"))}, 422, "invalid_fields", []string{"usager.last_name"}},
+		{"isolate in prescripteur name", req{method: "POST", path: "/api/v1/rdvs", body: validBooking(prescripteurField("last_name", "Petit\u2066x\u2069"))}, 422, "invalid_fields", []string{"prescripteur.last_name"}},
+		{"zero-width space in usager name", req{method: "POST", path: "/api/v1/rdvs", body: validBooking(usagerField("first_name", "L\u200béa"))}, 422, "invalid_fields", []string{"usager.first_name"}},
+		{"byte-order mark in prescripteur name", req{method: "POST", path: "/api/v1/rdvs", body: validBooking(prescripteurField("first_name", "\ufeffJean"))}, 422, "invalid_fields", []string{"prescripteur.first_name"}},
+		{"word joiner in usager name", req{method: "POST", path: "/api/v1/rdvs", body: validBooking(usagerField("last_name", "Du\u2060bois"))}, 422, "invalid_fields", []string{"usager.last_name"}},
+		{"C1 control in usager name", req{method: "POST", path: "/api/v1/rdvs", body: validBooking(usagerField("last_name", "Du\u0085bois"))}, 422, "invalid_fields", []string{"usager.last_name"}},
+		{"override in context", req{method: "POST", path: "/api/v1/rdvs", body: validBooking(field("context", "voir \u202eelbissopmi"))}, 422, "invalid_fields", []string{"context"}},
 		{"escape in context", req{method: "POST", path: "/api/v1/rdvs", body: validBooking(field("context", "ok\x1b[2J"))}, 422, "invalid_fields", []string{"context"}},
 		{"name too long", req{method: "POST", path: "/api/v1/rdvs", body: validBooking(usagerField("first_name", strings.Repeat("é", 101)))}, 422, "invalid_fields", []string{"usager.first_name"}},
 		{"invalid usager email", req{method: "POST", path: "/api/v1/rdvs", body: validBooking(usagerField("email", "lea@"))}, 422, "invalid_fields", []string{"usager.email"}},

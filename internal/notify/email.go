@@ -16,6 +16,7 @@ import (
 
 	"rdvsync/caldav"
 	"rdvsync/internal/config"
+	"rdvsync/internal/freetext"
 	"rdvsync/internal/rdv"
 )
 
@@ -59,9 +60,11 @@ func (s *Service) buildEmail(d *delivery, from string) (*mail.Msg, error) {
 	}
 	m := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	m.FromMailAddress(sender)
-	if err := m.AddToFormat(toName, toAddr); err != nil {
-		return nil, fmt.Errorf("recipient address: %w", err)
+	to, err := recipient(toName, toAddr)
+	if err != nil {
+		return nil, err
 	}
+	m.AddToMailAddress(to)
 	m.Subject(r.Subject)
 	m.SetMessageIDWithValue(d.id + "@" + domainOf(sender.Address))
 	m.SetDateWithValue(d.now)
@@ -82,6 +85,23 @@ func (s *Service) buildEmail(d *delivery, from string) (*mail.Msg, error) {
 		return nil, fmt.Errorf("attach rdv.ics: %w", err)
 	}
 	return m, nil
+}
+
+// recipient is the To address of a message. The display name is given to
+// net/mail as a value, so that it quotes or encodes it (RFC 5322 §3.4,
+// RFC 2047): a name such as O"Brien must not be pasted between quotes,
+// which the parser then refuses ("mail: no angle-addr"). Control
+// characters, which no header can carry, are dropped from names stored
+// before the edge refused them.
+func recipient(name, addr string) (*netmail.Address, error) {
+	a, err := netmail.ParseAddress(addr)
+	if err != nil {
+		return nil, fmt.Errorf("recipient address: %w", err)
+	}
+	if a.Address != addr {
+		return nil, errors.New("recipient address: not a bare address")
+	}
+	return &netmail.Address{Name: freetext.Printable(name, false), Address: addr}, nil
 }
 
 func domainOf(addr string) string {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"time"
@@ -57,11 +58,33 @@ func (s *Server) entries(ctx context.Context, cat *catalog.Catalog, a *catalog.A
 	if err != nil {
 		return nil, fmt.Errorf("served: RDVs of agent %s: %w", a.ID, err)
 	}
-	out := make([]entry, len(rdvs))
-	for i, r := range rdvs {
-		out[i] = entry{r, caldav.NewEvent(cat, r, usagers[r.UsagerID], d)}
+	out := make([]entry, 0, len(rdvs))
+	for _, r := range rdvs {
+		e, err := s.render(cat, r, usagers[r.UsagerID], d)
+		if err != nil {
+			// One object that cannot be written must not take the
+			// agent's whole feed or collection down with it.
+			s.log.Error("served calendar: event skipped", "rdv_id", r.ID, "agent_id", a.ID, slog.Any("error", err))
+			s.skipped.Inc()
+			continue
+		}
+		out = append(out, e)
 	}
 	return out, nil
+}
+
+// render builds the entry of r and checks that it encodes.
+func (s *Server) render(cat *catalog.Catalog, r *rdv.RDV, u *rdv.Usager, d caldav.Details) (e entry, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("rdv %s: panic while rendering: %v", r.ID, p)
+		}
+	}()
+	e = entry{r, caldav.NewEvent(cat, r, u, d)}
+	if _, err := s.encode(e.event.Calendar("")); err != nil {
+		return entry{}, fmt.Errorf("rdv %s: %w", r.ID, err)
+	}
+	return e, nil
 }
 
 // entry returns one RDV of the agent, or an error wrapping rdv.ErrNotFound
@@ -84,7 +107,7 @@ func (s *Server) entry(ctx context.Context, cat *catalog.Catalog, a *catalog.Age
 	if err != nil {
 		return entry{}, fmt.Errorf("served: %w", err)
 	}
-	return entry{r, caldav.NewEvent(cat, r, usagers[r.UsagerID], d)}, nil
+	return s.render(cat, r, usagers[r.UsagerID], d)
 }
 
 // visible reports whether entries would list r for the agent.

@@ -9,7 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emersion/go-ical"
 	dav "github.com/emersion/go-webdav/caldav"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"rdvsync/caldav"
 	"rdvsync/internal/catalog"
@@ -46,6 +48,8 @@ type Options struct {
 	// Failures throttles failed CalDAV sign-ins per client, shared with
 	// the API and the pages (default: a throttle of the server's own).
 	Failures *ratelimit.Failures
+	// Registerer receives the served calendars' metrics (default: none).
+	Registerer prometheus.Registerer
 }
 
 // Server serves the agents' ICS feeds and read-only CalDAV calendars. Use
@@ -56,6 +60,11 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	fails   *ratelimit.Failures
+	// encode writes one event's calendar; a test makes it fail to check
+	// that a collection survives an object it cannot write.
+	encode func(*ical.Calendar) ([]byte, error)
+	// skipped counts the events left out of a feed or collection.
+	skipped prometheus.Counter
 	// root serves /dav/ and the calendars; principals serves
 	// /dav/principals/ (go-webdav types a path by its depth).
 	root, principals *dav.Handler
@@ -74,7 +83,14 @@ type Server struct {
 // New returns a Server reading st, and the catalogue current at each
 // request (it is swapped on reload).
 func New(st Store, cat func() *catalog.Catalog, opts Options) *Server {
-	s := &Server{store: st, catalog: cat, log: opts.Logger, now: opts.Now, fails: opts.Failures}
+	s := &Server{store: st, catalog: cat, log: opts.Logger, now: opts.Now, fails: opts.Failures, encode: encode,
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rdvsync_served_events_skipped_total",
+			Help: "RDVs left out of an ICS feed or CalDAV collection because their event could not be written (see the log for the rdv_id).",
+		})}
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(s.skipped)
+	}
 	if s.fails == nil {
 		s.fails = ratelimit.NewFailures(0, 0)
 	}

@@ -26,6 +26,7 @@ var migrations = []migration{
 	{version: 3, name: "reminders and notification receipts", apply: createNotificationBuckets},
 	{version: 4, name: "organisations that know each usager", apply: createUsagerOrgs},
 	{version: 5, name: "integer ids for RDV Solidarités webhook receivers", apply: giveRdvsIDs},
+	{version: 6, name: "LF line breaks in RDV free text", apply: normalizeLineBreaks},
 }
 
 func createInitialBuckets(tx *bolt.Tx) error {

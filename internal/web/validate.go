@@ -8,6 +8,7 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
+	"rdvsync/internal/freetext"
 	"rdvsync/internal/rdv"
 )
 
@@ -21,10 +22,14 @@ const (
 	msgEmail    = "Adresse email invalide. Exemple : prenom.nom@exemple.fr"
 	msgPhone    = "Numéro de téléphone invalide. Exemple : 06 12 34 56 78"
 	msgTooLong  = "Ce texte est trop long."
-	msgControl  = "Ce champ contient des caractères non autorisés."
+	msgControl  = "Ce champ contient des caractères non autorisés (caractère de contrôle, changement de sens d'écriture ou espace invisible)."
 )
 
-func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
+// hasControl reports what booking refuses in a one-line field.
+func hasControl(s string) bool {
+	_, bad := freetext.Forbidden(s)
+	return bad
+}
 
 // checkText checks a one-line text field.
 func checkText(fe map[string]string, key, v string, required bool, max int) {
@@ -66,13 +71,13 @@ func checkPhone(fe map[string]string, key, v string) (mobile bool) {
 	return t == phonenumbers.MOBILE || t == phonenumbers.FIXED_LINE_OR_MOBILE
 }
 
-// checkMultiline checks a free text that may hold line breaks.
+// checkMultiline checks a free text that may hold line breaks, as booking
+// will once it has made them LF.
 func checkMultiline(fe map[string]string, key, v string, max int) {
-	for _, r := range v {
-		if r < 0x20 && r != '\n' && r != '\r' && r != '\t' {
-			fe[key] = msgControl
-			return
-		}
+	v = freetext.Multiline(v)
+	if _, bad := freetext.ForbiddenMultiline(v); bad {
+		fe[key] = msgControl
+		return
 	}
 	if utf8.RuneCountInString(v) > max {
 		fe[key] = msgTooLong

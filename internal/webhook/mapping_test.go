@@ -12,7 +12,7 @@ import (
 	"rdvsync/internal/rdv"
 )
 
-func exampleCatalog(t *testing.T) *catalog.Catalog {
+func exampleCatalog(t testing.TB) *catalog.Catalog {
 	t.Helper()
 	f, err := config.Load("../../config.example.yaml")
 	if err != nil {

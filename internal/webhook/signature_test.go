@@ -20,7 +20,7 @@ const (
 
 var specTime = time.Unix(1614265330, 0)
 
-func specKeys(t *testing.T, secrets string) [][]byte {
+func specKeys(t testing.TB, secrets string) [][]byte {
 	t.Helper()
 	keys, err := config.DecodeWebhookSecrets(secrets)
 	if err != nil {

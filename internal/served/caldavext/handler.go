@@ -138,7 +138,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("Content-Type", "application/xml; charset=utf-8")
 	}
 	req, err := parseXML(bytes.NewReader(body))
-	if err != nil {
+	if err != nil || !req.namesWellFormed() {
 		http.Error(w, "Corps XML illisible.", http.StatusBadRequest)
 		return
 	}
