@@ -68,6 +68,32 @@ type RDV struct {
 	UsagerToken string `json:"usager_token"`
 	// Version increases on every change; calendars use it as SEQUENCE.
 	Version int `json:"version"`
+	// Contact is how the usager is reached about this RDV: what the
+	// booking's author gave, kept with the RDV so that no later booking,
+	// of this usager or of a namesake, changes who gets its notifications.
+	Contact Contact `json:"contact"`
+}
+
+// Contact is the usager's name and contact details as given for one RDV.
+type Contact struct {
+	FirstName   string `json:"first_name,omitempty"`
+	LastName    string `json:"last_name,omitempty"`
+	Email       string `json:"email,omitempty"`
+	PhoneNumber string `json:"phone_number,omitempty"`
+	PhoneMobile bool   `json:"phone_mobile,omitempty"`
+}
+
+// ContactOf returns the contact details of u.
+func ContactOf(u *Usager) Contact {
+	return Contact{FirstName: u.FirstName, LastName: u.LastName, Email: u.Email, PhoneNumber: u.PhoneNumber, PhoneMobile: u.PhoneMobile}
+}
+
+// Usager returns the usager as the RDV's contact shows it: its id, names
+// and contact details, nothing else of the stored usager.
+func (r *RDV) Usager() *Usager {
+	c := r.Contact
+	return &Usager{ID: r.UsagerID, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email,
+		PhoneNumber: c.PhoneNumber, PhoneMobile: c.PhoneMobile}
 }
 
 // Interval returns the time span the RDV occupies.

@@ -27,6 +27,7 @@ var (
 	bucketReminderByRDV     = []byte("reminder_by_rdv")
 	bucketReceipts          = []byte("receipts")
 	bucketRdvsIDs           = []byte("rdvs_ids")
+	bucketUsagerRDVs        = []byte("usager_rdvs")
 )
 
 // Keys of the meta bucket.

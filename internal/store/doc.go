@@ -24,6 +24,8 @@
 //	└── <first>\x00<last>\x00<phone>\x00<usager id> → ·
 //	usager_orgs                                     organisations where the usager has (had) an RDV
 //	└── <usager id>\x00<organisation id>            → ·
+//	usager_rdvs                                     the RDVs of each usager (export, erasure, retention)
+//	└── <usager id>\x00<rdv id>                     → ·
 //	usager_search                                   scanned in name order by SearchUsagers
 //	└── <last>\x00<first>\x00<usager id>            → searchable text (names, email, phone digits)
 //	agent_busy                                      active (non-cancelled) RDVs only
@@ -53,6 +55,11 @@
 //	rdvs_ids                                        integer ids of configured objects (rdvsids.go)
 //	└── <kind>                                      organisation, service, lieu, motif, agent; sequence: highest id given
 //	    └── <configuration id>                      → uint64, 8 bytes big-endian
+//
+// Retention (retention.go): DeleteRDV removes an RDV with its indexes,
+// usager_rdvs and usager_orgs entries, reminder, receipts and idempotency
+// records; DeleteUsager an usager with its lookups. usager_orgs loses an
+// (usager, organisation) entry when the usager's last RDV there is deleted.
 //
 // Names, emails and phones in index keys are normalised (normalize.go):
 // lower case, accents stripped, punctuation and runs of spaces collapsed to

@@ -158,6 +158,11 @@ func (tx *Tx) PutRDV(r *rdv.RDV) error {
 		if err := tx.unindexRDV(prev); err != nil {
 			return fmt.Errorf("store: put rdv %s: %w", r.ID, err)
 		}
+		if prev.UsagerID != r.UsagerID && prev.UsagerID != "" {
+			if err := tx.bucket(bucketUsagerRDVs).Delete(joinKey(prev.UsagerID, r.ID)); err != nil {
+				return fmt.Errorf("store: put rdv %s: usager_rdvs: %w", r.ID, err)
+			}
+		}
 		prevID = &prev.RdvsID
 	}
 	if err := keepRdvsID(rdvs, prevID, &r.RdvsID); err != nil {
@@ -172,6 +177,9 @@ func (tx *Tx) PutRDV(r *rdv.RDV) error {
 	}
 	if err := tx.indexRDV(r); err != nil {
 		return fmt.Errorf("store: put rdv %s: %w", r.ID, err)
+	}
+	if err := tx.noteUsagerRDV(r.UsagerID, r.ID); err != nil {
+		return err
 	}
 	return tx.noteUsagerOrg(r.UsagerID, r.OrganisationID)
 }

@@ -22,6 +22,9 @@ type Receipt struct {
 	Result    string    `json:"result"`             // ok | failed | skipped
 	Error     string    `json:"error,omitempty"`    // why it failed or was skipped
 	At        time.Time `json:"at"`
+	// Anonymised is set by the retention job, which empties Error and
+	// AgentID once the receipt is older than retention.receipts.
+	Anonymised bool `json:"anonymised,omitempty"`
 }
 
 type receiptV1 struct {

@@ -45,6 +45,16 @@ type rdvV1 struct {
 	UpdatedAt      time.Time   `json:"updated_at"`
 	UsagerToken    string      `json:"usager_token,omitempty"`
 	Version        int         `json:"version"`
+	// Contact is absent from RDVs written before migration 5.
+	Contact *contactV1 `json:"contact,omitempty"`
+}
+
+type contactV1 struct {
+	FirstName   string `json:"first_name,omitempty"`
+	LastName    string `json:"last_name,omitempty"`
+	Email       string `json:"email,omitempty"`
+	PhoneNumber string `json:"phone_number,omitempty"`
+	PhoneMobile bool   `json:"phone_mobile,omitempty"`
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -83,6 +93,13 @@ func encodeRDV(r *rdv.RDV) ([]byte, error) {
 		UpdatedAt:    r.UpdatedAt.UTC(),
 		UsagerToken:  r.UsagerToken,
 		Version:      r.Version,
+		Contact: &contactV1{
+			FirstName:   r.Contact.FirstName,
+			LastName:    r.Contact.LastName,
+			Email:       r.Contact.Email,
+			PhoneNumber: r.Contact.PhoneNumber,
+			PhoneMobile: r.Contact.PhoneMobile,
+		},
 	})
 }
 
@@ -93,6 +110,10 @@ func decodeRDV(b []byte) (*rdv.RDV, error) {
 	}
 	if v.V != recordV1 {
 		return nil, fmt.Errorf("record version %d, want %d", v.V, recordV1)
+	}
+	var contact rdv.Contact
+	if c := v.Contact; c != nil {
+		contact = rdv.Contact{FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, PhoneNumber: c.PhoneNumber, PhoneMobile: c.PhoneMobile}
 	}
 	return &rdv.RDV{
 		ID:             v.ID,
@@ -120,6 +141,7 @@ func decodeRDV(b []byte) (*rdv.RDV, error) {
 		UpdatedAt:    v.UpdatedAt,
 		UsagerToken:  v.UsagerToken,
 		Version:      v.Version,
+		Contact:      contact,
 	}, nil
 }
 

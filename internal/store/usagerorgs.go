@@ -10,8 +10,9 @@ import (
 
 // usager_orgs records which organisations know an usager: those where it
 // has (or had) an RDV. Agents search and pick usagers only among those of
-// their organisations; the entries are never removed, as a cancelled RDV
-// still made the usager known there.
+// their organisations. A cancelled RDV still makes the usager known
+// there; an entry goes only when the usager's last RDV in that
+// organisation is deleted (retention, erasure: retention.go).
 
 // noteUsagerOrg records that organisation orgID knows usager usagerID.
 func (tx *Tx) noteUsagerOrg(usagerID, orgID string) error {

@@ -1,0 +1,369 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"rdvsync/internal/rdv"
+)
+
+// Retention and erasure (RGPD): deleting an RDV, or an usager, removes
+// every record and index entry that points to it, so that nothing older
+// than the retention limits survives in the file. Outbox records belong
+// to their sinks (notifications, calendars, webhooks), which remove or
+// turn them into deletions in the same transaction (booking.Change with no
+// After).
+
+// noteUsagerRDV records that rdvID belongs to usagerID (usager_rdvs).
+func (tx *Tx) noteUsagerRDV(usagerID, rdvID string) error {
+	if usagerID == "" {
+		return nil
+	}
+	if err := tx.bucket(bucketUsagerRDVs).Put(joinKey(usagerID, rdvID), nil); err != nil {
+		return fmt.Errorf("store: usager_rdvs: %w", err)
+	}
+	return nil
+}
+
+// UsagerRDVIDs returns the ids of the usager's RDVs, cancelled ones too.
+func (tx *ReadTx) UsagerRDVIDs(usagerID string) []string {
+	var ids []string
+	prefix := joinKey(usagerID, "")
+	c := tx.bucket(bucketUsagerRDVs).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, string(k[len(prefix):]))
+	}
+	return ids
+}
+
+// UsagerRDVs returns the usager's RDVs, cancelled ones too, by start.
+func (tx *ReadTx) UsagerRDVs(usagerID string) ([]*rdv.RDV, error) {
+	var out []*rdv.RDV
+	for _, id := range tx.UsagerRDVIDs(usagerID) {
+		r, err := tx.RDV(id)
+		if err != nil {
+			return nil, fmt.Errorf("store: usager_rdvs of %s: %w", usagerID, err)
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *rdv.RDV) int { return a.StartsAt.Compare(b.StartsAt) })
+	return out, nil
+}
+
+// RDVsEndedBefore returns up to limit RDVs (cancelled ones too) that ended
+// before cutoff, oldest start first within each organisation.
+func (tx *ReadTx) RDVsEndedBefore(cutoff time.Time, limit int) ([]*rdv.RDV, error) {
+	var out []*rdv.RDV
+	end := timeKey(cutoff, "")
+	orgs := tx.bucket(bucketOrgRDVs)
+	err := orgs.ForEachBucket(func(org []byte) error {
+		c := orgs.Bucket(org).Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k, end) < 0 && len(out) < limit; k, _ = c.Next() {
+			if len(k) <= timeKeyLen {
+				continue
+			}
+			r, err := tx.RDV(string(k[timeKeyLen:]))
+			if err != nil {
+				return fmt.Errorf("store: org_rdvs/%s: %w", org, err)
+			}
+			if r.EndsAt.Before(cutoff) {
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DeleteRDV deletes an RDV and what points to it in the store: its
+// indexes, its usager's link to it (and to its organisation when no other
+// RDV of the usager is there), its reminder, its notification receipts and
+// the idempotency records that answer with it. It returns the deleted RDV.
+func (tx *Tx) DeleteRDV(id string) (*rdv.RDV, error) {
+	r, err := tx.RDV(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.unindexRDV(r); err != nil {
+		return nil, fmt.Errorf("store: delete rdv %s: %w", id, err)
+	}
+	if err := tx.bucket(bucketRDVs).Delete([]byte(id)); err != nil {
+		return nil, fmt.Errorf("store: delete rdv %s: %w", id, err)
+	}
+	if r.UsagerID != "" {
+		if err := tx.bucket(bucketUsagerRDVs).Delete(joinKey(r.UsagerID, id)); err != nil {
+			return nil, fmt.Errorf("store: delete rdv %s: usager_rdvs: %w", id, err)
+		}
+		stillThere := false
+		for _, other := range tx.UsagerRDVIDs(r.UsagerID) {
+			o, err := tx.RDV(other)
+			if err != nil {
+				return nil, fmt.Errorf("store: delete rdv %s: %w", id, err)
+			}
+			if o.OrganisationID == r.OrganisationID {
+				stillThere = true
+				break
+			}
+		}
+		if !stillThere {
+			if err := tx.bucket(bucketUsagerOrgs).Delete(joinKey(r.UsagerID, r.OrganisationID)); err != nil {
+				return nil, fmt.Errorf("store: delete rdv %s: usager_orgs: %w", id, err)
+			}
+		}
+	}
+	if err := tx.forgetReminder(id); err != nil {
+		return nil, err
+	}
+	if err := deletePrefix(tx.bucket(bucketReceipts), joinKey(id, "")); err != nil {
+		return nil, fmt.Errorf("store: delete rdv %s: receipts: %w", id, err)
+	}
+	if err := tx.deleteIdempotencyFor(id); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// forgetReminder removes the reminder of an RDV, pending or sent.
+func (tx *Tx) forgetReminder(rdvID string) error {
+	prev, err := tx.reminderByRDV(rdvID)
+	if IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !prev.Sent {
+		if err := tx.bucket(bucketReminders).Delete(timeKey(prev.Due, rdvID)); err != nil {
+			return fmt.Errorf("store: reminders: %w", err)
+		}
+	}
+	if err := tx.bucket(bucketReminderByRDV).Delete([]byte(rdvID)); err != nil {
+		return fmt.Errorf("store: reminder_by_rdv/%s: %w", rdvID, err)
+	}
+	return nil
+}
+
+// deleteIdempotencyFor removes the idempotency records whose response is
+// the RDV rdvID. They live 48 hours, so the bucket is small.
+func (tx *Tx) deleteIdempotencyFor(rdvID string) error {
+	recs := tx.bucket(bucketIdempotency)
+	var keys [][]byte
+	var created []time.Time
+	err := recs.ForEach(func(k, v []byte) error {
+		rec, err := decodeIdempotency(v)
+		if err != nil {
+			return fmt.Errorf("store: idempotency record: %w", err)
+		}
+		if string(rec.Response) == rdvID {
+			keys, created = append(keys, bytes.Clone(k)), append(created, rec.CreatedAt)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, k := range keys {
+		if err := recs.Delete(k); err != nil {
+			return fmt.Errorf("store: idempotency: %w", err)
+		}
+		if err := tx.bucket(bucketIdempotencyByTime).Delete(timeKey(created[i], string(k))); err != nil {
+			return fmt.Errorf("store: %s: %w", bucketIdempotencyByTime, err)
+		}
+	}
+	return nil
+}
+
+// DeleteUsager deletes an usager, its lookup and search entries and the
+// organisations that know it. Its RDVs must have been deleted first.
+func (tx *Tx) DeleteUsager(id string) error {
+	if ids := tx.UsagerRDVIDs(id); len(ids) > 0 {
+		return fmt.Errorf("store: delete usager %s: %d rdv(s) still point to it", id, len(ids))
+	}
+	u, err := tx.Usager(id)
+	if err != nil {
+		return err
+	}
+	for _, e := range usagerIndexEntries(u) {
+		if err := tx.bucket(e.bucket).Delete(e.key); err != nil {
+			return fmt.Errorf("store: delete usager %s: %s: %w", id, e.bucket, err)
+		}
+	}
+	if err := tx.ForgetUsager(id); err != nil {
+		return err
+	}
+	if err := tx.bucket(bucketUsagers).Delete([]byte(id)); err != nil {
+		return fmt.Errorf("store: delete usager %s: %w", id, err)
+	}
+	return nil
+}
+
+// ForgetUsager removes the usager from every organisation's view (search,
+// pick by id, export) while its records wait for deletion.
+func (tx *Tx) ForgetUsager(id string) error {
+	if err := deletePrefix(tx.bucket(bucketUsagerOrgs), joinKey(id, "")); err != nil {
+		return fmt.Errorf("store: forget usager %s: usager_orgs: %w", id, err)
+	}
+	return nil
+}
+
+// UsagersWithoutRDV returns up to limit usagers that no RDV points to.
+func (tx *ReadTx) UsagersWithoutRDV(limit int) []string {
+	var out []string
+	links := tx.bucket(bucketUsagerRDVs).Cursor()
+	c := tx.bucket(bucketUsagers).Cursor()
+	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+		prefix := joinKey(string(k), "")
+		if l, _ := links.Seek(prefix); l == nil || !bytes.HasPrefix(l, prefix) {
+			out = append(out, string(k))
+		}
+	}
+	return out
+}
+
+// DeleteOutbox deletes the outbox records whose key starts with prefix,
+// pending or dead, and returns how many.
+func (tx *Tx) DeleteOutbox(prefix string) (int, error) {
+	var recs []*OutboxRecord
+	if err := tx.EachOutbox(prefix, func(r *OutboxRecord) error {
+		c := *r
+		recs = append(recs, &c)
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	for _, r := range recs {
+		if !r.Dead {
+			if err := tx.bucket(bucketOutboxDue).Delete(timeKey(r.dueAt(), r.Key)); err != nil {
+				return 0, fmt.Errorf("store: outbox due index: %w", err)
+			}
+		}
+		if err := tx.bucket(bucketOutbox).Delete([]byte(r.Key)); err != nil {
+			return 0, fmt.Errorf("store: outbox: %w", err)
+		}
+	}
+	return len(recs), nil
+}
+
+// HasPendingOutbox reports whether a record whose key starts with prefix
+// still waits for delivery (dead records do not count).
+func (tx *ReadTx) HasPendingOutbox(prefix string) (bool, error) {
+	pending := false
+	err := tx.EachOutbox(prefix, func(r *OutboxRecord) error {
+		pending = pending || !r.Dead
+		return nil
+	})
+	return pending, err
+}
+
+// AnonymiseReceipts removes what may identify someone — the remote
+// server's words about a failure (already redacted, but free text) and
+// the agent — from up to limit receipts made before cutoff, and returns
+// how many it changed. Channel, event, recipient kind, result and time
+// stay, for statistics.
+func (tx *Tx) AnonymiseReceipts(cutoff time.Time, limit int) (int, error) {
+	b := tx.bucket(bucketReceipts)
+	var keys [][]byte
+	var vals []receiptV1
+	err := b.ForEach(func(k, v []byte) error {
+		if len(keys) >= limit {
+			return nil
+		}
+		var r receiptV1
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("store: receipt: decode: %w", err)
+		}
+		if !r.Anonymised && r.At.Before(cutoff) {
+			keys, vals = append(keys, bytes.Clone(k)), append(vals, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for i, k := range keys {
+		r := vals[i]
+		r.Error, r.AgentID, r.Anonymised = "", "", true
+		v, err := json.Marshal(r)
+		if err != nil {
+			return 0, fmt.Errorf("store: encode receipt: %w", err)
+		}
+		if err := b.Put(k, v); err != nil {
+			return 0, fmt.Errorf("store: receipts: %w", err)
+		}
+	}
+	return len(keys), nil
+}
+
+// deletePrefix deletes the keys of b that start with prefix.
+func deletePrefix(b *bolt.Bucket, prefix []byte) error {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// contactsAndUsagerRDVs is migration 5: every RDV gets the contact of its
+// usager as it is now (the best knowledge of what its author gave), and
+// usager_rdvs links usagers to their RDVs.
+func contactsAndUsagerRDVs(tx *bolt.Tx) error {
+	links, err := tx.CreateBucketIfNotExists(bucketUsagerRDVs)
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketUsagerRDVs, err)
+	}
+	rdvs, usagers := tx.Bucket(bucketRDVs), tx.Bucket(bucketUsagers)
+	var keys, ids [][]byte
+	var vals [][]byte
+	err = rdvs.ForEach(func(k, v []byte) error {
+		r, err := decodeRDV(v)
+		if err != nil {
+			return fmt.Errorf("rdv %s: %w", k, err)
+		}
+		if r.UsagerID == "" {
+			return nil
+		}
+		keys = append(keys, joinKey(r.UsagerID, r.ID))
+		if r.Contact != (rdv.Contact{}) {
+			return nil
+		}
+		if uv := usagers.Get([]byte(r.UsagerID)); uv != nil {
+			u, err := decodeUsager(uv)
+			if err != nil {
+				return fmt.Errorf("usager %s: %w", r.UsagerID, err)
+			}
+			r.Contact = rdv.ContactOf(u)
+			nv, err := encodeRDV(r)
+			if err != nil {
+				return fmt.Errorf("rdv %s: %w", k, err)
+			}
+			ids, vals = append(ids, bytes.Clone(k)), append(vals, nv)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, k := range ids {
+		if err := rdvs.Put(k, vals[i]); err != nil {
+			return err
+		}
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	for _, k := range keys {
+		if err := links.Put(k, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
