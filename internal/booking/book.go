@@ -139,6 +139,9 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 	scope := scopeOf(caller, req, idem)
 	if idem != nil {
 		if b, err := s.replay(ctx, scope, idem); b != nil || err != nil {
+			if b != nil && caller.Agent == nil {
+				b.Usager = b.RDV.Usager()
+			}
 			return b, err
 		}
 	}
@@ -176,13 +179,13 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 		if agent == nil {
 			return rdv.ErrSlotUnavailable
 		}
-		u, err := s.resolveUsager(tx, p, &newUsager)
+		u, contact, err := s.resolveUsager(tx, caller, p, &newUsager)
 		if err != nil {
 			return err
 		}
 		rec := *r
 		rec.AgentIDs = []string{agent.ID}
-		rec.UsagerID = u.ID
+		rec.UsagerID, rec.Contact = u.ID, contact
 		if err := tx.PutRDV(&rec); err != nil {
 			return err
 		}
@@ -201,6 +204,9 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 	})
 	if err != nil {
 		return nil, err
+	}
+	if caller.Agent == nil {
+		out.Usager = out.RDV.Usager()
 	}
 	if !out.Replayed {
 		s.committed()
@@ -255,32 +261,40 @@ func freeAgent(tx *store.ReadTx, candidates []*catalog.Agent, iv rdv.Interval) *
 	return nil
 }
 
-// resolveUsager returns the existing usager (by id, or the same names with
-// the same email or phone) or writes the new one. Names count with the
-// email too: a family often shares one address, and a child booked with
-// a parent's email must not become the parent.
-func (s *Service) resolveUsager(tx *store.Tx, p *plan, nu *rdv.Usager) (*rdv.Usager, error) {
+// resolveUsager returns the usager of the booking and the contact the
+// RDV keeps for its notifications.
+//
+// A caller without an agent token (prescripteur, usager, webhook source)
+// always gets a new usager: matching it to a stored one would hand a
+// stranger that person's data, or let it add an email to them. An agent
+// picks an usager of its own organisations by id, or reuses one of them
+// that has the same names and email or phone (completing what it lacked);
+// an usager known elsewhere only stays out of its reach.
+//
+// The contact is what the author gave: the typed details for a new or
+// matched usager, the stored ones for an usager picked by id (the agent
+// saw them when it picked it). It is kept with the RDV, so no other
+// booking changes who hears about this RDV.
+func (s *Service) resolveUsager(tx *store.Tx, caller Caller, p *plan, nu *rdv.Usager) (*rdv.Usager, rdv.Contact, error) {
 	if p.usagerID != "" {
-		return tx.Usager(p.usagerID)
-	}
-	var found *rdv.Usager
-	if nu.Email != "" {
-		if u, err := tx.FindUsagerByNameEmail(nu.FirstName, nu.LastName, nu.Email); err == nil {
-			found = u
-		} else if !errors.Is(err, rdv.ErrNotFound) {
-			return nil, err
+		u, err := tx.Usager(p.usagerID)
+		if err != nil {
+			return nil, rdv.Contact{}, err
 		}
+		return u, rdv.ContactOf(u), nil
 	}
-	if found == nil && nu.PhoneNumber != "" {
-		if u, err := tx.FindUsagerByNamePhone(nu.FirstName, nu.LastName, nu.PhoneNumber); err == nil {
-			found = u
-		} else if !errors.Is(err, rdv.ErrNotFound) {
-			return nil, err
-		}
-	}
-	if found == nil {
+	contact := rdv.ContactOf(nu)
+	if caller.Agent == nil {
 		u := *nu
-		return &u, tx.PutUsager(&u)
+		return &u, contact, tx.PutUsager(&u)
+	}
+	found, err := tx.FindKnownUsager(nu.FirstName, nu.LastName, nu.Email, nu.PhoneNumber, orgIDs(caller.Agent))
+	if errors.Is(err, rdv.ErrNotFound) {
+		u := *nu
+		return &u, contact, tx.PutUsager(&u)
+	}
+	if err != nil {
+		return nil, rdv.Contact{}, err
 	}
 	// Complete the known usager with what it did not have yet.
 	u, changed := *found, false
@@ -300,9 +314,9 @@ func (s *Service) resolveUsager(tx *store.Tx, p *plan, nu *rdv.Usager) (*rdv.Usa
 	}
 	if changed {
 		u.UpdatedAt = nu.UpdatedAt
-		return &u, tx.PutUsager(&u)
+		return &u, contact, tx.PutUsager(&u)
 	}
-	return &u, nil
+	return &u, contact, nil
 }
 
 // plan validates the request and finds the free agents at its start.

@@ -52,15 +52,22 @@ func TestChoosesTheFreeAgentWithTheFewestRDVsThatDay(t *testing.T) {
 }
 
 func TestUsagerReuseKeepsFamiliesApart(t *testing.T) {
-	svc, _ := newService(t)
+	svc, cat := newService(t)
 	ctx := context.Background()
 	lea := booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", Email: "famille.dubois@example.org"}
 	tom := booking.UsagerInput{FirstName: "Tom", LastName: "Dubois", Email: "famille.dubois@example.org"}
 	leaAgain := booking.UsagerInput{FirstName: "LEA", LastName: "dubois", Email: "Famille.Dubois@example.org", PhoneNumber: "06 12 34 56 78"}
+	// The family is booked by a prescripteur, then Léa again by an agent
+	// of the MDS (only agents reuse usagers, among their organisation's).
+	agent := booking.Caller{Agent: cat.Agent("thomas-leroy")}
 	var ids []string
 	for i, u := range []booking.UsagerInput{lea, tom, leaAgain} {
 		start := []string{"2026-12-07T09:00:00+01:00", "2026-12-07T09:45:00+01:00", "2026-12-07T10:30:00+01:00"}[i]
-		b, err := svc.Book(ctx, booking.Caller{}, prescription(start, "camille-martin", u), nil)
+		req, caller := prescription(start, "camille-martin", u), booking.Caller{}
+		if i == 2 {
+			req.Prescripteur, caller = nil, agent
+		}
+		b, err := svc.Book(ctx, caller, req, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -49,6 +49,16 @@ func authorise(cat *catalog.Catalog, caller Caller, r *rdv.RDV) error {
 	return fmt.Errorf("%w: an agent token or the usager's link is required", rdv.ErrUnauthenticated)
 }
 
+// usagerFor returns the usager of r as caller may see it: agents the
+// stored usager; the holder of the usager's link the contact the RDV was
+// booked with, nothing an agent added to the usager since.
+func usagerFor(tx *store.ReadTx, caller Caller, r *rdv.RDV) (*rdv.Usager, error) {
+	if caller.Agent == nil {
+		return r.Usager(), nil
+	}
+	return tx.Usager(r.UsagerID)
+}
+
 // Get returns one RDV with its usager.
 func (s *Service) Get(ctx context.Context, caller Caller, id string) (*Booked, error) {
 	cat := s.catalog()
@@ -61,7 +71,7 @@ func (s *Service) Get(ctx context.Context, caller Caller, id string) (*Booked, e
 		if err := authorise(cat, caller, r); err != nil {
 			return err
 		}
-		u, err := tx.Usager(r.UsagerID)
+		u, err := usagerFor(tx, caller, r)
 		if err != nil {
 			return err
 		}
@@ -183,7 +193,7 @@ func (s *Service) change(ctx context.Context, caller Caller, id string, fn func(
 		if err := s.onChange(tx, caller, r, &next, now); err != nil {
 			return err
 		}
-		u, err := tx.Usager(next.UsagerID)
+		u, err := usagerFor(&tx.ReadTx, caller, &next)
 		if err != nil {
 			return err
 		}

@@ -263,29 +263,36 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 }
 
-// TestUsagerDeduplication: the same person booking twice is one usager.
+// TestUsagerDeduplication: an agent booking a person its organisation
+// already knows reuses the usager; anybody else (an usager booking itself,
+// an agent of another organisation) gets a new one.
 func TestUsagerDeduplication(t *testing.T) {
 	s := newServer(t, serverOptions{})
-	book := func(start string, u map[string]any) rdvJSON {
+	book := func(start, agent string, u map[string]any) rdvJSON {
 		t.Helper()
-		return decodeJSON[rdvJSON](t, s.must(http.StatusCreated, req{method: "POST", path: "/api/v1/rdvs", body: map[string]any{
+		return decodeJSON[rdvJSON](t, s.must(http.StatusCreated, req{method: "POST", path: "/api/v1/rdvs", agent: agent, body: map[string]any{
 			"motif_id": "atelier-numerique", "lieu_id": "mediatheque-arras-verlaine", "starts_at": start, "usager": u}}))
 	}
+	paul, anne := usager("Paul", "Henry", "paul.henry@example.org"), map[string]any{"first_name": "Anne", "last_name": "Noël", "phone_number": "0699887766"}
 	tests := []struct {
 		name        string
+		agent       string // who books the second time; the first is the usager itself
 		first, then map[string]any
 		same        bool
 	}{
-		{"same email", usager("Paul", "Henry", "paul.henry@example.org"), usager("Paul", "HENRY", "Paul.Henry@example.org"), true},
-		{"same names and phone", map[string]any{"first_name": "Anne", "last_name": "Noël", "phone_number": "0699887766"},
+		{"same email, the médiathèque's agent", "julie-lefebvre", paul, usager("Paul", "HENRY", "Paul.Henry@example.org"), true},
+		{"same names and phone, the médiathèque's agent", "julie-lefebvre", anne,
 			map[string]any{"first_name": "Anne", "last_name": "Noël", "phone_number": "+33 6 99 88 77 66"}, true},
-		{"other email", usager("Paul", "Henry", "paul.henry@example.org"), usager("Paul", "Henry", "p.henry@example.org"), false},
+		{"other email", "julie-lefebvre", paul, usager("Paul", "Henry", "p.henry@example.org"), false},
+		{"same email, the usager itself", "", paul, usager("Paul", "Henry", "paul.henry@example.org"), false},
+		{"same email, an agent of another organisation", "camille-martin", paul, usager("Paul", "Henry", "paul.henry@example.org"), false},
 	}
 	starts := []string{"2026-12-02T10:00:00+01:00", "2026-12-02T11:00:00+01:00", "2026-12-05T10:00:00+01:00",
-		"2026-12-05T11:00:00+01:00", "2026-12-09T10:00:00+01:00", "2026-12-09T11:00:00+01:00"}
+		"2026-12-05T11:00:00+01:00", "2026-12-09T10:00:00+01:00", "2026-12-09T11:00:00+01:00",
+		"2026-12-12T10:00:00+01:00", "2026-12-12T11:00:00+01:00", "2026-12-16T10:00:00+01:00", "2026-12-16T11:00:00+01:00"}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, b := book(starts[2*i], tt.first), book(starts[2*i+1], tt.then)
+			a, b := book(starts[2*i], "", tt.first), book(starts[2*i+1], tt.agent, tt.then)
 			if a.Usager == nil || b.Usager == nil || a.Usager.ID == "" {
 				t.Fatalf("usager views lack ids: %+v %+v", a.Usager, b.Usager)
 			}

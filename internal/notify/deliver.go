@@ -35,7 +35,7 @@ type delivery struct {
 	msg    message
 	cat    *catalog.Catalog
 	rdv    *rdv.RDV
-	usager *rdv.Usager    // nil if gone
+	usager *rdv.Usager    // the RDV's contact; nil if it has none
 	agent  *catalog.Agent // the recipient, for agents
 	id     string         // message id, without domain
 	now    time.Time
@@ -57,10 +57,8 @@ func (s *Service) deliver(ctx context.Context, rec store.OutboxRecord, channel s
 		if d.rdv, err = tx.RDV(rec.RDVID); err != nil {
 			return err
 		}
-		if d.usager, err = tx.Usager(d.rdv.UsagerID); store.IsNotFound(err) {
-			d.usager, err = nil, nil
-		}
-		return err
+		d.usager = contactOf(d.rdv)
+		return nil
 	})
 	if store.IsNotFound(err) {
 		s.finish(receipt, "", "skipped", "rendez-vous introuvable", nil)

@@ -34,7 +34,9 @@
 // change that caused it even if the RDV changed again since. Addresses are
 // not in the payload; they are read at delivery, like the SMTP and SMS
 // settings, from the store and the catalogue in force (a SIGHUP reload
-// applies to messages not yet sent). A message about an RDV that was
+// applies to messages not yet sent). The usager's are the RDV's own
+// contact (rdv.RDV.Contact: what the booking's author gave), not the
+// stored usager: no other booking can change who hears about an RDV. A message about an RDV that was
 // cancelled since is not sent, the cancellation notice follows it.
 //
 // Emails to usagers and agents carry the RDV as iCalendar, both as a

@@ -108,6 +108,16 @@ func zone(cat *catalog.Catalog, orgID string) *time.Location {
 	return time.UTC
 }
 
+// contactOf is the usager as the RDV's contact gives it — what the
+// booking's author gave, never what a later booking added to the stored
+// usager — or nil when the RDV has none.
+func contactOf(r *rdv.RDV) *rdv.Usager {
+	if r.Contact == (rdv.Contact{}) {
+		return nil
+	}
+	return r.Usager()
+}
+
 // OnChange implements booking.Effect: it keeps the RDV's reminder in step
 // and records the notifications of the change.
 func (s *Service) OnChange(tx *store.Tx, c booking.Change) error {
@@ -127,11 +137,7 @@ func (s *Service) OnChange(tx *store.Tx, c booking.Change) error {
 		base.PrevStart, base.PrevLieuID = &prev, c.Before.LieuID
 	}
 	var out []outMessage
-	u, err := tx.Usager(a.UsagerID)
-	if err != nil && !store.IsNotFound(err) {
-		return err
-	}
-	if u != nil {
+	if u := contactOf(a); u != nil {
 		m := base
 		m.Recipient = RecipientUsager
 		if u.Email != "" {

@@ -106,12 +106,9 @@ func enqueueReminder(tx *store.Tx, rem store.Reminder, now time.Time) (bool, err
 	if !r.Active() || !r.StartsAt.Equal(rem.Start) || !now.Before(r.StartsAt) {
 		return false, nil
 	}
-	u, err := tx.Usager(r.UsagerID)
-	if store.IsNotFound(err) {
+	u := contactOf(r)
+	if u == nil {
 		return false, nil
-	}
-	if err != nil {
-		return false, err
 	}
 	m := message{V: messageV1, Event: EventReminder, Recipient: RecipientUsager,
 		Tag: "s" + strconv.FormatInt(r.StartsAt.Unix(), 10), Version: r.Version, At: r.UpdatedAt.UTC(),

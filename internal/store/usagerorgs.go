@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
+
+	"rdvsync/internal/rdv"
 )
 
 // usager_orgs records which organisations know an usager: those where it
@@ -67,4 +69,43 @@ func createUsagerOrgs(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// FindKnownUsager returns the usager with these names (ignoring case,
+// accents and punctuation) and this email, or else these names and this
+// phone, among the usagers known to orgIDs only; or an error wrapping
+// rdv.ErrNotFound. An agent's booking reuses it; an usager known
+// elsewhere only stays out of reach.
+func (tx *ReadTx) FindKnownUsager(first, last, email, phoneE164 string, orgIDs []string) (*rdv.Usager, error) {
+	f, l := fold(first), fold(last)
+	if f == "" || l == "" {
+		return nil, fmt.Errorf("known usager: empty name: %w", rdv.ErrNotFound)
+	}
+	type lookup struct {
+		bucket, prefix []byte
+	}
+	var lookups []lookup
+	if e := foldEmail(email); e != "" {
+		lookups = append(lookups, lookup{bucketUsagerEmail, joinKey(e, "")})
+	}
+	if p := foldPhone(phoneE164); p != "" {
+		lookups = append(lookups, lookup{bucketUsagerNamePhone, joinKey(f, l, p, "")})
+	}
+	for _, lk := range lookups {
+		c := tx.bucket(lk.bucket).Cursor()
+		for k, _ := c.Seek(lk.prefix); k != nil && bytes.HasPrefix(k, lk.prefix); k, _ = c.Next() {
+			id := string(k[len(lk.prefix):])
+			if !tx.UsagerKnownTo(id, orgIDs) {
+				continue
+			}
+			u, err := tx.Usager(id)
+			if err != nil {
+				return nil, fmt.Errorf("store: %s index: %w", lk.bucket, err)
+			}
+			if fold(u.FirstName) == f && fold(u.LastName) == l {
+				return u, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("known usager: %w", rdv.ErrNotFound)
 }

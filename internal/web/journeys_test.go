@@ -163,12 +163,15 @@ func TestBrowserFieldErrors(t *testing.T) {
 // link, and finalises in prescription interne for an usager it finds.
 func TestBrowserAgentHandOff(t *testing.T) {
 	h := newHarness(t)
-	lea := h.book("2026-12-07T09:00:00+01:00", booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "06 12 34 56 78"})
-	// Léa also came to a digital-help session at the médiathèque, so its
-	// agents know her (agents find only the usagers of their organisations).
-	if _, err := h.svc.Book(context.Background(), booking.Caller{}, booking.BookRequest{MotifID: "atelier-numerique",
+	h.book("2026-12-07T09:00:00+01:00", booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "06 12 34 56 78"})
+	// Léa also booked a digital-help session at the médiathèque herself,
+	// so its agents know her (agents find only the usagers of their
+	// organisations; a booking without an agent token always makes a new
+	// usager: this is the one the médiathèque knows).
+	lea, err := h.svc.Book(context.Background(), booking.Caller{}, booking.BookRequest{MotifID: "atelier-numerique",
 		LieuID: "mediatheque-arras-verlaine", StartsAt: "2026-12-02T10:00:00+01:00",
-		Usager: &booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "06 12 34 56 78"}}, nil); err != nil {
+		Usager: &booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "06 12 34 56 78"}}, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	b := newBrowser(t, h)
