@@ -315,3 +315,48 @@ func TestAliasExpansionIsBounded(t *testing.T) {
 		t.Errorf("a file sharing a list through an anchor: %v", err)
 	}
 }
+
+func TestParsePeriod(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Period
+		ok   bool
+	}{
+		{"2y", Period{Years: 2}, true},
+		{"6mo", Period{Months: 6}, true},
+		{"30d", Period{Days: 30}, true},
+		{"4w", Period{Days: 28}, true},
+		{"1y6mo", Period{Years: 1, Months: 6}, true},
+		{"6m", Period{}, false}, // minutes or months? refused
+		{"2", Period{}, false},
+		{"y", Period{}, false},
+		{"-2y", Period{}, false},
+		{"2 ans", Period{}, false},
+		{"48h", Period{}, false},
+	}
+	for _, tt := range tests {
+		got, err := ParsePeriod(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParsePeriod(%q) = %v, %v; want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+	if got := (Period{Years: 2}).Before(time.Date(2028, 2, 29, 10, 0, 0, 0, time.UTC)); !got.Equal(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)) {
+		t.Errorf("2y before 2028-02-29 = %s", got)
+	}
+}
+
+func TestRetentionDefaultsAndErrors(t *testing.T) {
+	f, err := Parse("c.yaml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := f.Retention; r.RDVs != (Period{Years: 2}) || r.Receipts != (Period{Months: 6}) || r.Spool != (Period{Days: 30}) {
+		t.Errorf("defaults: %+v", r)
+	}
+	got := parseErr(t, base+"retention: { rdvs: 2y, receipts: 6m, spool: 0d }\n")
+	for _, want := range []string{`retention.receipts: "6m" is not a period`, "retention.spool: must be a positive period"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("errors lack %q:\n%s", want, got)
+		}
+	}
+}

@@ -28,6 +28,7 @@ type File struct {
 	Sectors         []Sector       `yaml:"sectors"`
 	Communes        []Commune      `yaml:"communes"`
 	Webhooks        Webhooks       `yaml:"webhooks"`
+	Retention       Retention      `yaml:"retention"`
 
 	// Path is the file the configuration was read from.
 	Path string `yaml:"-"`
@@ -47,6 +48,17 @@ type Server struct {
 type RateLimit struct {
 	PerMinute int `yaml:"per_minute"`
 	Burst     int `yaml:"burst"`
+}
+
+// Retention bounds how long personal data is kept (RGPD; defaults as RDV
+// Solidarités): RDVs that ended more than RDVs ago are deleted with what
+// points to them, and usagers left without RDV; notification receipts
+// older than Receipts are anonymised; spooled mail and SMS files older
+// than Spool are removed.
+type Retention struct {
+	RDVs     Period `yaml:"rdvs"`
+	Receipts Period `yaml:"receipts"`
+	Spool    Period `yaml:"spool"`
 }
 
 type Store struct {

@@ -315,6 +315,22 @@ func (v *validator) global() {
 		v.httpURL(p+".url", w.URL)
 		w.Token = v.secret(p, "token", w.TokenFile, w.TokenEnv, true)
 	}
+	r := &f.Retention
+	for _, p := range []struct {
+		key string
+		dst *Period
+		def Period
+	}{
+		{"rdvs", &r.RDVs, Period{Years: 2}},
+		{"receipts", &r.Receipts, Period{Months: 6}},
+		{"spool", &r.Spool, Period{Days: 30}},
+	} {
+		if !v.has("retention." + p.key) {
+			*p.dst = p.def
+		} else if p.dst.Zero() {
+			v.errorf("retention."+p.key, "must be a positive period (e.g. %s)", p.def)
+		}
+	}
 }
 
 // parsePrefix reads a CIDR or a single address (a /32 or /128), in the
