@@ -110,10 +110,26 @@ func Fingerprint(c *catalog.Agent) string {
 }
 
 // OnChange implements booking.Effect: one outbox record per agent with a
-// calendar, before or after the change.
+// calendar, before or after the change. A deleted RDV (no After) is
+// pushed as a deletion; the sync record of an agent whose calendar is no
+// longer configured is dropped at once.
 func (s *Service) OnChange(tx *store.Tx, c booking.Change) error {
 	before, after, now := c.Before, c.After, c.Now
 	cat := s.catalog()
+	if after == nil {
+		for _, id := range before.AgentIDs {
+			if a := cat.Agent(id); a == nil || a.Calendar == nil {
+				if err := tx.DeleteCalendarSync(id, before.ID); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := tx.Enqueue(store.OutboxRecord{Key: Key(id, before.ID), Kind: Kind, AgentID: id, RDVID: before.ID}, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	var ids []string
 	if before != nil {
 		ids = append(ids, before.AgentIDs...)
@@ -215,13 +231,16 @@ func (s *Service) deliver(ctx context.Context, rec store.OutboxRecord) error {
 	)
 	err = s.store.View(ctx, func(tx *store.ReadTx) error {
 		var err error
-		if r, err = tx.RDV(rec.RDVID); err != nil {
+		if err := tx.CalendarSync(rec.AgentID, rec.RDVID, &prev); err != nil && !store.IsNotFound(err) {
+			return err
+		}
+		if r, err = tx.RDV(rec.RDVID); store.IsNotFound(err) {
+			r = nil // deleted (retention, erasure): remove it from the calendar
+			return nil
+		} else if err != nil {
 			return err
 		}
 		if u, err = tx.Usager(r.UsagerID); err != nil && !store.IsNotFound(err) {
-			return err
-		}
-		if err := tx.CalendarSync(rec.AgentID, rec.RDVID, &prev); err != nil && !store.IsNotFound(err) {
 			return err
 		}
 		return nil
@@ -233,7 +252,7 @@ func (s *Service) deliver(ctx context.Context, rec store.OutboxRecord) error {
 	if prev.Fingerprint != fp {
 		prev = SyncRecord{} // another calendar: what we knew of the old one is moot
 	}
-	if r.Active() && slices.Contains(r.AgentIDs, agent.ID) {
+	if r != nil && r.Active() && slices.Contains(r.AgentIDs, agent.ID) {
 		ev := caldav.NewEvent(cat, r, u, caldav.Details(agent.Calendar.Details))
 		state, err := conn.Put(ctx, ev, prev.State)
 		if err != nil {
@@ -242,10 +261,10 @@ func (s *Service) deliver(ctx context.Context, rec store.OutboxRecord) error {
 		next := SyncRecord{State: state, Fingerprint: fp, Sequence: ev.Sequence, PushedAt: s.now().UTC()}
 		return s.store.Update(ctx, func(tx *store.Tx) error { return tx.PutCalendarSync(agent.ID, r.ID, next) })
 	}
-	if err := conn.Delete(ctx, r.ID, prev.State); err != nil {
+	if err := conn.Delete(ctx, rec.RDVID, prev.State); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx *store.Tx) error { return tx.DeleteCalendarSync(agent.ID, r.ID) })
+	return s.store.Update(ctx, func(tx *store.Tx) error { return tx.DeleteCalendarSync(agent.ID, rec.RDVID) })
 }
 
 func (s *Service) recordOutcome(agentID string, err error) {

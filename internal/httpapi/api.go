@@ -127,6 +127,8 @@ func (a *API) Routes() []Route {
 		{"POST /api/v1/rdvs/{id}/status", a.handleStatus, false},
 		{"GET /api/v1/rdvs/{id}/receipts", a.handleReceipts, false},
 		{"GET /api/v1/usagers", a.handleUsagers, false},
+		{"GET /api/v1/usagers/{id}/export", a.handleUsagerExport, false},
+		{"DELETE /api/v1/usagers/{id}", a.handleUsagerErase, false},
 		{"GET /api/v1/agents/{id}/sync", a.handleAgentSync, false},
 		{"GET /api/v1/agents/{id}/feed", a.handleAgentFeed, false},
 		{"GET /api/v1/webhooks/{id}/deliveries", a.handleWebhookDeliveries, false},

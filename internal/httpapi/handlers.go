@@ -396,3 +396,59 @@ func (a *API) handleAgentFeed(w http.ResponseWriter, r *http.Request) {
 	}
 	a.feeds.ServeFeedInfo(w, r, agent)
 }
+
+// exportRDV is an RDV in an usager's export: as an agent sees it, with the
+// contact the RDV keeps for its notifications.
+type exportRDV struct {
+	RDVView
+	Contact rdv.Contact `json:"contact"`
+}
+
+// handleUsagerExport gives an agent of an organisation that knows the
+// usager what the organisation holds about it (RGPD right of access).
+func (a *API) handleUsagerExport(w http.ResponseWriter, r *http.Request) {
+	agent, ok := a.agent(w, r)
+	if !ok {
+		return
+	}
+	exp, err := a.booking.ExportUsager(r.Context(), agent, r.PathValue("id"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	cat, pub := a.booking.Catalog(), a.publicURL()
+	resp := struct {
+		Usager     *UsagerView `json:"usager"`
+		RDVs       []exportRDV `json:"rdvs"`
+		ExportedAt string      `json:"exported_at"`
+	}{Usager: newUsagerView(exp.Usager), RDVs: make([]exportRDV, len(exp.RDVs)), ExportedAt: a.booking.Now().UTC().Format(time.RFC3339)}
+	for i, x := range exp.RDVs {
+		resp.RDVs[i] = exportRDV{RDVView: newRDVView(cat, &booking.Booked{RDV: x, Usager: exp.Usager}, viewAgent, pub), Contact: x.Contact}
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="usager-`+exp.Usager.ID+`.json"`)
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// handleUsagerErase erases an usager (RGPD right to erasure): 200 when
+// every record is already deleted, 202 when they go once the
+// cancellation notices of its future RDVs are out.
+func (a *API) handleUsagerErase(w http.ResponseWriter, r *http.Request) {
+	agent, ok := a.agent(w, r)
+	if !ok {
+		return
+	}
+	e, err := a.booking.EraseUsager(r.Context(), agent, r.PathValue("id"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if !e.Done {
+		status = http.StatusAccepted
+	}
+	writeJSON(w, status, struct {
+		UsagerID      string `json:"usager_id"`
+		RDVsCancelled int    `json:"rdvs_cancelled"`
+		Erased        bool   `json:"erased"`
+	}{e.UsagerID, e.Cancelled, e.Done})
+}

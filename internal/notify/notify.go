@@ -106,6 +106,13 @@ func (s *Service) Sinks() map[string]outbox.Sink {
 	}
 }
 
+// HoldsRDV implements booking.Holder: a notification still to be sent
+// reads the RDV (its contact, its details) when it is delivered, so an
+// erased usager's cancelled RDVs wait for their cancellation notices.
+func (s *Service) HoldsRDV(tx *store.ReadTx, rdvID string) (bool, error) {
+	return tx.HasPendingOutbox(keyPrefix(rdvID))
+}
+
 // Receipts returns the delivery attempts of an RDV's notifications, oldest
 // first. It does not check that the RDV exists or that the caller may see it.
 func (s *Service) Receipts(ctx context.Context, rdvID string) ([]store.Receipt, error) {

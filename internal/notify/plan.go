@@ -43,6 +43,9 @@ type message struct {
 
 const messageV1 = 1
 
+// keyPrefix starts the outbox keys of every notification of an RDV.
+func keyPrefix(rdvID string) string { return "notify/" + rdvID + "/" }
+
 // key is the outbox key of m for rdvID on channel.
 func (m *message) key(rdvID, channel string) string {
 	return strings.Join([]string{"notify", rdvID, m.Event, m.Tag, m.recipientTag(":"), channel}, "/")
@@ -121,6 +124,11 @@ func contactOf(r *rdv.RDV) *rdv.Usager {
 // OnChange implements booking.Effect: it keeps the RDV's reminder in step
 // and records the notifications of the change.
 func (s *Service) OnChange(tx *store.Tx, c booking.Change) error {
+	if c.After == nil {
+		// Deleted (retention, erasure): nothing is sent about it any more.
+		_, err := tx.DeleteOutbox(keyPrefix(c.Before.ID))
+		return err
+	}
 	cat := s.catalog()
 	if err := s.scheduleReminder(tx, cat, c); err != nil {
 		return err

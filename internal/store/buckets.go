@@ -28,6 +28,7 @@ var (
 	bucketReceipts          = []byte("receipts")
 	bucketRdvsIDs           = []byte("rdvs_ids")
 	bucketUsagerRDVs        = []byte("usager_rdvs")
+	bucketErasures          = []byte("erasures")
 )
 
 // Keys of the meta bucket.

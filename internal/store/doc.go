@@ -26,6 +26,8 @@
 //	└── <usager id>\x00<organisation id>            → ·
 //	usager_rdvs                                     the RDVs of each usager (export, erasure, retention)
 //	└── <usager id>\x00<rdv id>                     → ·
+//	erasures                                        usagers whose erasure waits for their last notices
+//	└── <usager id>                                 → <t requested>
 //	usager_search                                   scanned in name order by SearchUsagers
 //	└── <last>\x00<first>\x00<usager id>            → searchable text (names, email, phone digits)
 //	agent_busy                                      active (non-cancelled) RDVs only

@@ -27,7 +27,7 @@ var migrations = []migration{
 	{version: 4, name: "organisations that know each usager", apply: createUsagerOrgs},
 	{version: 5, name: "integer ids for RDV Solidarités webhook receivers", apply: giveRdvsIDs},
 	{version: 6, name: "LF line breaks in RDV free text", apply: normalizeLineBreaks},
-	{version: 7, name: "contact of each rdv and rdvs of each usager", apply: contactsAndUsagerRDVs},
+	{version: 7, name: "contact of each rdv, rdvs of each usager, erasures", apply: contactsAndUsagerRDVs},
 }
 
 func createInitialBuckets(tx *bolt.Tx) error {

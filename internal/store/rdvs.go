@@ -181,6 +181,9 @@ func (tx *Tx) PutRDV(r *rdv.RDV) error {
 	if err := tx.noteUsagerRDV(r.UsagerID, r.ID); err != nil {
 		return err
 	}
+	if tx.ErasurePending(r.UsagerID) {
+		return nil // no organisation may find it again
+	}
 	return tx.noteUsagerOrg(r.UsagerID, r.OrganisationID)
 }
 

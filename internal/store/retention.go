@@ -299,6 +299,39 @@ func (tx *Tx) AnonymiseReceipts(cutoff time.Time, limit int) (int, error) {
 	return len(keys), nil
 }
 
+// MarkErasure records that the usager's data is to be erased once what
+// is still owed about its RDVs (cancellation notices) has gone out, and
+// hides it from every organisation meanwhile.
+func (tx *Tx) MarkErasure(usagerID string, at time.Time) error {
+	if err := tx.bucket(bucketErasures).Put([]byte(usagerID), uint64Bytes(keyNanos(at))); err != nil {
+		return fmt.Errorf("store: erasures: %w", err)
+	}
+	return tx.ForgetUsager(usagerID)
+}
+
+// ErasurePending reports whether the usager waits for erasure.
+func (tx *ReadTx) ErasurePending(usagerID string) bool {
+	return tx.bucket(bucketErasures).Get([]byte(usagerID)) != nil
+}
+
+// Erasures returns the usagers waiting for erasure.
+func (tx *ReadTx) Erasures() []string {
+	var ids []string
+	tx.bucket(bucketErasures).ForEach(func(k, _ []byte) error {
+		ids = append(ids, string(k))
+		return nil
+	})
+	return ids
+}
+
+// EndErasure forgets the erasure of an usager (once it is deleted).
+func (tx *Tx) EndErasure(usagerID string) error {
+	if err := tx.bucket(bucketErasures).Delete([]byte(usagerID)); err != nil {
+		return fmt.Errorf("store: erasures: %w", err)
+	}
+	return nil
+}
+
 // deletePrefix deletes the keys of b that start with prefix.
 func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 	var keys [][]byte
@@ -318,6 +351,9 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 // usager as it is now (the best knowledge of what its author gave), and
 // usager_rdvs links usagers to their RDVs.
 func contactsAndUsagerRDVs(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketErasures); err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketErasures, err)
+	}
 	links, err := tx.CreateBucketIfNotExists(bucketUsagerRDVs)
 	if err != nil {
 		return fmt.Errorf("create bucket %s: %w", bucketUsagerRDVs, err)
