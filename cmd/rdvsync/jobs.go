@@ -9,6 +9,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"rdvsync/internal/booking"
+	"rdvsync/internal/config"
 	"rdvsync/internal/notify"
 	"rdvsync/internal/store"
 )
@@ -16,7 +17,7 @@ import (
 // schedule registers the cron jobs of the daemon (robfig/cron, one
 // goroutine per run, skipped while the previous run of the same job is
 // still going).
-func (d *daemon) schedule(ctx context.Context, st *store.Store, notifier *notify.Service) (*cron.Cron, error) {
+func (d *daemon) schedule(ctx context.Context, st *store.Store, svc *booking.Service, notifier *notify.Service) (*cron.Cron, error) {
 	logger := cron.VerbosePrintfLogger(slog.NewLogLogger(d.log.With("component", "cron").Handler(), slog.LevelDebug))
 	c := cron.New(cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
 	jobs := []struct {
@@ -24,6 +25,13 @@ func (d *daemon) schedule(ctx context.Context, st *store.Store, notifier *notify
 		run        func()
 	}{
 		{"@every 1m", "reminders", func() { sendReminders(ctx, d, notifier) }},
+		{"@every 1m", "erasures", func() {
+			if _, err := svc.FinishErasures(ctx); err != nil && ctx.Err() == nil {
+				d.log.Error("finishing usager erasures", slog.Any("error", err))
+			}
+		}},
+		// Once a day, at a quiet hour of the daemon's local time.
+		{"30 3 * * *", "retention", func() { retain(ctx, d.log, d.catalog.Load().Config.Retention, svc, notifier) }},
 		{"@every 1h", "idempotency-purge", func() {
 			var n int
 			err := st.Update(ctx, func(tx *store.Tx) error {
@@ -51,7 +59,24 @@ func (d *daemon) schedule(ctx context.Context, st *store.Store, notifier *notify
 	// calsync.RunBusyRefresh: its period is reloadable and a reload asks
 	// it for the calendars it changed.)
 	go sendReminders(ctx, d, notifier)
+	go retain(ctx, d.log, d.catalog.Load().Config.Retention, svc, notifier)
 	return c, nil
+}
+
+// retain applies the retention limits at the booking service's time: old
+// RDVs and usagers deleted, old receipts anonymised, old spooled messages
+// removed. Each part runs even when another fails.
+func retain(ctx context.Context, log *slog.Logger, r config.Retention, svc *booking.Service, notifier *notify.Service) {
+	now := svc.Now()
+	if _, err := svc.PurgeRDVs(ctx, r.RDVs.Before(now)); err != nil && ctx.Err() == nil {
+		log.Error("retention: deleting old rdvs", slog.Any("error", err))
+	}
+	if _, err := notifier.AnonymiseReceipts(ctx, r.Receipts.Before(now)); err != nil && ctx.Err() == nil {
+		log.Error("retention: anonymising receipts", slog.Any("error", err))
+	}
+	if _, err := notifier.PurgeSpool(r.Spool.Before(now)); err != nil {
+		log.Error("retention: removing spooled messages", slog.Any("error", err))
+	}
 }
 
 func sendReminders(ctx context.Context, d *daemon, notifier *notify.Service) {

@@ -204,7 +204,7 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); sync.RunBusyRefresh(loops) }()
-	sched, err := d.schedule(loops, st, notifier)
+	sched, err := d.schedule(loops, st, svc, notifier)
 	if err != nil {
 		stopLoops()
 		wg.Wait()

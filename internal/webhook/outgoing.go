@@ -177,8 +177,8 @@ func Endpoint(cat *catalog.Catalog, id string) *config.OutgoingWebhook {
 // OnChange implements booking.Effect: the event, with the RDV as it is
 // after this change, is appended to the queue of each endpoint concerned.
 // Bodies are built here, once, so retries send the very same bytes.
-// rdvsync never deletes an RDV today (cancelling is an update), so
-// "destroyed" is only sent if a future change has no After.
+// Cancelling is an update; "destroyed" is sent when an RDV is deleted
+// (retention, erasure of its usager: a change with no After).
 //
 // An usager written by the same change (created, or completed by a new
 // booking) is told first, as a User event, to the endpoints subscribed to

@@ -1,0 +1,86 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"rdvsync/internal/store"
+)
+
+// Spool directories under the configuration's SpoolDir, and the files
+// each holds: mail as .eml, SMS as .txt.
+var spools = []struct{ dir, ext string }{{"mail", ".eml"}, {"sms", ".txt"}}
+
+// receiptBatch bounds the receipts anonymised in one transaction.
+const receiptBatch = 500
+
+// AnonymiseReceipts empties the error text and the agent of receipts made
+// before cutoff (retention.receipts) and returns how many it changed.
+func (s *Service) AnonymiseReceipts(ctx context.Context, cutoff time.Time) (int, error) {
+	total := 0
+	for {
+		var n int
+		err := s.store.Update(ctx, func(tx *store.Tx) error {
+			var err error
+			n, err = tx.AnonymiseReceipts(cutoff, receiptBatch)
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < receiptBatch {
+			break
+		}
+	}
+	if total > 0 {
+		s.log.Info("retention: receipts anonymised", "count", total)
+	}
+	return total, nil
+}
+
+// PurgeSpool removes the spooled mail (.eml) and SMS (.txt) files last
+// written before cutoff (retention.spool), and returns how many. Other
+// files (an operator's notes, half-written temporary files) are left.
+func (s *Service) PurgeSpool(cutoff time.Time) (int, error) {
+	root := s.catalog().Config.SpoolDir()
+	n := 0
+	for _, sp := range spools {
+		dir := filepath.Join(root, sp.dir)
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("spool: %w", err)
+		}
+		for _, e := range entries {
+			if !e.Type().IsRegular() || filepath.Ext(e.Name()) != sp.ext {
+				continue
+			}
+			info, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return n, fmt.Errorf("spool: %w", err)
+			}
+			if !info.ModTime().Before(cutoff) {
+				continue
+			}
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return n, fmt.Errorf("spool: %w", err)
+			}
+			n++
+		}
+	}
+	if n > 0 {
+		s.log.Info("retention: spooled messages removed", "count", n)
+	}
+	return n, nil
+}
