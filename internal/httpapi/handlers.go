@@ -187,9 +187,10 @@ func (a *API) handleBook(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, a.bookedView(c, b, &req))
 }
 
-// bookedView renders a booking for whoever made it. An anonymous
-// prescripteur sees back only what it typed: the usager may have been
-// matched to a known one whose stored data is not theirs to read.
+// bookedView renders a booking for whoever made it. Without an agent
+// token the usager is always a new one (booking.resolveUsager); a
+// prescripteur still sees back only the names it typed, and not the
+// usager's link: it has no hand on the RDV after booking.
 func (a *API) bookedView(c booking.Caller, b *booking.Booked, req *booking.BookRequest) RDVView {
 	cat, pub := a.booking.Catalog(), a.publicURL()
 	switch {
