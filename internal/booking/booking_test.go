@@ -151,3 +151,47 @@ func TestAgentsFindOnlyTheUsagersOfTheirOrganisations(t *testing.T) {
 		t.Errorf("booking with an unknown usager_id: %v", err)
 	}
 }
+
+// TestElargirLinksTheAgentsUsagerAndKeepsEachRDVsContact: an agent of the
+// médiathèque books at the MDS (élargir) for an usager the médiathèque
+// knows: the RDV is hers. The new email the agent typed completes the
+// usager and reaches this RDV's notifications, not those of her earlier
+// RDV, which keep the contact they were booked with.
+func TestElargirLinksTheAgentsUsagerAndKeepsEachRDVsContact(t *testing.T) {
+	svc, cat := newService(t)
+	ctx := context.Background()
+	first, err := svc.Book(ctx, booking.Caller{}, booking.BookRequest{MotifID: "atelier-numerique", LieuID: "mediatheque-arras-verlaine",
+		StartsAt: "2026-12-02T10:00:00+01:00", Usager: &booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "0612345678"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	julie := booking.Caller{Agent: cat.Agent("julie-lefebvre")}
+	req := prescription("2026-12-07T09:00:00+01:00", "", booking.UsagerInput{FirstName: "Lea", LastName: "DUBOIS", PhoneNumber: "06 12 34 56 78", Email: "lea@example.org"})
+	req.Prescripteur = nil
+	second, err := svc.Book(ctx, julie, req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Usager.ID != first.Usager.ID || second.RDV.OrganisationID != "mds-arras" {
+		t.Fatalf("élargir did not link the médiathèque's usager: %s vs %s", second.Usager.ID, first.Usager.ID)
+	}
+	if second.Usager.Email != "lea@example.org" || second.RDV.Contact.Email != "lea@example.org" {
+		t.Errorf("the agent's email did not complete the usager and this RDV's contact: %+v %+v", second.Usager, second.RDV.Contact)
+	}
+	again, err := svc.Get(ctx, julie, first.RDV.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.RDV.Contact.Email != "" || again.RDV.Contact.PhoneNumber != "+33612345678" {
+		t.Errorf("the earlier RDV's contact changed: %+v", again.RDV.Contact)
+	}
+	// The usager's own link shows the contact of its RDV, not what an
+	// agent added since.
+	mine, err := svc.Get(ctx, booking.Caller{UsagerToken: first.RDV.UsagerToken}, first.RDV.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mine.Usager.Email != "" || mine.Usager.Address != "" {
+		t.Errorf("the usager's link shows data it did not give: %+v", mine.Usager)
+	}
+}
