@@ -291,6 +291,12 @@ func TestRetentionJob(t *testing.T) {
 	}
 	w.age(t, t1.Add(-time.Hour), young)
 
+	// An usager no RDV points to (left by an older rdvsync).
+	orphan := &rdv.Usager{ID: "usager-orphelin", FirstName: "Orphée", LastName: "Seul", CreatedAt: t0, UpdatedAt: t0}
+	if err := w.store.Update(context.Background(), func(tx *store.Tx) error { return tx.PutUsager(orphan) }); err != nil {
+		t.Fatal(err)
+	}
+
 	retain(context.Background(), w.logger, w.cat.Config.Retention, w.svc, w.notifier)
 	w.settle(t)
 
@@ -312,8 +318,10 @@ func TestRetentionJob(t *testing.T) {
 				return nil
 			})
 		}
-		if _, err := tx.Usager(old.Usager.ID); !store.IsNotFound(err) {
-			t.Errorf("an usager left without RDV survives: %v", err)
+		for _, id := range []string{old.Usager.ID, orphan.ID} {
+			if _, err := tx.Usager(id); !store.IsNotFound(err) {
+				t.Errorf("usager %s, without RDV, survives: %v", id, err)
+			}
 		}
 		if found, _ := tx.SearchUsagers("quenouille", 10); len(found) > 0 {
 			t.Errorf("the deleted usager is still found: %v", found)

@@ -79,12 +79,23 @@ func (s *Service) PurgeRDVs(ctx context.Context, cutoff time.Time) (Purged, erro
 		}
 	}
 	// Usagers no RDV points to (their RDVs were deleted before the
-	// index that finds them by usager existed, for instance).
-	for {
+	// index that finds them by usager existed, for instance): found in a
+	// read transaction, deleted after a check in the write one.
+	for after := ""; ; {
+		var ids []string
+		if err := s.store.View(ctx, func(tx *store.ReadTx) error {
+			ids = tx.UsagersWithoutRDV(after, retentionBatch)
+			return nil
+		}); err != nil {
+			return total, err
+		}
+		if len(ids) == 0 {
+			break
+		}
 		var n int
 		err := s.store.Update(ctx, func(tx *store.Tx) error {
 			n = 0
-			for _, id := range tx.UsagersWithoutRDV(retentionBatch) {
+			for _, id := range ids {
 				deleted, err := deleteUsagerIfAlone(tx, id)
 				if err != nil {
 					return err
@@ -99,9 +110,7 @@ func (s *Service) PurgeRDVs(ctx context.Context, cutoff time.Time) (Purged, erro
 			return total, err
 		}
 		total.Usagers += n
-		if n < retentionBatch {
-			break
-		}
+		after = ids[len(ids)-1]
 	}
 	if total.RDVs > 0 || total.Usagers > 0 {
 		s.log.Info("retention: old rdvs and usagers deleted", "rdvs", total.RDVs, "usagers", total.Usagers)

@@ -16,25 +16,26 @@ import (
 // each holds: mail as .eml, SMS as .txt.
 var spools = []struct{ dir, ext string }{{"mail", ".eml"}, {"sms", ".txt"}}
 
-// receiptBatch bounds the receipts anonymised in one transaction.
-const receiptBatch = 500
+// receiptBatch bounds the receipts scanned in one transaction.
+const receiptBatch = 2000
 
 // AnonymiseReceipts empties the error text and the agent of receipts made
 // before cutoff (retention.receipts) and returns how many it changed.
 func (s *Service) AnonymiseReceipts(ctx context.Context, cutoff time.Time) (int, error) {
-	total := 0
+	total, from := 0, ""
 	for {
 		var n int
+		var next string
 		err := s.store.Update(ctx, func(tx *store.Tx) error {
 			var err error
-			n, err = tx.AnonymiseReceipts(cutoff, receiptBatch)
+			n, next, err = tx.AnonymiseReceipts(cutoff, from, receiptBatch)
 			return err
 		})
 		if err != nil {
 			return total, err
 		}
 		total += n
-		if n < receiptBatch {
+		if from = next; next == "" {
 			break
 		}
 	}

@@ -211,12 +211,17 @@ func (tx *Tx) ForgetUsager(id string) error {
 	return nil
 }
 
-// UsagersWithoutRDV returns up to limit usagers that no RDV points to.
-func (tx *ReadTx) UsagersWithoutRDV(limit int) []string {
+// UsagersWithoutRDV returns up to limit usagers that no RDV points to,
+// in id order, after the id after ("" for the first).
+func (tx *ReadTx) UsagersWithoutRDV(after string, limit int) []string {
 	var out []string
 	links := tx.bucket(bucketUsagerRDVs).Cursor()
 	c := tx.bucket(bucketUsagers).Cursor()
-	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+	k, _ := c.Seek([]byte(after))
+	if k != nil && after != "" && string(k) == after {
+		k, _ = c.Next()
+	}
+	for ; k != nil && len(out) < limit; k, _ = c.Next() {
 		prefix := joinKey(string(k), "")
 		if l, _ := links.Seek(prefix); l == nil || !bytes.HasPrefix(l, prefix) {
 			out = append(out, string(k))
@@ -262,41 +267,45 @@ func (tx *ReadTx) HasPendingOutbox(prefix string) (bool, error) {
 
 // AnonymiseReceipts removes what may identify someone — the remote
 // server's words about a failure (already redacted, but free text) and
-// the agent — from up to limit receipts made before cutoff, and returns
-// how many it changed. Channel, event, recipient kind, result and time
-// stay, for statistics.
-func (tx *Tx) AnonymiseReceipts(cutoff time.Time, limit int) (int, error) {
+// the agent — from the receipts made before cutoff, scanning at most
+// limit receipts from the position from ("" for the start). It returns
+// how many it changed and where the next call starts ("" when the scan is
+// over). Channel, event, recipient kind, result and time stay, for
+// statistics.
+func (tx *Tx) AnonymiseReceipts(cutoff time.Time, from string, limit int) (changed int, next string, err error) {
 	b := tx.bucket(bucketReceipts)
 	var keys [][]byte
 	var vals []receiptV1
-	err := b.ForEach(func(k, v []byte) error {
-		if len(keys) >= limit {
-			return nil
+	c := b.Cursor()
+	k, v := c.Seek([]byte(from))
+	for scanned := 0; k != nil && scanned < limit; k, v = c.Next() {
+		scanned++
+		// The key holds the time: <rdv id>\x00<t at><seq>.
+		i := bytes.IndexByte(k, 0)
+		if i < 0 || len(k) < i+1+timeKeyLen || !keyTime(k[i+1:]).Before(cutoff) || bytes.Contains(v, []byte(`"anonymised":true`)) {
+			continue
 		}
 		var r receiptV1
 		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("store: receipt: decode: %w", err)
+			return 0, "", fmt.Errorf("store: receipt: decode: %w", err)
 		}
-		if !r.Anonymised && r.At.Before(cutoff) {
-			keys, vals = append(keys, bytes.Clone(k)), append(vals, r)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
+		keys, vals = append(keys, bytes.Clone(k)), append(vals, r)
+	}
+	if k != nil {
+		next = string(k)
 	}
 	for i, k := range keys {
 		r := vals[i]
 		r.Error, r.AgentID, r.Anonymised = "", "", true
 		v, err := json.Marshal(r)
 		if err != nil {
-			return 0, fmt.Errorf("store: encode receipt: %w", err)
+			return 0, "", fmt.Errorf("store: encode receipt: %w", err)
 		}
 		if err := b.Put(k, v); err != nil {
-			return 0, fmt.Errorf("store: receipts: %w", err)
+			return 0, "", fmt.Errorf("store: receipts: %w", err)
 		}
 	}
-	return len(keys), nil
+	return len(keys), next, nil
 }
 
 // MarkErasure records that the usager's data is to be erased once what
