@@ -408,7 +408,12 @@ func TestRetentionJob(t *testing.T) {
 	})
 
 	t.Run("erasure", func(t *testing.T) {
-		future := w.book(t, thomas, rsa("2028-12-11T09:45:00+01:00", "thomas-leroy", nil, lea.Usager.ID))
+		// Booked with an Idempotency-Key: its record answers with the RDV.
+		future, err := w.svc.Book(context.Background(), booking.Caller{Agent: thomas},
+			rsa("2028-12-11T09:45:00+01:00", "thomas-leroy", nil, lea.Usager.ID), &booking.Idempotency{Key: "k-erase", BodySHA256: "h"})
+		if err != nil {
+			t.Fatal(err)
+		}
 		w.settle(t)
 		path := "/api/v1/usagers/" + lea.Usager.ID
 		if status := w.call(t, "DELETE", path, "julie-lefebvre", nil); status != http.StatusNotFound {
@@ -454,6 +459,9 @@ func TestRetentionJob(t *testing.T) {
 			}
 			if tx.ErasurePending(lea.Usager.ID) {
 				t.Error("the erasure is still pending")
+			}
+			if _, err := tx.Idempotency("agent:thomas-leroy", "k-erase"); !store.IsNotFound(err) {
+				t.Errorf("the idempotency record of an erased RDV survives: %v", err)
 			}
 		})
 		for _, ev := range w.calendar.Events() {

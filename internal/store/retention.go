@@ -122,7 +122,7 @@ func (tx *Tx) DeleteRDV(id string) (*rdv.RDV, error) {
 	if err := deletePrefix(tx.bucket(bucketReceipts), joinKey(id, "")); err != nil {
 		return nil, fmt.Errorf("store: delete rdv %s: receipts: %w", id, err)
 	}
-	if err := tx.deleteIdempotencyFor(id); err != nil {
+	if err := tx.deleteIdempotencyFor(r); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -149,34 +149,41 @@ func (tx *Tx) forgetReminder(rdvID string) error {
 }
 
 // deleteIdempotencyFor removes the idempotency records whose response is
-// the RDV rdvID. They live 48 hours, so the bucket is small.
-func (tx *Tx) deleteIdempotencyFor(rdvID string) error {
-	recs := tx.bucket(bucketIdempotency)
-	var keys [][]byte
-	var created []time.Time
-	err := recs.ForEach(func(k, v []byte) error {
+// the RDV r. Such a record is written in the transaction that creates the
+// RDV, with the RDV's own creation time, so only the records made around
+// r.CreatedAt are looked at (idempotency_by_time), not the whole bucket.
+func (tx *Tx) deleteIdempotencyFor(r *rdv.RDV) error {
+	recs, byTime := tx.bucket(bucketIdempotency), tx.bucket(bucketIdempotencyByTime)
+	end := timeKey(r.CreatedAt.Add(idempotencyWindow), "")
+	var index [][]byte
+	c := byTime.Cursor()
+	for k, _ := c.Seek(timeKey(r.CreatedAt.Add(-idempotencyWindow), "")); k != nil && bytes.Compare(k, end) < 0; k, _ = c.Next() {
+		v := recs.Get(k[timeKeyLen:])
+		if v == nil {
+			continue
+		}
 		rec, err := decodeIdempotency(v)
 		if err != nil {
 			return fmt.Errorf("store: idempotency record: %w", err)
 		}
-		if string(rec.Response) == rdvID {
-			keys, created = append(keys, bytes.Clone(k)), append(created, rec.CreatedAt)
+		if string(rec.Response) == r.ID {
+			index = append(index, bytes.Clone(k))
 		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
-	for i, k := range keys {
-		if err := recs.Delete(k); err != nil {
+	for _, k := range index {
+		if err := recs.Delete(k[timeKeyLen:]); err != nil {
 			return fmt.Errorf("store: idempotency: %w", err)
 		}
-		if err := tx.bucket(bucketIdempotencyByTime).Delete(timeKey(created[i], string(k))); err != nil {
+		if err := byTime.Delete(k); err != nil {
 			return fmt.Errorf("store: %s: %w", bucketIdempotencyByTime, err)
 		}
 	}
 	return nil
 }
+
+// idempotencyWindow is how far from an RDV's creation time its
+// idempotency records are looked for (they share one clock reading).
+const idempotencyWindow = time.Second
 
 // DeleteUsager deletes an usager, its lookup and search entries and the
 // organisations that know it. Its RDVs must have been deleted first.

@@ -63,7 +63,8 @@ func TestDeleteRDVLeavesNothing(t *testing.T) {
 			if err := tx.AddReceipt(Receipt{RDVID: r.ID, Channel: "email", Event: "created", Recipient: "usager", Result: "ok", At: day0}); err != nil {
 				return err
 			}
-			if err := tx.PutIdempotency("prescripteur:x", "key-"+r.ID, IdempotencyRecord{BodySHA256: "h", Status: 201, Response: []byte(r.ID), CreatedAt: day0}); err != nil {
+			// Written with the RDV, as booking does: same clock reading.
+			if err := tx.PutIdempotency("prescripteur:x", "key-"+r.ID, IdempotencyRecord{BodySHA256: "h", Status: 201, Response: []byte(r.ID), CreatedAt: r.CreatedAt}); err != nil {
 				return err
 			}
 		}
