@@ -506,3 +506,58 @@ func TestOfferedSlotIsBookable(t *testing.T) {
 		})
 	}
 }
+
+// TestUsagerExportAndErasure: only agents of an organisation that knows
+// the usager export or erase it; after the erasure, nothing of it is
+// served. (This API has no notifications wired: the erasure is immediate;
+// cmd/rdvsync's TestRetentionJob covers the wait for cancellation notices.)
+func TestUsagerExportAndErasure(t *testing.T) {
+	s := newServer(t, serverOptions{})
+	created := decodeJSON[rdvJSON](t, s.must(http.StatusCreated, req{method: "POST", path: "/api/v1/rdvs",
+		body: prescription(rsa, arrasCentre, thu9, "camille-martin")}))
+	booked := decodeJSON[rdvJSON](t, s.must(http.StatusOK, req{method: "GET", path: "/api/v1/rdvs/" + created.ID, agent: "camille-martin"}))
+	id := booked.Usager.ID
+	export := "/api/v1/usagers/" + id + "/export"
+	for _, tt := range []struct {
+		name   string
+		r      req
+		status int
+	}{
+		{"anonymous export", req{method: "GET", path: export}, http.StatusUnauthorized},
+		{"export by the usager's link", req{method: "GET", path: export + "?token=" + booked.usagerToken(t)}, http.StatusUnauthorized},
+		{"export by another organisation", req{method: "GET", path: export, agent: "julie-lefebvre"}, http.StatusNotFound},
+		{"export of an unknown usager", req{method: "GET", path: "/api/v1/usagers/nobody/export", agent: "camille-martin"}, http.StatusNotFound},
+		{"erasure by another organisation", req{method: "DELETE", path: "/api/v1/usagers/" + id, agent: "julie-lefebvre"}, http.StatusNotFound},
+		{"anonymous erasure", req{method: "DELETE", path: "/api/v1/usagers/" + id}, http.StatusUnauthorized},
+	} {
+		t.Run(tt.name, func(t *testing.T) { s.must(tt.status, tt.r) })
+	}
+	exp := decodeJSON[struct {
+		Usager struct {
+			FirstName string `json:"first_name"`
+		} `json:"usager"`
+		RDVs []struct {
+			ID      string `json:"id"`
+			Contact struct {
+				FirstName string `json:"first_name"`
+			} `json:"contact"`
+		} `json:"rdvs"`
+	}](t, s.must(http.StatusOK, req{method: "GET", path: export, agent: "thomas-leroy"}))
+	if len(exp.RDVs) != 1 || exp.RDVs[0].ID != booked.ID || exp.Usager.FirstName != booked.Usager.FirstName || exp.RDVs[0].Contact.FirstName != booked.Usager.FirstName {
+		t.Errorf("export %+v", exp)
+	}
+	e := decodeJSON[struct {
+		UsagerID      string `json:"usager_id"`
+		RDVsCancelled int    `json:"rdvs_cancelled"`
+		Erased        bool   `json:"erased"`
+	}](t, s.must(http.StatusOK, req{method: "DELETE", path: "/api/v1/usagers/" + id, agent: "thomas-leroy"}))
+	if e.UsagerID != id || e.RDVsCancelled != 1 || !e.Erased {
+		t.Errorf("erasure %+v", e)
+	}
+	s.must(http.StatusNotFound, req{method: "GET", path: "/api/v1/rdvs/" + booked.ID, agent: "camille-martin"})
+	s.must(http.StatusNotFound, req{method: "GET", path: export, agent: "camille-martin"})
+	s.must(http.StatusNotFound, req{method: "DELETE", path: "/api/v1/usagers/" + id, agent: "camille-martin"})
+	if got := slotStarts(t, s.must(http.StatusOK, req{method: "GET", path: "/api/v1/slots?motif_id=rsa-orientation&from=2026-12-03&to=2026-12-03"})); !slices.Contains(got, thu9) {
+		t.Errorf("the erased usager's slot is not free again: %v", got)
+	}
+}
