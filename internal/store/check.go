@@ -117,8 +117,8 @@ func readEveryPage(tx *bolt.Tx, path string) error {
 
 // checkIndexes checks what rdvsync keeps true in the file: every RDV
 // decodes and is in org_rdvs (and, when live, in agent_busy for each of
-// its agents, with its end), every index entry points to such an RDV, and
-// no agent has two live RDVs that overlap.
+// its agents, with its end) and in usager_rdvs, every index entry points
+// to such an RDV, and no agent has two live RDVs that overlap.
 func checkIndexes(tx *ReadTx, rep *CheckReport) {
 	rdvs, orgs, busy := tx.bucket(bucketRDVs), tx.bucket(bucketOrgRDVs), tx.bucket(bucketAgentBusy)
 	if rdvs == nil || orgs == nil || busy == nil {
@@ -141,6 +141,9 @@ func checkIndexes(tx *ReadTx, rep *CheckReport) {
 		}
 		if o := orgs.Bucket([]byte(r.OrganisationID)); o == nil || o.Get(key) == nil {
 			rep.add("rdv %s: missing from org_rdvs/%s", r.ID, r.OrganisationID)
+		}
+		if links := tx.bucket(bucketUsagerRDVs); links != nil && r.UsagerID != "" && links.Get(joinKey(r.UsagerID, r.ID)) == nil {
+			rep.add("rdv %s: missing from usager_rdvs (retention and erasure would not find it)", r.ID)
 		}
 		for _, a := range r.AgentIDs {
 			var end []byte
@@ -171,6 +174,24 @@ func checkIndexes(tx *ReadTx, rep *CheckReport) {
 			return nil
 		})
 	})
+	if links := tx.bucket(bucketUsagerRDVs); links != nil {
+		links.ForEach(func(k, _ []byte) error {
+			usager, id, ok := bytes.Cut(k, []byte{0})
+			if !ok {
+				rep.add("usager_rdvs: malformed key %q", k)
+				return nil
+			}
+			v := rdvs.Get(id)
+			if v == nil {
+				rep.add("usager_rdvs/%s/%s: no such rdv", printable(usager), printable(id))
+				return nil
+			}
+			if r, err := decodeRDV(v); err == nil && r.UsagerID != string(usager) {
+				rep.add("usager_rdvs/%s/%s: the rdv is usager %s's", printable(usager), r.ID, r.UsagerID)
+			}
+			return nil
+		})
+	}
 	busy.ForEach(func(agent, _ []byte) error {
 		b := busy.Bucket(agent)
 		if b == nil {

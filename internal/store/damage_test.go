@@ -257,6 +257,9 @@ func TestCheckFindsBrokenIndexes(t *testing.T) {
 		if err := tx.bucket(bucketOrgRDVs).Bucket([]byte("org-0")).Put(timeKey(day0, "ghost"), nil); err != nil {
 			return err
 		}
+		if err := tx.bucket(bucketUsagerRDVs).Put(joinKey("u1", "ghost"), nil); err != nil {
+			return err
+		}
 		// An RDV written past the index code: overlaps rdv-00000.
 		o := newRDV("overlap", "org-0", day0.Add(15*time.Minute), time.Hour, "agent-0")
 		data, err := encodeRDV(o)
@@ -284,6 +287,8 @@ func TestCheckFindsBrokenIndexes(t *testing.T) {
 		"rdv rdv-00003: live but missing from agent_busy/agent-0",
 		"org_rdvs/org-0/ghost: no such rdv",
 		"agent agent-0: live rdvs rdv-00000 and overlap overlap",
+		"rdv overlap: missing from usager_rdvs",
+		"usager_rdvs/u1/ghost: no such rdv",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)
