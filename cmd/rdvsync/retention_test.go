@@ -77,9 +77,10 @@ func newRetentionWorld(t *testing.T, start time.Time) *retentionWorld {
 	t.Helper()
 	w := &retentionWorld{clock: &fakeClock{t: start}, calendar: connectorstest.NewMemory(), log: &syncBuffer{}}
 	receiver := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		// RDV Solidarités' payload (the default format): the RDV's uuid.
 		var body struct {
 			Data struct {
-				ID string `json:"id"`
+				UUID string `json:"uuid"`
 			} `json:"data"`
 			Meta struct {
 				Event string `json:"event"`
@@ -88,7 +89,7 @@ func newRetentionWorld(t *testing.T, start time.Time) *retentionWorld {
 		data, _ := io.ReadAll(r.Body)
 		if json.Unmarshal(data, &body) == nil {
 			w.mu.Lock()
-			w.events = append(w.events, body.Meta.Event+" "+body.Data.ID)
+			w.events = append(w.events, body.Meta.Event+" "+body.Data.UUID)
 			w.mu.Unlock()
 		}
 	}))
@@ -117,7 +118,7 @@ func newRetentionWorld(t *testing.T, start time.Time) *retentionWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks := webhook.New(st, cat, webhook.Options{Render: httpapi.WebhookRDVView, Now: now, Logger: w.logger})
+	hooks := webhook.New(st, cat, webhook.Options{Render: httpapi.WebhookRDVView, RenderUsager: httpapi.WebhookUsagerView, Now: now, Logger: w.logger})
 	sinks := map[string]outbox.Sink{calsync.Kind: cals, webhook.Kind: hooks}
 	for k, s := range w.notifier.Sinks() {
 		sinks[k] = s

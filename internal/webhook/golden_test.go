@@ -65,12 +65,12 @@ func TestGoldenPayloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The same usager booked again with an email: rdvsync completes it.
+	// The same usager booked again with an email by an agent of the MDS,
+	// which knows her: rdvsync completes it (only agents reuse usagers).
 	clock = now.Add(4 * time.Hour)
 	usager.Email = "lea.dubois@example.org"
-	if _, err := svc.Book(ctx, booking.Caller{}, booking.BookRequest{MotifID: "rsa-orientation", LieuID: "mds-arras-centre",
-		StartsAt: "2026-12-03T11:15:00+01:00", Usager: usager,
-		Prescripteur: &booking.PrescripteurInput{FirstName: "Jean", LastName: "Petit", Email: "jean.petit@mediatheque.example.org"}}, nil); err != nil {
+	if _, err := svc.Book(ctx, camille, booking.BookRequest{MotifID: "rsa-orientation", LieuID: "mds-arras-centre",
+		StartsAt: "2026-12-03T11:15:00+01:00", Usager: usager}, nil); err != nil {
 		t.Fatal(err)
 	}
 

@@ -13,6 +13,7 @@ import (
 
 	"rdvsync/internal/booking"
 	"rdvsync/internal/outbox"
+	"rdvsync/internal/rdv"
 	"rdvsync/internal/store"
 	"rdvsync/internal/webhook"
 )
@@ -397,8 +398,9 @@ func TestOutgoingDoesNotFollowRedirects(t *testing.T) {
 	}
 }
 
-// TestOutgoingDestroyed: an RDV deleted (rdvsync never deletes one today;
-// a change without After) is told as "destroyed" with its last state.
+// TestOutgoingDestroyed: an RDV deleted (retention, erasure of its
+// usager: a change without After) is told as "destroyed" with its last
+// state.
 func TestOutgoingDestroyed(t *testing.T) {
 	secret, key := newSecret()
 	var clock func() time.Time
@@ -441,8 +443,17 @@ func TestOutgoingUserSubscription(t *testing.T) {
 	h := newHarness(t, cat, outbox.Policy{})
 	clock = h.now
 
-	a := h.book(t, "2026-12-03T09:00:00+01:00")      // creates Léa
-	b := h.book(t, "2026-12-03T09:45:00+01:00")      // the same Léa, nothing new
+	a := h.book(t, "2026-12-03T09:00:00+01:00") // creates Léa
+	// The same Léa, nothing new: an agent of the MDS, which knows her,
+	// books her again (a booking without an agent token would make a new
+	// usager).
+	b, err := h.booking.Book(context.Background(), h.agent("thomas-leroy"), booking.BookRequest{
+		MotifID: "rsa-orientation", LieuID: "mds-arras-centre", StartsAt: "2026-12-03T09:45:00+01:00",
+		Usager: &booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "0612345678"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.move(t, a.RDV.ID, "2026-12-03T11:15:00+01:00") // the RDV only
 	h.settled(t)
 	got, bad := both.deliveries()
@@ -471,15 +482,26 @@ func TestOutgoingUserSubscription(t *testing.T) {
 	if userAt < 0 || userAt > rdvAt {
 		t.Errorf("the User event does not come before the RDV that names it: %v", seq)
 	}
-	if user.event != "created" || user.data["id"] != float64(a.Usager.RdvsID) || user.data["first_name"] != "Léa" {
+	// A booking without an agent token sees back only what it sent: the
+	// usager's integer id is read from the store.
+	var lea *rdv.Usager
+	if err := h.store.View(context.Background(), func(tx *store.ReadTx) error {
+		var err error
+		lea, err = tx.Usager(a.RDV.UsagerID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if user.event != "created" || user.data["id"] != float64(lea.RdvsID) || user.data["first_name"] != "Léa" {
 		t.Errorf("User event: %v %v", user.meta, user.data)
 	}
 	// The Lens endpoint's organisations do not know Léa.
 	if n := len(users.attempts()); n != 0 {
 		t.Errorf("an endpoint of organisations that do not know the usager heard %d events", n)
 	}
-	// Léa books in Lens with an email: the usager is completed, and now known there.
-	pmi, err := h.booking.Book(context.Background(), booking.Caller{}, booking.BookRequest{
+	// The MDS Arras books Léa in Lens (élargir) with her email: the usager
+	// is completed, and now known there.
+	pmi, err := h.booking.Book(context.Background(), h.agent("thomas-leroy"), booking.BookRequest{
 		MotifID: "consultation-pmi", LieuID: "mds-lens-centre", StartsAt: "2026-12-02T13:30:00+01:00",
 		Usager: &booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "0612345678", Email: "lea@example.org"},
 	}, nil)
@@ -489,7 +511,7 @@ func TestOutgoingUserSubscription(t *testing.T) {
 	h.settled(t)
 	ug, bad := users.deliveries()
 	if len(bad) > 0 || len(ug) != 1 || ug[0].model != "User" || ug[0].event != "updated" || ug[0].data["email"] != "lea@example.org" ||
-		ug[0].data["id"] != float64(pmi.Usager.RdvsID) || pmi.Usager.RdvsID != a.Usager.RdvsID {
+		ug[0].data["id"] != float64(pmi.Usager.RdvsID) || pmi.Usager.RdvsID != lea.RdvsID {
 		t.Fatalf("users endpoint: %+v %v", ug, bad)
 	}
 }
