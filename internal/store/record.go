@@ -45,7 +45,7 @@ type rdvV1 struct {
 	UpdatedAt      time.Time   `json:"updated_at"`
 	UsagerToken    string      `json:"usager_token,omitempty"`
 	Version        int         `json:"version"`
-	// Contact is absent from RDVs written before migration 6.
+	// Contact is absent from RDVs written before migration 7.
 	Contact *contactV1 `json:"contact,omitempty"`
 }
 

@@ -363,7 +363,7 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 	return nil
 }
 
-// contactsAndUsagerRDVs is migration 6: every RDV gets the contact of its
+// contactsAndUsagerRDVs is migration 7: every RDV gets the contact of its
 // usager as it is now (the best knowledge of what its author gave), and
 // usager_rdvs links usagers to their RDVs.
 func contactsAndUsagerRDVs(tx *bolt.Tx) error {

@@ -159,9 +159,9 @@ func TestAnonymiseReceipts(t *testing.T) {
 	})
 }
 
-func TestMigration6GivesEachRDVItsUsagersContact(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v5.db")
-	s, err := open(path, Options{NoSync: true}, migrations[:5])
+func TestMigration7GivesEachRDVItsUsagersContact(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v6.db")
+	s, err := open(path, Options{NoSync: true}, migrations[:6])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,10 +185,10 @@ func TestMigration6GivesEachRDVItsUsagersContact(t *testing.T) {
 			t.Fatal(err)
 		}
 		if want := (rdv.Contact{FirstName: "Léa", LastName: "Dubois", Email: "lea@example.org", PhoneNumber: "+33612345678", PhoneMobile: true}); got.Contact != want {
-			t.Errorf("contact after migration 6: %+v", got.Contact)
+			t.Errorf("contact after migration 7: %+v", got.Contact)
 		}
 		if ids := tx.UsagerRDVIDs("u1"); len(ids) != 1 || ids[0] != "r1" {
-			t.Errorf("usager_rdvs after migration 6: %v", ids)
+			t.Errorf("usager_rdvs after migration 7: %v", ids)
 		}
 	})
 }
