@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"rdvsync/internal/ratelimit"
+
 	"github.com/emersion/go-ical"
 	"github.com/emersion/go-webdav"
 )
@@ -255,7 +257,7 @@ func (t *transport) Do(req *http.Request) (*http.Response, error) {
 			Method:     req.Method,
 			URL:        redact(req.URL),
 			Status:     resp.StatusCode,
-			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			RetryAfter: ratelimit.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		}
 	}
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/api/option"
 
 	"rdvsync/caldav"
+	"rdvsync/internal/ratelimit"
 )
 
 // GoogleConfig is one agent's Google calendar.
@@ -469,7 +470,7 @@ func (g *Google) fail(op, what string, err error) error {
 		return err
 	case errors.As(err, &gerr):
 		if wait, ok := rateLimited(gerr); ok {
-			return &RetryAfterError{After: retryAfter(gerr.Header, wait), Err: err}
+			return &RetryAfterError{After: retryAfterOr(gerr.Header, wait), Err: err}
 		}
 		switch gerr.Code {
 		case http.StatusRequestTimeout, http.StatusConflict, http.StatusPreconditionFailed:
@@ -511,14 +512,10 @@ func rateLimited(e *googleapi.Error) (time.Duration, bool) {
 	return 0, false
 }
 
-// retryAfter reads a Retry-After header, in seconds or as an HTTP date.
-func retryAfter(h http.Header, fallback time.Duration) time.Duration {
-	v := h.Get("Retry-After")
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && time.Until(t) > 0 {
-		return time.Until(t)
+// retryAfterOr is Google's Retry-After, or fallback when it sent none.
+func retryAfterOr(h http.Header, fallback time.Duration) time.Duration {
+	if d := ratelimit.ParseRetryAfter(h.Get("Retry-After"), time.Now()); d > 0 {
+		return d
 	}
 	return fallback
 }

@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"rdvsync/internal/config"
+	"rdvsync/internal/ratelimit"
 )
 
 // smsTimeout bounds one call to the SMS provider.
@@ -73,7 +73,7 @@ func (s *Service) postSMS(ctx context.Context, w *config.SMSWebhook, to, text, i
 	err = fmt.Errorf("sms provider: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(snippet)))
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return retryAfter{err: err, after: parseRetryAfter(resp.Header.Get("Retry-After"))}
+		return retryAfter{err: err, after: ratelimit.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	case resp.StatusCode >= 500:
 		return err
 	}
@@ -89,13 +89,3 @@ type retryAfter struct {
 func (r retryAfter) Error() string             { return r.err.Error() }
 func (r retryAfter) Unwrap() error             { return r.err }
 func (r retryAfter) RetryAfter() time.Duration { return r.after }
-
-func parseRetryAfter(v string) time.Duration {
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
-	}
-	return 0
-}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -101,6 +102,27 @@ func (b *Buckets) delay(lim *rate.Limiter, now time.Time) time.Duration {
 	wait := r.DelayFrom(now)
 	r.CancelAt(now)
 	return wait
+}
+
+// ParseRetryAfter reads a peer's Retry-After header (RFC 9110 §10.2.3):
+// delay-seconds or an HTTP date, relative to now; 0 when absent, invalid
+// or already past. It is the one reader of the header for every client
+// rdvsync runs (CalDAV, Google, outgoing webhooks, the SMS provider).
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // RetryAfter is the value of a Retry-After header (RFC 9110 §10.2.3):

@@ -93,3 +93,26 @@ func TestClientKey(t *testing.T) {
 		})
 	}
 }
+
+// TestParseRetryAfter: both forms of RFC 9110 §10.2.3, and nothing for
+// what a peer may send by mistake.
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		v    string
+		want time.Duration
+	}{
+		{"", 0},
+		{"120", 2 * time.Minute},
+		{" 7 ", 7 * time.Second},
+		{"0", 0},
+		{"-5", 0},
+		{"soon", 0},
+		{"Tue, 01 Dec 2026 09:01:30 GMT", 90 * time.Second},
+		{"Tue, 01 Dec 2026 08:59:00 GMT", 0},
+	} {
+		if got := ParseRetryAfter(c.v, now); got != c.want {
+			t.Errorf("ParseRetryAfter(%q) = %v, want %v", c.v, got, c.want)
+		}
+	}
+}

@@ -42,6 +42,7 @@ import (
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/config"
 	"rdvsync/internal/outbox"
+	"rdvsync/internal/ratelimit"
 	"rdvsync/internal/rdv"
 	"rdvsync/internal/store"
 )
@@ -415,23 +416,9 @@ func (s *Service) post(ctx context.Context, ep *config.OutgoingWebhook, it store
 	}
 	se := &statusError{code: resp.StatusCode}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		se.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), ts)
+		se.retryAfter = ratelimit.ParseRetryAfter(resp.Header.Get("Retry-After"), ts)
 	}
 	return resp.StatusCode, se
-}
-
-// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil && n > 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // eventOf reads meta.model and meta.event back from a queued body (for the log).
