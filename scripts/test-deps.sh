@@ -3,7 +3,10 @@
 # Idempotent and quiet when everything is there.
 #   radicale, xandikos: CalDAV servers of the calendar sync tests;
 #   chromium: the headless browser of the booking pages' tests
-#     (internal/web, /usr/bin/chromium; RDVSYNC_SKIP_BROWSER=1 skips them).
+#     (internal/web, /usr/bin/chromium; RDVSYNC_SKIP_BROWSER=1 skips them);
+#   curl, jq: scripts/demo.sh and the README walkthrough (cmd/rdvsync).
+# Another apt or dpkg run (unattended-upgrades on a fresh machine) holds the
+# dpkg lock: apt-get waits for it up to 10 minutes instead of failing.
 set -euo pipefail
 
 need=()
@@ -15,7 +18,8 @@ if [ ${#need[@]} -gt 0 ]; then
 	echo "test-deps: installing ${need[*]}" >&2
 	SUDO=""
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
-	$SUDO apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+	apt=(apt-get -o DPkg::Lock::Timeout=600)
+	$SUDO "${apt[@]}" update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO "${apt[@]}" install -y -qq "${need[@]}" >/dev/null
 fi
 go mod download
