@@ -90,17 +90,21 @@ type plan struct {
 func (s *Service) Book(ctx context.Context, caller Caller, req BookRequest, idem *Idempotency) (*Booked, error) {
 	b, err := s.book(ctx, caller, req, idem)
 	if s.observer != nil {
-		s.observer.BookingOutcome(outcome(err))
+		s.observer.BookingOutcome(outcome(b, err))
 	}
 	return b, err
 }
 
-func outcome(err error) string {
+func outcome(b *Booked, err error) string {
 	var (
 		inv     *rdv.InvalidError
 		refused *RefusedError
 	)
 	switch {
+	case err == nil && b.Replayed:
+		// An Idempotency-Key retry books nothing: counting it as booked
+		// would show more bookings than RDVs.
+		return "replayed"
 	case err == nil:
 		return "booked"
 	case errors.As(err, &refused):

@@ -239,7 +239,12 @@ func (a *API) Wrap(h http.Handler) http.Handler {
 			}
 			d := time.Since(start)
 			a.metrics.observeRequest(route, sw.status, d)
-			a.log.Info("request", "method", r.Method, "route", route, "status", sw.status, "duration_ms", float64(d.Microseconds())/1000)
+			level := slog.LevelInfo
+			if route == "GET /healthz" || route == "GET /readyz" {
+				// Probes come every few seconds: at INFO they would drown the log.
+				level = slog.LevelDebug
+			}
+			a.log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", sw.status, "duration_ms", float64(d.Microseconds())/1000)
 		}()
 		h.ServeHTTP(sw, r)
 	})
