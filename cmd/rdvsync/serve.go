@@ -82,16 +82,19 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 type daemon struct {
 	configPath, listen, storePath string
 	noSync                        bool
-	demo                          bool // -demo: published demo tokens allowed off loopback
+	demo                          bool   // -demo: published demo tokens allowed off loopback
+	configuredStore               string // store.path of the file, before -store
 	log                           *slog.Logger
 	stdout                        io.Writer
 
-	catalog atomic.Pointer[catalog.Catalog]
-	ready   atomic.Bool
-	sync    *calsync.Service
-	store   *store.Store
-	feeds   *served.Server
-	hooks   *webhook.Service
+	catalog    atomic.Pointer[catalog.Catalog]
+	reloads    *prometheus.CounterVec // by result: ok, error
+	lastReload prometheus.Gauge       // unix time of the configuration in use
+	ready      atomic.Bool
+	sync       *calsync.Service
+	store      *store.Store
+	feeds      *served.Server
+	hooks      *webhook.Service
 }
 
 // load reads and validates the configuration, logging every problem.
@@ -107,6 +110,7 @@ func (d *daemon) load() (*catalog.Catalog, error) {
 		}
 		return nil, err
 	}
+	d.configuredStore, _ = filepath.Abs(f.StorePath())
 	if d.storePath != "" {
 		abs, err := filepath.Abs(d.storePath)
 		if err != nil {
@@ -190,6 +194,7 @@ func (d *daemon) run(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.registerMetrics(reg)
 
 	// Calendar sync: an outbox record per (RDV, agent calendar) written with
 	// each change, delivered after commit by the dispatcher.
@@ -269,7 +274,7 @@ func (d *daemon) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	adminToken, err := writeAdminFile(cfg.SpoolDir(), ln.Addr().String())
+	adminToken, err := writeAdminFile(cfg.SpoolDir(), ln.Addr().String(), storePath, filepath.Dir(d.configuredStore))
 	if err != nil {
 		ln.Close()
 		return err
@@ -348,17 +353,43 @@ func (d *daemon) firstScreen(cat *catalog.Catalog, addr net.Addr) {
 	}
 }
 
+// registerMetrics registers the daemon's own series: what runs, and how
+// configuration reloads went (a failed reload keeps the old configuration
+// silently for the users: only the log and these series tell).
+func (d *daemon) registerMetrics(reg prometheus.Registerer) {
+	bi := readBuildInfo()
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "rdvsync_build_info", Help: "Always 1; the labels say which build runs.",
+	}, []string{"version", "revision", "goversion"})
+	build.WithLabelValues(bi.Version, bi.Revision, bi.GoVersion).Set(1)
+	d.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rdvsync_config_reloads_total", Help: "Configuration reloads (SIGHUP) by result: ok, error.",
+	}, []string{"result"})
+	d.reloads.WithLabelValues("ok")
+	d.reloads.WithLabelValues("error")
+	d.lastReload = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "rdvsync_config_last_reload_success_timestamp_seconds",
+		Help: "When the configuration in use was loaded (start or last successful reload), in unix seconds.",
+	})
+	d.lastReload.SetToCurrentTime()
+	reg.MustRegister(build, d.reloads, d.lastReload)
+}
+
 // reload swaps in a new catalogue; an invalid file keeps the old one.
 func (d *daemon) reload() {
 	cat, err := d.load()
 	if err != nil {
+		d.reloads.WithLabelValues("error").Inc()
 		d.log.Error("configuration reload failed: keeping the previous configuration", slog.Any("error", err))
 		return
 	}
 	if _, err := webhook.AssignIDs(context.Background(), d.store, cat); err != nil {
+		d.reloads.WithLabelValues("error").Inc()
 		d.log.Error("configuration reload failed: keeping the previous configuration", slog.Any("error", fmt.Errorf("rdvs_id: %w", err)))
 		return
 	}
+	d.reloads.WithLabelValues("ok").Inc()
+	d.lastReload.SetToCurrentTime()
 	prev := d.catalog.Load()
 	old := prev.Config
 	if cat.Config.Server.Listen != old.Server.Listen || cat.Config.StorePath() != old.StorePath() ||
