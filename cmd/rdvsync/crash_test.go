@@ -35,7 +35,7 @@ var crashAgents = []struct{ motif, agent string }{
 // TestKill9LosesNoAcknowledgedBooking books from concurrent clients, kills
 // the daemon with SIGKILL while requests are in flight, restarts it on the
 // same store and checks that every booking answered 201 is there, and that
-// no agent is booked twice at one time (DESIGN §8).
+// no agent is booked twice at one time (docs/design.md §8).
 func TestKill9LosesNoAcknowledgedBooking(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")

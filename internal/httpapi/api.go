@@ -1,4 +1,4 @@
-// Package httpapi serves the JSON API v1 of DESIGN §5: catalogue, slots,
+// Package httpapi serves the JSON API v1 of docs/design.md §5: catalogue, slots,
 // bookings, cancellations, moves, statuses and usager search, plus
 // /healthz, /readyz and /metrics. Handlers decode, validate, call booking
 // and write one JSON shape; writeError is the single error mapping. No

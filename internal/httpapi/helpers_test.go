@@ -220,7 +220,7 @@ func (s *testServer) must(want int, r req) response {
 	return resp
 }
 
-// The JSON shapes of DESIGN §5, written from the contract rather than
+// The JSON shapes of docs/design.md §5, written from the contract rather than
 // borrowed from the package, so a change of the wire format fails here.
 
 type rdvJSON struct {
