@@ -27,6 +27,9 @@ for tool in curl jq; do
 	command -v "$tool" >/dev/null || { echo "demo: $tool is required (apt-get install $tool)" >&2; exit 1; }
 done
 
+OUT=$(mktemp)
+trap 'rm -f "$OUT"' EXIT
+
 # quote prints its argument single-quoted for a shell, each ' written '\''.
 quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
@@ -38,7 +41,7 @@ step() { printf '\n### %s\n\n' "$*"; }
 # $RESPONSE. AUTH is "agent" or "-".
 call() {
 	local method=$1 path=$2 auth=$3 body=${4:-} filter=${5:-.}
-	local args=(-sS -X "$method" -o /tmp/rdvsync-demo.$$ -w '%{http_code}')
+	local args=(-sS -X "$method" -o "$OUT" -w '%{http_code}')
 	local shown="curl -s"
 	[ "$method" = GET ] || shown+=" -X $method"
 	if [ "$auth" = agent ]; then
@@ -53,8 +56,7 @@ call() {
 	[ "$filter" = . ] || shown+=" | jq $(quote "$filter")"
 	printf '$ %s\n' "$shown"
 	STATUS=$(curl "${args[@]}" "$BASE$path") || { echo "demo: is rdvsync running on $BASE? (make run)" >&2; exit 1; }
-	RESPONSE=$(cat /tmp/rdvsync-demo.$$)
-	rm -f /tmp/rdvsync-demo.$$
+	RESPONSE=$(cat "$OUT")
 	printf 'HTTP %s\n' "$STATUS"
 	[ -z "$RESPONSE" ] || jq "$filter" <<<"$RESPONSE"
 }
