@@ -233,8 +233,10 @@ func adminCallBody(path, storePath string, stderr io.Writer, local adminLocal, m
 			info.Addr, info.Store, target, info.Store)
 		return false
 	}
-	if _, err := os.Stat(target); errors.Is(err, os.ErrNotExist) {
-		// Opening would create an empty store and show nothing, as if all were well.
+	if _, err := os.Stat(target); errors.Is(err, os.ErrNotExist) && method == http.MethodGet {
+		// A read would create an empty store and show nothing, as if all
+		// were well. Writes (google-auth, feed-url) may come before the
+		// daemon's first start and create it.
 		fmt.Fprintf(stderr, "rdvsync: no store at %s: the daemon creates it at its first start; "+
 			"if it runs on another file (serve -store), pass the same -store\n", target)
 		return false
