@@ -98,6 +98,22 @@ func readAdminFile(dir string) (adminInfo, error) {
 	return info, err
 }
 
+// sameStoreAsDaemon reports whether an admin command may work on target,
+// a store file, given the store the configuration names. A daemon started
+// with -store on another file leaves its admin file beside the configured
+// store too: if it still runs, target is probably not what the operator
+// means (its data is stale), and the command refuses, naming the file and
+// the -store to pass.
+func sameStoreAsDaemon(configured, target string, stderr io.Writer) bool {
+	info, err := readAdminFile(filepath.Dir(configured))
+	if err != nil || info.Store == "" || info.Store == target || !info.alive() {
+		return true
+	}
+	fmt.Fprintf(stderr, "rdvsync: the running daemon (%s) uses the store %s, not %s: run this command with -store %s\n",
+		info.Addr, info.Store, target, info.Store)
+	return false
+}
+
 // alive reports whether the daemon of an admin file still answers.
 func (info adminInfo) alive() bool {
 	resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + info.Addr + "/healthz")
@@ -228,9 +244,7 @@ func adminCallBody(path, storePath string, stderr io.Writer, local adminLocal, m
 		cat.Config.Store.Path, _ = filepath.Abs(storePath)
 	}
 	target, _ := filepath.Abs(cat.Config.StorePath())
-	if info, err := readAdminFile(filepath.Dir(configured)); err == nil && info.Store != "" && info.Store != target && info.alive() {
-		fmt.Fprintf(stderr, "rdvsync: the running daemon (%s) uses the store %s, not %s: run this command with -store %s\n",
-			info.Addr, info.Store, target, info.Store)
+	if !sameStoreAsDaemon(configured, target, stderr) {
 		return false
 	}
 	if _, err := os.Stat(target); errors.Is(err, os.ErrNotExist) && method == http.MethodGet {

@@ -31,7 +31,8 @@ func TestAdminCommandsFindTheDaemonsStore(t *testing.T) {
 	other := filepath.Join(dir, "other", "rdvsync.db")
 	d := startDaemon(t, bin, cfg, "-store", other)
 
-	for _, args := range [][]string{{"sync-status", "-json"}, {"webhooks-status"}, {"feed-url", "-agent", "camille-martin"}} {
+	for _, args := range [][]string{{"sync-status", "-json"}, {"webhooks-status"}, {"feed-url", "-agent", "camille-martin"},
+		{"check-store"}, {"backup", "-out", filepath.Join(dir, "copy.db")}} {
 		code, out, errOut := runCLI(t, append(args, "-config", cfg)...)
 		if code != 1 || !strings.Contains(errOut, "uses the store "+other) || !strings.Contains(errOut, "-store "+other) {
 			t.Errorf("%s on the configured store while the daemon runs on another: exit %d\n%s%s", args[0], code, out, errOut)
