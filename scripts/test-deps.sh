@@ -19,7 +19,19 @@ if [ ${#need[@]} -gt 0 ]; then
 	SUDO=""
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
 	apt=(apt-get -o DPkg::Lock::Timeout=600)
-	$SUDO "${apt[@]}" update -qq
+	# update takes the package lists' lock, which DPkg::Lock::Timeout does
+	# not cover on every apt version: wait for that one too, 10 minutes.
+	for i in $(seq 60); do
+		if out=$($SUDO "${apt[@]}" update -qq 2>&1); then
+			break
+		fi
+		if [ "$i" -eq 60 ] || ! grep -qi "lock" <<<"$out"; then
+			echo "$out" >&2
+			exit 1
+		fi
+		echo "test-deps: another apt run holds its lock; waiting" >&2
+		sleep 10
+	done
 	DEBIAN_FRONTEND=noninteractive $SUDO "${apt[@]}" install -y -qq "${need[@]}" >/dev/null
 fi
 go mod download
