@@ -98,6 +98,29 @@ func readAdminFile(dir string) (adminInfo, error) {
 	return info, err
 }
 
+// storeExists reports whether the store a status command would read
+// exists: opening it would create an empty one and show nothing, as if all
+// were well (the daemon may run on another file). Commands that write
+// (google-auth, feed-url, rdvs-ids) may come before the daemon's first
+// start and create it.
+func storeExists(path, storePath string, stderr io.Writer) bool {
+	cat, ok := loadCatalog(path, stderr)
+	if !ok {
+		return false
+	}
+	target := cat.Config.StorePath()
+	if storePath != "" {
+		target = storePath
+	}
+	target, _ = filepath.Abs(target)
+	if _, err := os.Stat(target); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(stderr, "rdvsync: no store at %s: the daemon creates it at its first start; "+
+			"if it runs on another file (serve -store), pass the same -store\n", target)
+		return false
+	}
+	return true
+}
+
 // sameStoreAsDaemon reports whether an admin command may work on target,
 // a store file, given the store the configuration names. A daemon started
 // with -store on another file leaves its admin file beside the configured
@@ -247,14 +270,6 @@ func adminCallBody(path, storePath string, stderr io.Writer, local adminLocal, m
 	if !sameStoreAsDaemon(configured, target, stderr) {
 		return false
 	}
-	if _, err := os.Stat(target); errors.Is(err, os.ErrNotExist) && method == http.MethodGet {
-		// A read would create an empty store and show nothing, as if all
-		// were well. Writes (google-auth, feed-url) may come before the
-		// daemon's first start and create it.
-		fmt.Fprintf(stderr, "rdvsync: no store at %s: the daemon creates it at its first start; "+
-			"if it runs on another file (serve -store), pass the same -store\n", target)
-		return false
-	}
 	st, err := store.Open(target, store.Options{LockTimeout: 300 * time.Millisecond})
 	if err == nil {
 		defer st.Close()
@@ -315,6 +330,9 @@ func runSyncStatus(args []string, stdout, stderr io.Writer) int {
 	storePath := fs.String("store", "", "bbolt `file`, overriding store.path")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if !storeExists(*path, *storePath, stderr) {
+		return 1
 	}
 	var list []calsync.AgentStatus
 	ok := adminCall(*path, *storePath, stderr, func(ctx context.Context, cat *catalog.Catalog, s *calsync.Service) (any, error) {

@@ -104,6 +104,11 @@ func checkContract(t testing.TB, h http.Handler) http.Handler {
 		}
 		check := r.Clone(context.Background())
 		check.Body = io.NopCloser(bytes.NewReader(body))
+		if len(bytes.TrimSpace(body)) == 0 {
+			// An empty or blank chunked body (no Content-Length) is no
+			// body, as the server reads it; the validator would decode it.
+			check.Body, check.ContentLength = http.NoBody, 0
+		}
 		in := &openapi3filter.RequestValidationInput{Request: check, PathParams: params, Route: route, Options: opts}
 		reqErr := openapi3filter.ValidateRequest(context.Background(), in)
 
