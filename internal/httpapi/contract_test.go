@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +52,40 @@ var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
 	return legacy.NewRouter(doc)
 })
 
+// flattenAllOf merges the properties and required fields of s's allOf
+// members into s itself, so that closing s allows what any member allows
+// (closing each member would refuse the others' fields). The members,
+// shared through $ref, are left as they are.
+func flattenAllOf(s *openapi3.Schema) {
+	if len(s.AllOf) == 0 {
+		return
+	}
+	members := s.AllOf
+	s.AllOf = nil
+	if s.Properties == nil {
+		s.Properties = openapi3.Schemas{}
+	}
+	for _, m := range members {
+		if m == nil || m.Value == nil {
+			continue
+		}
+		flattenAllOf(m.Value)
+		for name, p := range m.Value.Properties {
+			if _, ok := s.Properties[name]; !ok {
+				s.Properties[name] = p
+			}
+		}
+		for _, r := range m.Value.Required {
+			if !slices.Contains(s.Required, r) {
+				s.Required = append(s.Required, r)
+			}
+		}
+		if s.Type == nil {
+			s.Type = m.Value.Type
+		}
+	}
+}
+
 // closeObjects sets additionalProperties: false on every object schema
 // under ref that lists its properties and says nothing of others.
 func closeObjects(ref *openapi3.SchemaRef, seen map[*openapi3.Schema]bool) {
@@ -59,6 +94,7 @@ func closeObjects(ref *openapi3.SchemaRef, seen map[*openapi3.Schema]bool) {
 	}
 	s := ref.Value
 	seen[s] = true
+	flattenAllOf(s)
 	if len(s.Properties) > 0 && s.AdditionalProperties.Has == nil && s.AdditionalProperties.Schema == nil {
 		s.AdditionalProperties.Has = new(false)
 	}
@@ -67,7 +103,7 @@ func closeObjects(ref *openapi3.SchemaRef, seen map[*openapi3.Schema]bool) {
 	}
 	closeObjects(s.Items, seen)
 	closeObjects(s.AdditionalProperties.Schema, seen)
-	for _, list := range []openapi3.SchemaRefs{s.AllOf, s.AnyOf, s.OneOf} {
+	for _, list := range []openapi3.SchemaRefs{s.AnyOf, s.OneOf} {
 		for _, x := range list {
 			closeObjects(x, seen)
 		}
