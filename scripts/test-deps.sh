@@ -6,7 +6,8 @@
 #     (internal/web, /usr/bin/chromium; RDVSYNC_SKIP_BROWSER=1 skips them);
 #   curl, jq: scripts/demo.sh and the README walkthrough (cmd/rdvsync).
 # Another apt or dpkg run (unattended-upgrades on a fresh machine) holds the
-# dpkg lock: apt-get waits for it up to 10 minutes instead of failing.
+# dpkg lock: apt-get waits for it up to 10 minutes instead of failing
+# (TEST_DEPS_RETRY_SECONDS: the pause between two tries of apt-get update).
 set -euo pipefail
 
 need=()
@@ -30,7 +31,7 @@ if [ ${#need[@]} -gt 0 ]; then
 			exit 1
 		fi
 		echo "test-deps: another apt run holds its lock; waiting" >&2
-		sleep 10
+		sleep "${TEST_DEPS_RETRY_SECONDS:-10}"
 	done
 	DEBIAN_FRONTEND=noninteractive $SUDO "${apt[@]}" install -y -qq "${need[@]}" >/dev/null
 fi
