@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,28 +30,47 @@ import (
 )
 
 // The admin commands (sync-status, sync-retry, feed-url, google-auth,
-// webhooks-status, rdvs-ids) work
-// whether the daemon runs or not. The daemon holds the store's lock, so
-// while it runs they ask it over HTTP, at the address and with the token it
-// writes at start beside the store (mode 0600): whoever may read the store
-// directory may administer.
+// webhooks-status, rdvs-ids) work whether the daemon runs or not. The daemon holds
+// the store's lock, so while it runs they ask it over HTTP, at the address
+// and with the token it writes at start beside the store (mode 0600):
+// whoever may read the store directory may administer. The file also names
+// the store the daemon runs on; a daemon started with -store on another
+// file than the configuration's writes it beside the configured store too,
+// so that a command reading the configuration refuses instead of showing
+// another file's (stale) data.
 const adminFile = "admin.json"
 
 type adminInfo struct {
 	Addr  string `json:"addr"`
 	Token string `json:"token"`
+	Store string `json:"store"` // absolute path of the daemon's bbolt file
 }
 
-func writeAdminFile(dir, addr string) (string, error) {
+// writeAdminFile writes the admin file in dir, and in each of also that
+// exists (best effort: the configured store's directory may be read-only).
+func writeAdminFile(dir, addr, storePath string, also ...string) (string, error) {
 	b := make([]byte, 32)
 	rand.Read(b)
-	info := adminInfo{Addr: addr, Token: base64.RawURLEncoding.EncodeToString(b)}
+	abs, err := filepath.Abs(storePath)
+	if err != nil {
+		return "", fmt.Errorf("admin file: %w", err)
+	}
+	info := adminInfo{Addr: addr, Token: base64.RawURLEncoding.EncodeToString(b), Store: abs}
 	data, _ := json.Marshal(info)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("admin file: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, adminFile), data, 0o600); err != nil {
 		return "", fmt.Errorf("admin file: %w", err)
+	}
+	for _, d := range also {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() || d == dir {
+			continue
+		}
+		if other, err := readAdminFile(d); err == nil && other.Store != abs && other.alive() {
+			continue // another daemon runs on the configured store: its file stays
+		}
+		os.WriteFile(filepath.Join(d, adminFile), data, 0o600)
 	}
 	return info.Token, nil
 }
@@ -67,6 +87,64 @@ func adminAuth(token string) func(http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 		}
 	}
+}
+
+func readAdminFile(dir string) (adminInfo, error) {
+	var info adminInfo
+	data, err := os.ReadFile(filepath.Join(dir, adminFile))
+	if err == nil {
+		err = json.Unmarshal(data, &info)
+	}
+	return info, err
+}
+
+// storeExists reports whether the store a status command would read
+// exists: opening it would create an empty one and show nothing, as if all
+// were well (the daemon may run on another file). Commands that write
+// (google-auth, feed-url, rdvs-ids) may come before the daemon's first
+// start and create it.
+func storeExists(path, storePath string, stderr io.Writer) bool {
+	cat, ok := loadCatalog(path, stderr)
+	if !ok {
+		return false
+	}
+	target := cat.Config.StorePath()
+	if storePath != "" {
+		target = storePath
+	}
+	target, _ = filepath.Abs(target)
+	if _, err := os.Stat(target); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(stderr, "rdvsync: no store at %s: the daemon creates it at its first start; "+
+			"if it runs on another file (serve -store), pass the same -store\n", target)
+		return false
+	}
+	return true
+}
+
+// sameStoreAsDaemon reports whether an admin command may work on target,
+// a store file, given the store the configuration names. A daemon started
+// with -store on another file leaves its admin file beside the configured
+// store too: if it still runs, target is probably not what the operator
+// means (its data is stale), and the command refuses, naming the file and
+// the -store to pass.
+func sameStoreAsDaemon(configured, target string, stderr io.Writer) bool {
+	info, err := readAdminFile(filepath.Dir(configured))
+	if err != nil || info.Store == "" || info.Store == target || !info.alive() {
+		return true
+	}
+	fmt.Fprintf(stderr, "rdvsync: the running daemon (%s) uses the store %s, not %s: run this command with -store %s\n",
+		info.Addr, info.Store, target, info.Store)
+	return false
+}
+
+// alive reports whether the daemon of an admin file still answers.
+func (info adminInfo) alive() bool {
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + info.Addr + "/healthz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 func (d *daemon) registerAdmin(mux *http.ServeMux, token string) {
@@ -184,10 +262,15 @@ func adminCallBody(path, storePath string, stderr io.Writer, local adminLocal, m
 		return false
 	}
 	ctx := context.Background()
+	configured := cat.Config.StorePath()
 	if storePath != "" {
 		cat.Config.Store.Path, _ = filepath.Abs(storePath)
 	}
-	st, err := store.Open(cat.Config.StorePath(), store.Options{LockTimeout: 300 * time.Millisecond})
+	target, _ := filepath.Abs(cat.Config.StorePath())
+	if !sameStoreAsDaemon(configured, target, stderr) {
+		return false
+	}
+	st, err := store.Open(target, store.Options{LockTimeout: 300 * time.Millisecond})
 	if err == nil {
 		defer st.Close()
 		v, err := local(ctx, cat, st)
@@ -203,7 +286,7 @@ func adminCallBody(path, storePath string, stderr io.Writer, local adminLocal, m
 		fmt.Fprintf(stderr, "rdvsync: %v\n", err)
 		return false
 	}
-	resp, err := askDaemon(cat.Config.SpoolDir(), method, endpoint, bytes.NewReader(body), 30*time.Second)
+	resp, err := askDaemon(filepath.Dir(target), method, endpoint, bytes.NewReader(body), 30*time.Second)
 	if err != nil {
 		fmt.Fprintf(stderr, "rdvsync: %v\n", err)
 		return false
@@ -220,11 +303,7 @@ func adminCallBody(path, storePath string, stderr io.Writer, local adminLocal, m
 // the address and token of its admin file; an answer other than 200 is an
 // error.
 func askDaemon(dir, method, endpoint string, body io.Reader, timeout time.Duration) (*http.Response, error) {
-	var info adminInfo
-	data, err := os.ReadFile(filepath.Join(dir, adminFile))
-	if err == nil {
-		err = json.Unmarshal(data, &info)
-	}
+	info, err := readAdminFile(dir)
 	if err != nil {
 		return nil, fmt.Errorf("the daemon holds the store but its admin file is unreadable: %w", err)
 	}
@@ -251,6 +330,9 @@ func runSyncStatus(args []string, stdout, stderr io.Writer) int {
 	storePath := fs.String("store", "", "bbolt `file`, overriding store.path")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if !storeExists(*path, *storePath, stderr) {
+		return 1
 	}
 	var list []calsync.AgentStatus
 	ok := adminCall(*path, *storePath, stderr, func(ctx context.Context, cat *catalog.Catalog, s *calsync.Service) (any, error) {
@@ -299,8 +381,12 @@ func localTime(t *time.Time) string {
 	return t.Local().Format("2006-01-02 15:04")
 }
 
-// printJSON prints v indented, as the -json flags do.
+// printJSON prints v indented, as the -json flags do; an empty list is
+// [] (never null), so scripts can iterate over it.
 func printJSON(stdout, stderr io.Writer, v any) int {
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
+		v = []any{}
+	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {

@@ -35,7 +35,7 @@ var crashAgents = []struct{ motif, agent string }{
 // TestKill9LosesNoAcknowledgedBooking books from concurrent clients, kills
 // the daemon with SIGKILL while requests are in flight, restarts it on the
 // same store and checks that every booking answered 201 is there, and that
-// no agent is booked twice at one time (DESIGN §8).
+// no agent is booked twice at one time (docs/design.md §8).
 func TestKill9LosesNoAcknowledgedBooking(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
@@ -275,6 +275,7 @@ type daemonProc struct {
 	cmd    *exec.Cmd
 	url    string
 	client *http.Client
+	stdout *lockedBuffer
 	stderr *lockedBuffer
 }
 
@@ -297,7 +298,7 @@ func (l *lockedBuffer) String() string {
 
 func startDaemon(t *testing.T, bin, cfg string, extra ...string) *daemonProc {
 	t.Helper()
-	d := &daemonProc{stderr: &lockedBuffer{}, client: &http.Client{Timeout: 10 * time.Second,
+	d := &daemonProc{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, client: &http.Client{Timeout: 10 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
 	d.cmd = exec.Command(bin, append([]string{"serve", "-config", cfg, "-listen", "127.0.0.1:0", "-log-level", "warn"}, extra...)...)
 	d.cmd.Stderr = d.stderr
@@ -321,6 +322,7 @@ func startDaemon(t *testing.T, bin, cfg string, extra ...string) *daemonProc {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			fmt.Fprintln(d.stdout, sc.Text())
 			if a, ok := strings.CutPrefix(sc.Text(), "rdvsync listening on "); ok {
 				addr <- a
 			}

@@ -46,8 +46,15 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
 	noSync := fs.Bool("unsafe-no-fsync", false, "do not fsync the store (benchmarks only: acknowledged bookings may be lost on a crash)")
+	demo := fs.Bool("demo", false, "serve agents that keep the published demo tokens (demo-token-<id>) on a non-loopback address too")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if _, err := os.Stat(*path); errors.Is(err, os.ErrNotExist) {
+		// The container image has no configuration of its own: say what to do.
+		fmt.Fprintf(stderr, "rdvsync serve: no configuration file at %s: write one (config.example.yaml shows every key) "+
+			"and pass it with -config; in a container, mount it there (docker run -v ./config.yaml:%s:ro …)\n", *path, *path)
+		return 1
 	}
 	var level slog.LevelVar
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -63,7 +70,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d := &daemon{configPath: *path, listen: *listen, storePath: *storePath, noSync: *noSync, log: logger, stdout: stdout}
+	d := &daemon{configPath: *path, listen: *listen, storePath: *storePath, noSync: *noSync, demo: *demo, log: logger, stdout: stdout}
 	if err := d.run(ctx); err != nil {
 		logger.Error("rdvsync stopped", slog.Any("error", err))
 		return 1
@@ -75,15 +82,19 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 type daemon struct {
 	configPath, listen, storePath string
 	noSync                        bool
+	demo                          bool   // -demo: published demo tokens allowed off loopback
+	configuredStore               string // store.path of the file, before -store
 	log                           *slog.Logger
 	stdout                        io.Writer
 
-	catalog atomic.Pointer[catalog.Catalog]
-	ready   atomic.Bool
-	sync    *calsync.Service
-	store   *store.Store
-	feeds   *served.Server
-	hooks   *webhook.Service
+	catalog    atomic.Pointer[catalog.Catalog]
+	reloads    *prometheus.CounterVec // by result: ok, error
+	lastReload prometheus.Gauge       // unix time of the configuration in use
+	ready      atomic.Bool
+	sync       *calsync.Service
+	store      *store.Store
+	feeds      *served.Server
+	hooks      *webhook.Service
 }
 
 // load reads and validates the configuration, logging every problem.
@@ -99,6 +110,7 @@ func (d *daemon) load() (*catalog.Catalog, error) {
 		}
 		return nil, err
 	}
+	d.configuredStore, _ = filepath.Abs(f.StorePath())
 	if d.storePath != "" {
 		abs, err := filepath.Abs(d.storePath)
 		if err != nil {
@@ -109,7 +121,44 @@ func (d *daemon) load() (*catalog.Catalog, error) {
 	if d.listen != "" {
 		f.Server.Listen = d.listen
 	}
-	return catalog.Build(f)
+	cat, err := catalog.Build(f)
+	if err != nil {
+		return nil, err
+	}
+	if !d.demo {
+		if err := refuseExposedDemo(cat); err != nil {
+			return nil, err
+		}
+	}
+	return cat, nil
+}
+
+// refuseExposedDemo refuses agents that keep the example configuration's
+// published tokens when the daemon listens beyond loopback: anyone who read
+// the README could sign in as them and read the usagers' data.
+func refuseExposedDemo(cat *catalog.Catalog) error {
+	demo := cat.DemoAgents()
+	if len(demo) == 0 || loopbackOnly(cat.Config.Server.Listen) {
+		return nil
+	}
+	return fmt.Errorf("%d agent(s) (%s first) keep the published demo token %s<agent id> and server.listen %q is not a loopback address: "+
+		"give them their own tokens (token_sha256 or token_file), listen on 127.0.0.1, or pass -demo to serve the demo anyway",
+		len(demo), demo[0].ID, catalog.DemoTokenPrefix, cat.Config.Server.Listen)
+}
+
+// loopbackOnly reports whether a listen address accepts loopback
+// connections only ("localhost" or a loopback IP; an empty host is every
+// interface).
+func loopbackOnly(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (d *daemon) run(ctx context.Context) error {
@@ -145,6 +194,7 @@ func (d *daemon) run(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.registerMetrics(reg)
 
 	// Calendar sync: an outbox record per (RDV, agent calendar) written with
 	// each change, delivered after commit by the dispatcher.
@@ -224,7 +274,7 @@ func (d *daemon) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	adminToken, err := writeAdminFile(cfg.SpoolDir(), ln.Addr().String())
+	adminToken, err := writeAdminFile(cfg.SpoolDir(), ln.Addr().String(), storePath, filepath.Dir(d.configuredStore))
 	if err != nil {
 		ln.Close()
 		return err
@@ -256,6 +306,7 @@ func (d *daemon) run(ctx context.Context) error {
 	d.log.Info("rdvsync serving", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "store", storePath,
 		"organisations", len(cat.Organisations), "agents", len(cat.Agents), "motifs", len(cat.Motifs))
 	fmt.Fprintf(d.stdout, "rdvsync listening on http://%s\n", ln.Addr())
+	d.firstScreen(cat, ln.Addr())
 
 	for {
 		select {
@@ -278,17 +329,67 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 }
 
+// firstScreen tells whoever just ran `make run` what to open: the booking
+// page, the agents' sign-in with a demo agent (only when the published demo
+// tokens are configured: a real token is never printed), and where emails
+// and SMS go when no provider is configured.
+func (d *daemon) firstScreen(cat *catalog.Catalog, addr net.Addr) {
+	base := "http://" + addr.String()
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() && cat.Config.Server.PublicURL != "" {
+		base = strings.TrimSuffix(cat.Config.Server.PublicURL, "/")
+	}
+	fmt.Fprintf(d.stdout, "  booking page (prescripteur link): %s/prendre_rdv?prescripteur=1\n", base)
+	if demo := cat.DemoAgents(); len(demo) > 0 {
+		fmt.Fprintf(d.stdout, "  agents sign in at %s/agents/connexion, e.g. %s with the demo token %s%s\n",
+			base, demo[0].ID, catalog.DemoTokenPrefix, demo[0].ID)
+	}
+	n := cat.Config.Notifications
+	spool := cat.Config.SpoolDir()
+	if n.Email.SMTP == nil {
+		fmt.Fprintf(d.stdout, "  no SMTP server: emails are written to %s\n", filepath.Join(spool, "mail"))
+	}
+	if n.SMS.Webhook == nil {
+		fmt.Fprintf(d.stdout, "  no SMS provider: SMS are written to %s\n", filepath.Join(spool, "sms"))
+	}
+}
+
+// registerMetrics registers the daemon's own series: what runs, and how
+// configuration reloads went (a failed reload keeps the old configuration
+// silently for the users: only the log and these series tell).
+func (d *daemon) registerMetrics(reg prometheus.Registerer) {
+	bi := readBuildInfo()
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "rdvsync_build_info", Help: "Always 1; the labels say which build runs.",
+	}, []string{"version", "revision", "goversion"})
+	build.WithLabelValues(bi.Version, bi.Revision, bi.GoVersion).Set(1)
+	d.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rdvsync_config_reloads_total", Help: "Configuration reloads (SIGHUP) by result: ok, error.",
+	}, []string{"result"})
+	d.reloads.WithLabelValues("ok")
+	d.reloads.WithLabelValues("error")
+	d.lastReload = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "rdvsync_config_last_reload_success_timestamp_seconds",
+		Help: "When the configuration in use was loaded (start or last successful reload), in unix seconds.",
+	})
+	d.lastReload.SetToCurrentTime()
+	reg.MustRegister(build, d.reloads, d.lastReload)
+}
+
 // reload swaps in a new catalogue; an invalid file keeps the old one.
 func (d *daemon) reload() {
 	cat, err := d.load()
 	if err != nil {
+		d.reloads.WithLabelValues("error").Inc()
 		d.log.Error("configuration reload failed: keeping the previous configuration", slog.Any("error", err))
 		return
 	}
 	if _, err := webhook.AssignIDs(context.Background(), d.store, cat); err != nil {
+		d.reloads.WithLabelValues("error").Inc()
 		d.log.Error("configuration reload failed: keeping the previous configuration", slog.Any("error", fmt.Errorf("rdvs_id: %w", err)))
 		return
 	}
+	d.reloads.WithLabelValues("ok").Inc()
+	d.lastReload.SetToCurrentTime()
 	prev := d.catalog.Load()
 	old := prev.Config
 	if cat.Config.Server.Listen != old.Server.Listen || cat.Config.StorePath() != old.StorePath() ||

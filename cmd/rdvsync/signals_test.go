@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -66,6 +67,20 @@ func TestReloadAndGracefulShutdown(t *testing.T) {
 	for _, want := range []string{`unknown key \"colour\"`, `unknown key \"motifs2\"`} {
 		if !strings.Contains(d.stderr.String(), want) {
 			t.Errorf("the log does not name %s:\n%s", want, d.stderr.String())
+		}
+	}
+
+	// The metrics tell a monitoring system what the log told.
+	resp, err := d.client.Get(d.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`rdvsync_config_reloads_total{result="ok"} 1`, `rdvsync_config_reloads_total{result="error"} 1`,
+		"rdvsync_config_last_reload_success_timestamp_seconds ", `rdvsync_build_info{goversion="go`, `rdvsync_outbox_dead{kind="webhook"} 0`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 

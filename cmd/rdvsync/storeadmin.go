@@ -66,7 +66,12 @@ func (f storeFlags) path(stderr io.Writer) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return cat.Config.StorePath(), true
+	path, err := filepath.Abs(cat.Config.StorePath())
+	if err != nil {
+		fmt.Fprintf(stderr, "rdvsync: store.path: %v\n", err)
+		return "", false
+	}
+	return path, sameStoreAsDaemon(path, path, stderr)
 }
 
 // copyStore writes a consistent copy of the store at path to out (created

@@ -43,6 +43,9 @@ func runWebhooksStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%d webhook queue(s) re-queued\n", res.Requeued)
 		return 0
 	}
+	if !storeExists(*path, *storePath, stderr) {
+		return 1
+	}
 	var list []webhook.EndpointStatus
 	ok := adminCallBody(*path, *storePath, stderr, func(ctx context.Context, cat *catalog.Catalog, st *store.Store) (any, error) {
 		return webhook.Status(ctx, st, cat)

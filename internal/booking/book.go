@@ -40,7 +40,7 @@ type PrescripteurInput struct {
 	PhoneNumber string `json:"phone_number"`
 }
 
-// BookRequest is the booking body of DESIGN §5.
+// BookRequest is the booking body of docs/design.md §5.
 type BookRequest struct {
 	MotifID      string             `json:"motif_id"`
 	LieuID       string             `json:"lieu_id"`
@@ -71,7 +71,7 @@ type Idempotency struct {
 	Scope string
 }
 
-// IdempotencyTTL is how long keys are kept (at least 24 h, DESIGN §5).
+// IdempotencyTTL is how long keys are kept (at least 24 h, docs/design.md §5).
 const IdempotencyTTL = 48 * time.Hour
 
 // plan is a validated booking, ready to be written.
@@ -86,21 +86,25 @@ type plan struct {
 	context    string
 }
 
-// Book books an RDV for the caller (DESIGN §5 POST /api/v1/rdvs).
+// Book books an RDV for the caller (docs/design.md §5 POST /api/v1/rdvs).
 func (s *Service) Book(ctx context.Context, caller Caller, req BookRequest, idem *Idempotency) (*Booked, error) {
 	b, err := s.book(ctx, caller, req, idem)
 	if s.observer != nil {
-		s.observer.BookingOutcome(outcome(err))
+		s.observer.BookingOutcome(outcome(b, err))
 	}
 	return b, err
 }
 
-func outcome(err error) string {
+func outcome(b *Booked, err error) string {
 	var (
 		inv     *rdv.InvalidError
 		refused *RefusedError
 	)
 	switch {
+	case err == nil && b.Replayed:
+		// An Idempotency-Key retry books nothing: counting it as booked
+		// would show more bookings than RDVs.
+		return "replayed"
 	case err == nil:
 		return "booked"
 	case errors.As(err, &refused):

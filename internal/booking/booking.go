@@ -1,7 +1,7 @@
 // Package booking holds the use cases of rdvsync: searching slots, booking
 // (prescription externe, prescription interne, usager), cancelling, moving,
 // setting statuses and searching usagers, with the authorisation rules of
-// DESIGN §2 items 1–6. Transports (httpapi, web, webhooks) call it; it calls
+// docs/design.md §2 items 1–6. Transports (httpapi, web, webhooks) call it; it calls
 // the pure slots and sector packages and the store through the interface
 // below. Every change is written in one store transaction in which the slot
 // is re-checked, so two bookings of one slot can never both succeed.

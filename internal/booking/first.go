@@ -32,7 +32,7 @@ const firstAttempts = 100
 func (s *Service) BookFirstAvailable(ctx context.Context, caller Caller, req BookRequest, notBefore time.Time, idem *Idempotency) (*Booked, error) {
 	b, err := s.bookFirst(ctx, caller, req, notBefore, idem)
 	if s.observer != nil {
-		s.observer.BookingOutcome(outcome(err))
+		s.observer.BookingOutcome(outcome(b, err))
 	}
 	return b, err
 }

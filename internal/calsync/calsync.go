@@ -1,5 +1,5 @@
 // Package calsync keeps agents' external calendars in step with their RDVs
-// (DESIGN §6). It records one outbox record per (RDV, agent with a
+// (docs/design.md §6). It records one outbox record per (RDV, agent with a
 // calendar) in the transaction of every RDV change (Effect), delivers
 // them through the agent's connector (Sink): the current state of the RDV
 // is pushed — created or updated while the RDV is active and the agent

@@ -163,6 +163,22 @@ func (c *Catalog) AgentByToken(tok string) *Agent {
 	return c.agentByToken[sha256.Sum256([]byte(tok))]
 }
 
+// DemoTokenPrefix starts the agent tokens of the example configuration,
+// demo-token-<agent id>: they are published in the README, so anyone may
+// sign in as an agent that keeps one.
+const DemoTokenPrefix = "demo-token-"
+
+// DemoAgents returns the agents whose token is their published demo token.
+func (c *Catalog) DemoAgents() []*Agent {
+	var out []*Agent
+	for _, a := range c.Agents {
+		if c.AuthenticateAgent(a.ID, DemoTokenPrefix+a.ID) != nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // MemberOf reports whether the agent belongs to the organisation.
 func (a *Agent) MemberOf(o *Organisation) bool { return slices.Contains(a.Organisations, o) }
 

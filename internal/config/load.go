@@ -1,4 +1,4 @@
-// Package config owns the YAML file of rdvsync (DESIGN §4): its schema,
+// Package config owns the YAML file of rdvsync (docs/design.md §4): its schema,
 // decoding with file:line:column errors, defaults, secrets read from *_file
 // and *_env, and the validation of every cross-reference. Unknown keys are
 // errors. Every problem is reported, not only the first.

@@ -7,7 +7,7 @@ import (
 	"rdvsync/internal/rdv"
 )
 
-// File is the YAML file as written by the admin (DESIGN §4). Load fills
+// File is the YAML file as written by the admin (docs/design.md §4). Load fills
 // defaults, resolves secrets and validates every cross-reference, so code
 // that receives a *File may trust it.
 type File struct {

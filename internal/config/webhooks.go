@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// MappingTargets are the booking-body fields (DESIGN §5) an incoming
+// MappingTargets are the booking-body fields (docs/design.md §5) an incoming
 // webhook's mapping may fill. starts_at.date and starts_at.time let a
 // form with separate date and time questions give the start: they are
 // read as a wall-clock time in the motif's organisation's zone.

@@ -23,7 +23,7 @@ import (
 )
 
 // Params shapes a dataset. A zero field takes the default of
-// DefaultParams, a département as DESIGN §8 sizes it.
+// DefaultParams, a département as docs/design.md §8 sizes it.
 type Params struct {
 	Territory             string   // territory id, default "62"
 	Timezone              string   // default Europe/Paris

@@ -1,4 +1,4 @@
-// Package httpapi serves the JSON API v1 of DESIGN §5: catalogue, slots,
+// Package httpapi serves the JSON API v1 of docs/design.md §5: catalogue, slots,
 // bookings, cancellations, moves, statuses and usager search, plus
 // /healthz, /readyz and /metrics. Handlers decode, validate, call booking
 // and write one JSON shape; writeError is the single error mapping. No
@@ -239,7 +239,12 @@ func (a *API) Wrap(h http.Handler) http.Handler {
 			}
 			d := time.Since(start)
 			a.metrics.observeRequest(route, sw.status, d)
-			a.log.Info("request", "method", r.Method, "route", route, "status", sw.status, "duration_ms", float64(d.Microseconds())/1000)
+			level := slog.LevelInfo
+			if route == "GET /healthz" || route == "GET /readyz" {
+				// Probes come every few seconds: at INFO they would drown the log.
+				level = slog.LevelDebug
+			}
+			a.log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", sw.status, "duration_ms", float64(d.Microseconds())/1000)
 		}()
 		h.ServeHTTP(sw, r)
 	})

@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -261,6 +263,13 @@ func TestIdempotencyKey(t *testing.T) {
 	if len(list.RDVs) != 1 {
 		t.Errorf("%d RDVs booked, want 1", len(list.RDVs))
 	}
+	// The metrics count one booking, not three.
+	metrics := string(s.must(http.StatusOK, req{method: "GET", path: "/metrics"}).body)
+	for _, want := range []string{`rdvsync_bookings_total{outcome="booked"} 1`, `rdvsync_bookings_total{outcome="replayed"} 2`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 // TestUsagerDeduplication: an agent booking a person its organisation
@@ -419,6 +428,20 @@ func TestOperationalEndpoints(t *testing.T) {
 				t.Errorf("GET %s lacks %s", tt.path, w)
 			}
 		}
+	}
+}
+
+// TestProbesLoggedAtDebug: orchestrators probe /healthz and /readyz every
+// few seconds; at INFO those lines would bury the requests that matter.
+func TestProbesLoggedAtDebug(t *testing.T) {
+	var logs bytes.Buffer
+	s := newServer(t, serverOptions{logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	s.must(http.StatusOK, req{method: "GET", path: "/healthz"})
+	s.must(http.StatusOK, req{method: "GET", path: "/readyz"})
+	s.must(http.StatusOK, req{method: "GET", path: "/api/v1/catalog"})
+	out := logs.String()
+	if strings.Contains(out, "/healthz") || strings.Contains(out, "/readyz") || !strings.Contains(out, `route="GET /api/v1/catalog"`) {
+		t.Errorf("INFO log:\n%s", out)
 	}
 }
 

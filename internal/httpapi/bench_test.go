@@ -16,7 +16,7 @@ import (
 	"rdvsync/internal/store"
 )
 
-// The département of DESIGN §8 (40 organisations, 400 agents, 1 200
+// The département of docs/design.md §8 (40 organisations, 400 agents, 1 200
 // plages, 100 000 RDVs over six months from Monday 4 January 2027),
 // generated once per process.
 var benchData = sync.OnceValue(func() *dataset.Dataset { return dataset.Generate(1, dataset.Params{}) })
@@ -89,7 +89,7 @@ func seedStore(b *testing.B, st *store.Store, d *dataset.Dataset, now time.Time)
 // through the real HTTP API on loopback: agent tokens, 16 × GOMAXPROCS
 // concurrent clients, a store holding the dataset's 100 000 RDVs, fsync on.
 // bookings/s and the p50/p99 latency of one POST /api/v1/rdvs are what
-// DESIGN §8 asks (≥ 1 000/s, p99 < 20 ms). The store alone, for
+// docs/design.md §8 asks (≥ 1 000/s, p99 < 20 ms). The store alone, for
 // comparison: BenchmarkPutRDV and BenchmarkRawBoltPut in internal/store.
 func BenchmarkBookHTTP(b *testing.B) {
 	d := benchData()

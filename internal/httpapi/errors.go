@@ -11,7 +11,7 @@ import (
 	"rdvsync/internal/store"
 )
 
-// apiError is the body of every error response (DESIGN §5).
+// apiError is the body of every error response (docs/design.md §5).
 type apiError struct {
 	Error errorBody `json:"error"`
 }

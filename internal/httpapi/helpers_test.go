@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -64,6 +65,7 @@ type serverOptions struct {
 	// failures is the failed-authentication throttle (default: none
 	// in practice, as the tests send many bad credentials on purpose).
 	failures *ratelimit.Failures
+	logger   *slog.Logger
 }
 
 // testServer is the API on a real loopback HTTP server, wired as serve.go
@@ -117,10 +119,14 @@ func newServer(t testing.TB, opts serverOptions) *testServer {
 		Observer: observerFunc(func(o string) { api.BookingOutcome(o) }),
 	})
 	api = httpapi.New(httpapi.Options{Booking: svc, RatePerMinute: opts.ratePerMin, RateBurst: opts.burst,
-		Failures: opts.failures, Ready: func() error { return nil }})
+		Failures: opts.failures, Logger: opts.logger, Ready: func() error { return nil }})
 	mux := http.NewServeMux()
 	api.Register(mux)
-	srv := httptest.NewServer(mux)
+	var h http.Handler = mux
+	if _, bench := t.(*testing.B); !bench {
+		h = checkContract(t, mux)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	client := srv.Client()
 	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
@@ -214,7 +220,7 @@ func (s *testServer) must(want int, r req) response {
 	return resp
 }
 
-// The JSON shapes of DESIGN §5, written from the contract rather than
+// The JSON shapes of docs/design.md §5, written from the contract rather than
 // borrowed from the package, so a change of the wire format fails here.
 
 type rdvJSON struct {

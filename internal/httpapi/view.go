@@ -79,7 +79,7 @@ func newUsagerView(u *rdv.Usager) *UsagerView {
 	return v
 }
 
-// RDVView is an RDV as the API prints it (DESIGN §5).
+// RDVView is an RDV as the API prints it (docs/design.md §5).
 type RDVView struct {
 	ID string `json:"id"`
 	// RdvsID is the integer id RDV Solidarités-format webhooks send.

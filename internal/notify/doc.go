@@ -1,5 +1,5 @@
 // Package notify tells the prescripteur, the usager and the agents about
-// RDVs, in French, by email and SMS (DESIGN §2 item 7 and §7).
+// RDVs, in French, by email and SMS (docs/design.md §2 item 7 and §7).
 //
 // # Who gets what
 //

@@ -124,24 +124,51 @@ func New(st *store.Store, sinks map[string]Sink, opts Options) *Dispatcher {
 		Name: "rdvsync_outbox_deliveries_total", Help: "Outbox delivery attempts by kind and result (ok, retry, dead).",
 	}, []string{"kind", "result"})
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(d.deliveries, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "rdvsync_outbox_pending", Help: "Outbox records waiting for delivery (not dead).",
-		}, func() float64 { return float64(d.pending()) }))
+		opts.Registerer.MustRegister(d.deliveries, queueCollector{d})
 	}
 	return d
 }
 
-func (d *Dispatcher) pending() int {
-	n := 0
+var (
+	pendingDesc = prometheus.NewDesc("rdvsync_outbox_pending", "Outbox records waiting for delivery (not dead).", nil, nil)
+	deadDesc    = prometheus.NewDesc("rdvsync_outbox_dead",
+		"Dead letters by queue (calendar, email, sms, webhook): given up, kept with their error until re-queued.", []string{"kind"}, nil)
+)
+
+// queueCollector reads the outbox once per scrape for both gauges.
+type queueCollector struct{ d *Dispatcher }
+
+func (c queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- pendingDesc
+	ch <- deadDesc
+}
+
+func (c queueCollector) Collect(ch chan<- prometheus.Metric) {
+	pending, dead := c.d.queues()
+	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(pending))
+	for kind, n := range dead {
+		ch <- prometheus.MustNewConstMetric(deadDesc, prometheus.GaugeValue, float64(n), kind)
+	}
+}
+
+// queues counts the records waiting and, per kind, the dead letters; every
+// sink's kind is present, so an alert can compare against 0.
+func (d *Dispatcher) queues() (pending int, dead map[string]int) {
+	dead = map[string]int{}
+	for kind := range d.sinks {
+		dead[kind] = 0
+	}
 	d.store.View(context.Background(), func(tx *store.ReadTx) error {
 		return tx.EachOutbox("", func(r *store.OutboxRecord) error {
-			if !r.Dead {
-				n++
+			if r.Dead {
+				dead[r.Kind]++
+			} else {
+				pending++
 			}
 			return nil
 		})
 	})
-	return n
+	return pending, dead
 }
 
 // Kick wakes the dispatcher after a commit that enqueued records.

@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"rdvsync/internal/store"
 )
@@ -161,13 +165,26 @@ func TestPermanentErrorsAndBudgetDeadLetter(t *testing.T) {
 		}
 		return errors.New("503 Service Unavailable")
 	}
-	_, stop := start(t, s, sink, Options{Policy: Policy{Base: 5 * time.Millisecond, Max: 10 * time.Millisecond, Budget: 50 * time.Millisecond}})
+	reg := prometheus.NewRegistry()
+	_, stop := start(t, s, sink, Options{Registerer: reg, Policy: Policy{Base: 5 * time.Millisecond, Max: 10 * time.Millisecond, Budget: 50 * time.Millisecond}})
 	defer stop()
 	enqueue(t, s, "perm", "budget")
 	waitFor(t, "two dead letters", func() bool {
 		rs := records(t, s)
 		return rs["perm"].Dead && rs["budget"].Dead
 	})
+	// The operator's alert: dead letters per queue, pending apart.
+	want := `
+# HELP rdvsync_outbox_dead Dead letters by queue (calendar, email, sms, webhook): given up, kept with their error until re-queued.
+# TYPE rdvsync_outbox_dead gauge
+rdvsync_outbox_dead{kind="test"} 2
+# HELP rdvsync_outbox_pending Outbox records waiting for delivery (not dead).
+# TYPE rdvsync_outbox_pending gauge
+rdvsync_outbox_pending 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "rdvsync_outbox_dead", "rdvsync_outbox_pending"); err != nil {
+		t.Error(err)
+	}
 	rs := records(t, s)
 	if sink.count("perm") != 1 || rs["perm"].LastError != "permanent failure: 401 Unauthorized" {
 		t.Errorf("permanent: %d calls, %+v", sink.count("perm"), rs["perm"])

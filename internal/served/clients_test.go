@@ -18,7 +18,7 @@ import (
 	"rdvsync/internal/rdv"
 )
 
-// The real clients of DESIGN §8, from Debian packages. /usr/bin/python3 is
+// The real clients of docs/design.md §8, from Debian packages. /usr/bin/python3 is
 // named explicitly: the Debian modules are not in other interpreters.
 const (
 	systemPython = "/usr/bin/python3"

@@ -1,4 +1,4 @@
-// Package served serves each agent's own RDVs back to it (DESIGN §2 item
+// Package served serves each agent's own RDVs back to it (docs/design.md §2 item
 // 10, §5 "Other endpoints"): a secret ICS feed to subscribe to, and a
 // read-only CalDAV calendar (RFC 4791) to add as an account.
 //

@@ -26,7 +26,7 @@ type entry struct {
 }
 
 // details is how much of the usager the agent's calendars carry: what its
-// calendar block says, minimal without one (DESIGN §6).
+// calendar block says, minimal without one (docs/design.md §6).
 func details(a *catalog.Agent) caldav.Details {
 	if a.Calendar != nil && a.Calendar.Details == string(caldav.DetailsFull) {
 		return caldav.DetailsFull

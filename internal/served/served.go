@@ -141,7 +141,7 @@ func publicURL(cat *catalog.Catalog) string {
 	return strings.TrimSuffix(cat.Config.Server.PublicURL, "/")
 }
 
-// writeError writes the API's error body (DESIGN §5).
+// writeError writes the API's error body (docs/design.md §5).
 func writeError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
 }

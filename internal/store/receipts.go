@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Receipt is the trace of one notification delivery attempt (DESIGN §7:
+// Receipt is the trace of one notification delivery attempt (docs/design.md §7:
 // every message leaves a receipt). It names the kind of recipient, never
 // its address or the message body.
 type Receipt struct {

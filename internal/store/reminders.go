@@ -11,7 +11,7 @@ import (
 	"rdvsync/internal/rdv"
 )
 
-// Reminder is the reminder of one RDV for one start time (DESIGN §7:
+// Reminder is the reminder of one RDV for one start time (docs/design.md §7:
 // exactly one reminder per (RDV, start)).
 type Reminder struct {
 	RDVID   string

@@ -1,4 +1,4 @@
-// Package web serves rdvsync's booking pages (DESIGN §2 items 3–6, §5
+// Package web serves rdvsync's booking pages (docs/design.md §2 items 3–6, §5
 // "HTML pages"): the prescripteur link /prendre_rdv?prescripteur=1 and the
 // organisation link /org/{organisation_id} (adresse → service → motif →
 // lieu → créneau → prescripteur → bénéficiaire → récapitulatif), the

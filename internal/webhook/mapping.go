@@ -18,7 +18,7 @@ import (
 )
 
 // Mapping turns another tool's payload (a form builder's answers, say)
-// into the booking body of DESIGN §5. Each rule fills one booking field
+// into the booking body of docs/design.md §5. Each rule fills one booking field
 // (config.MappingTargets) from either
 //
 //   - a JSON pointer into the payload (RFC 6901: "/data/fields/3/value"),

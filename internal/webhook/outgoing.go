@@ -1,4 +1,4 @@
-// Package webhook owns both directions of rdvsync's webhooks (DESIGN §2
+// Package webhook owns both directions of rdvsync's webhooks (docs/design.md §2
 // item 9, §5 "Other endpoints").
 //
 // Incoming: prescription forms post to /webhooks/prescriptions/{source},
@@ -72,7 +72,7 @@ func parseKey(key string) (endpointID, rdvID string, ok bool) {
 	return strings.Cut(rest, "/")
 }
 
-// RenderFunc renders an RDV as the API shows it to an agent (DESIGN §5);
+// RenderFunc renders an RDV as the API shows it to an agent (docs/design.md §5);
 // httpapi.WebhookRDVView is the one to use.
 type RenderFunc func(cat *catalog.Catalog, b *booking.Booked) any
 
