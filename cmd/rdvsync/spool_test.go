@@ -81,20 +81,31 @@ func TestDaemonSpoolsMailAndSMS(t *testing.T) {
 	if err != nil || !strings.Contains(string(sms), "+33612345678") || !strings.Contains(string(sms), "/rdv/"+booked.ID+"?token=") {
 		t.Errorf("SMS file:\n%s", sms)
 	}
-	// The agent sees the receipts of these deliveries.
+	// The agent sees the receipts of these deliveries. A receipt is written
+	// just after its file is spooled: wait for the three.
 	var receipts struct {
 		Receipts []struct{ Channel, Recipient, Result, Transport string } `json:"receipts"`
 	}
-	if status := d.call(t, "GET", "/api/v1/rdvs/"+booked.ID+"/receipts", "camille-martin", nil, &receipts); status != http.StatusOK {
-		t.Fatalf("receipts: %d", status)
-	}
-	got := map[string]bool{}
-	for _, r := range receipts.Receipts {
-		got[fmt.Sprintf("%s/%s/%s/%s", r.Channel, r.Recipient, r.Result, r.Transport)] = true
-	}
-	for _, k := range []string{"email/usager/ok/spool", "email/prescripteur/ok/spool", "sms/usager/ok/spool"} {
-		if !got[k] {
-			t.Errorf("receipt %s missing: %v", k, receipts.Receipts)
+	wantReceipts := []string{"email/usager/ok/spool", "email/prescripteur/ok/spool", "sms/usager/ok/spool"}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if status := d.call(t, "GET", "/api/v1/rdvs/"+booked.ID+"/receipts", "camille-martin", nil, &receipts); status != http.StatusOK {
+			t.Fatalf("receipts: %d", status)
+		}
+		got := map[string]bool{}
+		for _, r := range receipts.Receipts {
+			got[fmt.Sprintf("%s/%s/%s/%s", r.Channel, r.Recipient, r.Result, r.Transport)] = true
+		}
+		missing := ""
+		for _, k := range wantReceipts {
+			if !got[k] {
+				missing = k
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("receipt %s missing: %v", missing, receipts.Receipts)
 		}
 	}
 }
