@@ -22,7 +22,9 @@ type ticket[T any] struct {
 	expires time.Time
 }
 
-func newTickets[T any](max int) *tickets[T] { return &tickets[T]{m: map[[32]byte]ticket[T]{}, max: max} }
+func newTickets[T any](max int) *tickets[T] {
+	return &tickets[T]{m: map[[32]byte]ticket[T]{}, max: max}
+}
 
 // put stores v for ttl and returns its id; "" when the store is full of
 // live tickets (a flood of sign-in attempts must not grow memory without
