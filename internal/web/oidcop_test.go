@@ -343,7 +343,7 @@ func newProvider(t *testing.T, client *opClient, users map[string]opUser) *provi
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	cfg := &op.Config{CryptoKey: sha256.Sum256([]byte("rdvsync test provider")), CodeMethodS256: true, AuthMethodPost: true}
-	p, err := op.NewOpenIDProvider(srv.URL, cfg, st, op.WithAllowInsecure(), op.WithLogger(slog.New(slog.DiscardHandler)))
+	p, err := op.NewProvider(cfg, st, op.StaticIssuer(srv.URL), op.WithAllowInsecure(), op.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
