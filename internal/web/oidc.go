@@ -14,9 +14,11 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+	"golang.org/x/time/rate"
 
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/config"
+	"rdvsync/internal/ratelimit"
 )
 
 // Agents sign in with their professional identity through the OpenID
@@ -38,6 +40,11 @@ const oidcFlowTTL = 10 * time.Minute
 // oidcTimeout bounds each call to the provider (discovery, token, keys,
 // UserInfo).
 const oidcTimeout = 15 * time.Second
+
+// newOIDCThrottle bounds the sign-ins a client IP may start: 20, then one
+// every 10 seconds, so that no one fills the sign-ins under way (bounded by
+// maxPendingSignIns) and locks the others out.
+func newOIDCThrottle() *ratelimit.Buckets { return ratelimit.New(rate.Every(10*time.Second), 20) }
 
 // oidcFlow is a sign-in under way, kept under its state.
 type oidcFlow struct {
@@ -96,6 +103,12 @@ func (w *Web) handleOIDCStart(rw http.ResponseWriter, r *http.Request, c *reqCtx
 	cfg := c.cat.Config.Auth.OIDC
 	if cfg == nil {
 		w.notFound(rw, r, c)
+		return
+	}
+	if ok, _ := w.oidcPerIP.Take(clientKey(r, c), time.Now()); !ok {
+		w.log.Warn("oidc sign-in throttled")
+		w.renderSignInProblem(rw, r, c, http.StatusTooManyRequests, signInProblem{Heading: "Trop de tentatives de connexion",
+			Message: "Trop de connexions ont été commencées depuis ce poste. Réessayez dans une minute."})
 		return
 	}
 	p, err := w.rp.provider(r.Context(), cfg)

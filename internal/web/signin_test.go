@@ -179,3 +179,40 @@ func TestTokenSignInOnlyWhenConfigured(t *testing.T) {
 		t.Errorf("token sign-in when not configured: %d", res.StatusCode)
 	}
 }
+
+func TestSignInPagesHeaders(t *testing.T) {
+	h, prov := oidcHarness(t, false)
+	c := h.client()
+	c.login("camille-martin")
+	for _, p := range []string{"/agents/agenda", "/agents/agenda?vue=organisation:mds-arras&semaine=2026-12-07",
+		"/agents/connexion/lien?jeton=inconnu", "/agents/connexion/oidc/retour?state=x&code=y"} {
+		res := c.get(p)
+		if res.StatusCode >= 500 || res.Header.Get("Content-Security-Policy") != wantCSP || res.Header.Get("Cache-Control") != "no-store" ||
+			res.Header.Get("X-Test-Wrapped") != "1" || strings.Contains(res.body, "<script") || strings.Contains(res.body, " style=") {
+			t.Errorf("GET %s: %d %v", p, res.StatusCode, res.Header)
+		}
+	}
+	// The redirect to the provider.
+	res := c.get("/agents/connexion/oidc?retour=/agents")
+	if res.StatusCode != http.StatusFound || !strings.HasPrefix(res.Header.Get("Location"), prov.issuer+"/") ||
+		res.Header.Get("Content-Security-Policy") != wantCSP {
+		t.Errorf("start: %d %v", res.StatusCode, res.Header)
+	}
+	// No provider configured: no such page.
+	if res := newHarness(t).client().get("/agents/connexion/oidc"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("without auth.oidc: %d", res.StatusCode)
+	}
+}
+
+func TestOIDCStartThrottled(t *testing.T) {
+	h, _ := oidcHarness(t, false)
+	c := h.client()
+	for i := range 20 {
+		if res := c.get("/agents/connexion/oidc"); res.StatusCode != http.StatusFound {
+			t.Fatalf("sign-in %d: %d", i+1, res.StatusCode)
+		}
+	}
+	if res := c.get("/agents/connexion/oidc"); res.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("21st sign-in in a row: %d", res.StatusCode)
+	}
+}

@@ -106,6 +106,7 @@ type Web struct {
 	linkPerIP, linkPerAddress *ratelimit.Buckets
 	rp                        *relyingParty
 	flows                     *tickets[oidcFlow]
+	oidcPerIP                 *ratelimit.Buckets
 }
 
 // New builds the pages. Register their routes on a mux with Register.
@@ -116,6 +117,7 @@ func New(opts Options) *Web {
 		mailer: opts.Mailer, links: newTickets[linkTicket](maxPendingSignIns), flows: newTickets[oidcFlow](maxPendingSignIns),
 		rp: &relyingParty{client: opts.HTTPClient}}
 	w.linkPerIP, w.linkPerAddress = newLinkThrottles()
+	w.oidcPerIP = newOIDCThrottle()
 	if w.rp.client == nil {
 		w.rp.client = &http.Client{Timeout: oidcTimeout}
 	}
