@@ -127,8 +127,9 @@ func TestOIDCSignIn(t *testing.T) {
 			if ck := cookieNamed(res.Response, "rdvsync_agent"); ck == nil || !ck.HttpOnly {
 				t.Fatalf("no agent session cookie: %v", res.Cookies())
 			}
-			if home := c.get("/agents"); home.StatusCode != http.StatusOK || !strings.Contains(home.body, "Camille Martin") {
-				t.Errorf("/agents after sign-in: %d", home.StatusCode)
+			if ag := c.get("/agents/agenda"); ag.StatusCode != http.StatusOK || !strings.Contains(ag.body, "Mon agenda") ||
+				!strings.Contains(ag.body, "Connecté·e : <strong>Camille Martin</strong>") {
+				t.Errorf("the agenda after sign-in: %d", ag.StatusCode)
 			}
 			// The answer cannot be replayed: the state was used once.
 			replay := h.client()
