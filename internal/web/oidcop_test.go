@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -353,7 +354,10 @@ func newProvider(t *testing.T, client *opClient, users map[string]opUser) *provi
 	mux.Handle("/login", op.NewIssuerInterceptor(p.IssuerFromRequest).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.FormValue("authRequestID")
 		if r.Method == http.MethodGet {
-			fmt.Fprintf(w, `<form method="post" action="/login"><input name="authRequestID" value="%s"><input name="username"><button>Connexion</button></form>`, id)
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprintf(w, `<!DOCTYPE html><html lang="fr"><title>Fournisseur d'identité</title>`+
+				`<form method="post" action="/login"><input type="hidden" name="authRequestID" value="%s">`+
+				`<label>Identifiant <input name="username"></label><button>Connexion</button></form>`, html.EscapeString(id))
 			return
 		}
 		if err := st.login(id, r.FormValue("username")); err != nil {
