@@ -124,7 +124,12 @@ func (w *Web) handleOIDCStart(rw http.ResponseWriter, r *http.Request, c *reqCtx
 			Message: "Trop de connexions sont en cours. Réessayez dans quelques minutes."})
 		return
 	}
-	u := oauth2Config(p, cfg, w.publicBase(c.cat)+oidcCallbackPath).AuthCodeURL(state, oidc.Nonce(f.nonce), oauth2.S256ChallengeOption(f.verifier))
+	// prompt=login (OpenID Connect Core 1.0 §3.1.2.1): the provider asks
+	// who is there every time, so that on a shared computer the next person
+	// cannot come in as the agent who signed out of rdvsync but is still
+	// signed in at the provider.
+	u := oauth2Config(p, cfg, w.publicBase(c.cat)+oidcCallbackPath).AuthCodeURL(state, oidc.Nonce(f.nonce),
+		oauth2.S256ChallengeOption(f.verifier), oauth2.SetAuthURLParam("prompt", "login"))
 	http.Redirect(rw, r, u, http.StatusFound)
 }
 

@@ -117,7 +117,7 @@ func TestOIDCSignIn(t *testing.T) {
 				t.Errorf("PKCE: %+v, want an S256 challenge", a.challenge)
 			}
 			if len(a.state) != 43 || len(a.nonce) != 43 || a.redirectURI != h.srv.URL+"/agents/connexion/oidc/retour" ||
-				strings.Join(a.scopes, " ") != "openid email" {
+				strings.Join(a.scopes, " ") != "openid email" || strings.Join(a.prompt, " ") != "login" {
 				t.Errorf("authorization request %+v", a)
 			}
 			res := c.getURL(back)

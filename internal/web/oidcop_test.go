@@ -36,7 +36,7 @@ type opUser struct {
 
 type opAuthRequest struct {
 	id, clientID, redirectURI, state, nonce string
-	scopes                                  []string
+	scopes, prompt                          []string
 	challenge                               *oidc.CodeChallenge
 	subject                                 string
 	done                                    bool
@@ -143,7 +143,8 @@ func newOPStorage(client *opClient, users map[string]opUser) *opStorage {
 func (s *opStorage) CreateAuthRequest(_ context.Context, r *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := &opAuthRequest{id: rand.Text(), clientID: r.ClientID, redirectURI: r.RedirectURI, state: r.State, nonce: r.Nonce, scopes: r.Scopes}
+	a := &opAuthRequest{id: rand.Text(), clientID: r.ClientID, redirectURI: r.RedirectURI, state: r.State, nonce: r.Nonce, scopes: r.Scopes,
+		prompt: r.Prompt}
 	if r.CodeChallenge != "" {
 		a.challenge = &oidc.CodeChallenge{Challenge: r.CodeChallenge, Method: r.CodeChallengeMethod}
 	}
