@@ -292,7 +292,7 @@ func (d *daemon) run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	web.New(web.Options{Booking: svc, Catalog: d.catalog.Load, Logger: d.log, Wrap: api.Wrap, Key: webKey,
+	web.New(web.Options{Booking: svc, Catalog: d.catalog.Load, Logger: d.log, Wrap: api.Wrap, Key: webKey, Mailer: notifier,
 		Anonymous: anonymous, Failures: failures,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://")}).Register(mux)
 	d.registerAdmin(mux, adminToken)

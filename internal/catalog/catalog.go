@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rickar/cal/v2/fr"
@@ -131,6 +132,7 @@ type Catalog struct {
 	motifByID     map[string]*Motif
 	agentByID     map[string]*Agent
 	agentByToken  map[[32]byte]*Agent
+	agentByEmail  map[string]*Agent // lower-cased
 	frHolidays    bool
 	holidayCache  map[rdv.Date]bool // national holidays, years precomputed at build
 	holidayYears  [2]int
@@ -142,6 +144,15 @@ func (c *Catalog) Service(id string) *Service           { return c.serviceByID[i
 func (c *Catalog) Lieu(id string) *Lieu                 { return c.lieuByID[id] }
 func (c *Catalog) Motif(id string) *Motif               { return c.motifByID[id] }
 func (c *Catalog) Agent(id string) *Agent               { return c.agentByID[id] }
+
+// AgentByEmail returns the agent whose configured email is addr, ignoring
+// case (the configuration keeps emails unique that way), or nil.
+func (c *Catalog) AgentByEmail(addr string) *Agent {
+	if addr == "" {
+		return nil
+	}
+	return c.agentByEmail[strings.ToLower(addr)]
+}
 
 // AuthenticateAgent returns the agent whose token is tok, comparing hashes
 // in constant time.
@@ -231,6 +242,7 @@ func Build(f *config.File) (*Catalog, error) {
 		motifByID:     map[string]*Motif{},
 		agentByID:     map[string]*Agent{},
 		agentByToken:  map[[32]byte]*Agent{},
+		agentByEmail:  map[string]*Agent{},
 		frHolidays:    f.Holidays == "fr",
 	}
 	for _, t := range f.Territories {
@@ -291,6 +303,7 @@ func Build(f *config.File) (*Catalog, error) {
 		}
 		c.Agents = append(c.Agents, x)
 		c.agentByID[a.ID] = x
+		c.agentByEmail[strings.ToLower(a.Email)] = x
 		c.agentByToken[x.tokenSHA256] = x
 	}
 	for _, p := range f.PlagesOuverture {

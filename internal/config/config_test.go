@@ -360,3 +360,57 @@ func TestRetentionDefaultsAndErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestAuth(t *testing.T) {
+	t.Setenv("RDVSYNC_TEST_OIDC_SECRET", "s3cret")
+	tests := []struct {
+		name, extra, want string
+	}{
+		{"keycloak", `
+auth:
+  oidc: { issuer: "https://sso.example.org/realms/agents", client_id: rdvsync, client_secret_env: RDVSYNC_TEST_OIDC_SECRET }`, ""},
+		{"local provider over http", `
+auth:
+  oidc: { issuer: "http://127.0.0.1:9000", client_id: rdvsync, client_secret_env: RDVSYNC_TEST_OIDC_SECRET }`, ""},
+		{"remote provider over http", `
+auth:
+  oidc: { issuer: "http://sso.example.org", client_id: rdvsync, client_secret_env: RDVSYNC_TEST_OIDC_SECRET }`,
+			`c.yaml:16:19: auth.oidc.issuer: "http://sso.example.org" must use https`},
+		{"no client id nor secret", `
+auth:
+  oidc: { issuer: "https://sso.example.org" }`,
+			"c.yaml:16:9: auth.oidc.client_id: is required\nc.yaml:16:9: auth.oidc: client_secret_file or client_secret_env is required"},
+		{"scopes without openid", `
+auth:
+  oidc: { issuer: "https://sso.example.org", client_id: x, client_secret_env: RDVSYNC_TEST_OIDC_SECRET, scopes: [email] }`,
+			`auth.oidc.scopes: must include "openid"`},
+		{"two secrets", `
+auth:
+  oidc: { issuer: "https://sso.example.org", client_id: x, client_secret_env: RDVSYNC_TEST_OIDC_SECRET, client_secret_file: s }`,
+			`auth.oidc.client_secret_file: give either client_secret_file or client_secret_env, not both`},
+		{"unknown key", `
+auth:
+  oidc: { issuer: "https://sso.example.org", client_id: x, client_secret_env: RDVSYNC_TEST_OIDC_SECRET, secret: x }`,
+			`c.yaml:16:105: auth.oidc.secret: unknown key "secret"`},
+		{"two agents with one email", `
+  - { id: a2, first_name: C, last_name: D, email: A@example.org, organisations: [o1], token_sha256: "7b09244c578ece40a4ef21c597478725fd77861def6e232dffaa647cd57f29d5" }`,
+			`c.yaml:15:51: agents[1].email: "A@example.org" is already the email of agents[0]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := parseErr(t, base+strings.TrimPrefix(tt.extra, "\n"))
+			if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+				t.Errorf("got:\n%s\nwant: %q", got, tt.want)
+			}
+		})
+	}
+	f, err := Parse("c.yaml", []byte(base+`auth:
+  oidc: { issuer: "https://sso.example.org", client_id: x, client_secret_env: RDVSYNC_TEST_OIDC_SECRET }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := f.Auth.OIDC; string(o.ClientSecret) != "s3cret" || strings.Join(o.Scopes, " ") != "openid email" || !f.Auth.EmailLinkEnabled() || f.Auth.TokenSignIn {
+		t.Errorf("defaults: %+v, email link %v, token sign-in %v", o, f.Auth.EmailLinkEnabled(), f.Auth.TokenSignIn)
+	}
+}

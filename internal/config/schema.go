@@ -17,6 +17,7 @@ type File struct {
 	Holidays        string         `yaml:"holidays"`
 	Notifications   Notifications  `yaml:"notifications"`
 	Calendars       Calendars      `yaml:"calendars"`
+	Auth            Auth           `yaml:"auth"`
 	Territories     []Territory    `yaml:"territories"`
 	Organisations   []Organisation `yaml:"organisations"`
 	Services        []Service      `yaml:"services"`
@@ -104,6 +105,39 @@ type SMSWebhook struct {
 	TokenFile string `yaml:"token_file"`
 	TokenEnv  string `yaml:"token_env"`
 }
+
+// Auth says how agents sign in to the pages (the JSON API keeps its
+// bearer tokens).
+type Auth struct {
+	// OIDC is the OpenID Connect provider of the agents (ProConnect,
+	// Keycloak, LemonLDAP::NG…); nil: none.
+	OIDC *OIDC `yaml:"oidc"`
+	// EmailLink offers a one-time sign-in link sent to the agent's email
+	// (default true): the way in for structures without a provider.
+	EmailLink *bool `yaml:"email_link"`
+	// TokenSignIn shows the form that takes an agent id and its API token
+	// (default false): for demonstrations and tests, not for real agents.
+	TokenSignIn bool `yaml:"token_sign_in"`
+}
+
+// OIDC is a relying-party registration at an OpenID Provider. The
+// redirect URI to register there is server.public_url +
+// /agents/connexion/oidc/retour.
+type OIDC struct {
+	Issuer       string `yaml:"issuer"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret Secret `yaml:"-"`
+	// ClientSecretFile and ClientSecretEnv name where the secret is; Load
+	// reads it into ClientSecret.
+	ClientSecretFile string   `yaml:"client_secret_file"`
+	ClientSecretEnv  string   `yaml:"client_secret_env"`
+	Scopes           []string `yaml:"scopes"`
+	// Name is the provider's name on the sign-in button ("ProConnect").
+	Name string `yaml:"name"`
+}
+
+// EmailLinkEnabled reports whether agents may ask for a sign-in link by email.
+func (a Auth) EmailLinkEnabled() bool { return a.EmailLink == nil || *a.EmailLink }
 
 type Territory struct {
 	ID            string     `yaml:"id"`

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/mail"
 	"net/netip"
 	"net/url"
@@ -242,6 +243,60 @@ func (v *validator) run() {
 		}
 	}
 	v.webhooks()
+	v.auth()
+}
+
+// auth checks how agents sign in: the provider's registration, and that
+// no two agents share an email (agents are found by it).
+func (v *validator) auth() {
+	f := v.f
+	if o := f.Auth.OIDC; o != nil {
+		p := "auth.oidc"
+		if v.required(p+".issuer", o.Issuer) {
+			// OpenID Connect Discovery 1.0 §2: the issuer is an https URL
+			// with no query or fragment; http is accepted for a provider on
+			// this machine (tests, a local Keycloak).
+			u, err := url.Parse(o.Issuer)
+			switch {
+			case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+				v.errorf(p+".issuer", "%q is not an absolute https URL", o.Issuer)
+			case u.Scheme == "http" && !isLoopback(u.Hostname()):
+				v.errorf(p+".issuer", "%q must use https (http is only accepted for localhost)", o.Issuer)
+			case u.RawQuery != "" || u.Fragment != "":
+				v.errorf(p+".issuer", "%q must have no query nor fragment", o.Issuer)
+			}
+		}
+		v.required(p+".client_id", o.ClientID)
+		o.ClientSecret = v.secret(p, "client_secret", o.ClientSecretFile, o.ClientSecretEnv, true)
+		if len(o.Scopes) == 0 {
+			o.Scopes = []string{"openid", "email"}
+		} else if !slices.Contains(o.Scopes, "openid") {
+			v.errorf(p+".scopes", "must include \"openid\" (e.g. [openid, email])")
+		}
+		if o.Name == "" {
+			o.Name = "votre compte professionnel"
+		}
+	}
+	seen := map[string]int{}
+	for i, a := range f.Agents {
+		k := strings.ToLower(a.Email)
+		if k == "" {
+			continue
+		}
+		if j, dup := seen[k]; dup {
+			v.errorf(fmt.Sprintf("agents[%d].email", i), "%q is already the email of agents[%d] (agents sign in by their email)", a.Email, j)
+			continue
+		}
+		seen[k] = i
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (v *validator) global() {

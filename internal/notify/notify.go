@@ -56,6 +56,7 @@ type Service struct {
 	http    *http.Client
 	kick    func()
 	tmpl    *templates
+	signin  *signInTemplates
 	total   *prometheus.CounterVec
 }
 
@@ -69,7 +70,11 @@ func New(st *store.Store, cat func() *catalog.Catalog, opts Options) (*Service, 
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	s := &Service{store: st, catalog: cat, log: opts.Logger, now: opts.Now, http: opts.HTTPClient, kick: func() {}, tmpl: tmpl}
+	signin, err := parseSignInTemplates()
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	s := &Service{store: st, catalog: cat, log: opts.Logger, now: opts.Now, http: opts.HTTPClient, kick: func() {}, tmpl: tmpl, signin: signin}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

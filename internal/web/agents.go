@@ -35,6 +35,9 @@ func requireAgent(rw http.ResponseWriter, r *http.Request, c *reqCtx, back strin
 	return false
 }
 
+// loginForm is the sign-in page: the provider's button (auth.oidc), the
+// form asking for a link by email (auth.email_link), and the id and API
+// token form (auth.token_sign_in).
 type loginForm struct {
 	CSRF       string
 	Return     string
@@ -42,26 +45,50 @@ type loginForm struct {
 	Error      string
 	SignedOut  bool
 	SignedInAs *catalog.Agent
+
+	OIDC        *oidcButton
+	EmailLink   bool
+	LinkCSRF    string
+	Email       field
+	LinkSent    bool
+	TokenSignIn bool
 }
 
 func (w *Web) loginForm(c *reqCtx, ret, id string) *loginForm {
-	return &loginForm{
+	auth := c.cat.Config.Auth
+	lf := &loginForm{
 		CSRF: w.csrfToken(c.visitor, "/agents/connexion"), Return: safeReturn(ret),
 		ID: field{ID: "agent-id", Name: "identifiant", Label: "Identifiant agent", Value: id, Autocomplete: "username",
 			Hint: "Celui de la configuration, par exemple camille-martin"},
 		Token: field{ID: "agent-jeton", Name: "jeton", Label: "Jeton", Type: "password", Autocomplete: "current-password",
 			Hint: "Votre jeton d'API d'agent"},
+		EmailLink: auth.EmailLinkEnabled() && w.mailer != nil, LinkCSRF: w.csrfToken(c.visitor, "/agents/connexion/lien"),
+		Email: field{ID: "agent-email", Name: "email", Label: "Adresse email professionnelle", Type: "email", Autocomplete: "email",
+			Hint: "Celle que connaît votre structure, par exemple prenom.nom@departement.fr"},
+		TokenSignIn: auth.TokenSignIn,
 	}
+	if o := auth.OIDC; o != nil {
+		lf.OIDC = &oidcButton{Name: o.Name, URL: oidcStartURL(ret)}
+	}
+	return lf
 }
 
 func (w *Web) handleLoginForm(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
-	lf := w.loginForm(c, r.URL.Query().Get("retour"), "")
-	lf.SignedOut = r.URL.Query().Get("deconnecte") == "1"
+	q := r.URL.Query()
+	lf := w.loginForm(c, q.Get("retour"), "")
+	lf.SignedOut = q.Get("deconnecte") == "1"
+	lf.LinkSent = q.Get("lien") == "envoye"
 	lf.SignedInAs = c.agent
 	w.render(rw, r, c, http.StatusOK, "login", view{Title: "Connexion agent", Body: lf})
 }
 
+// handleLogin signs in with an agent id and its API token, when
+// auth.token_sign_in allows it.
 func (w *Web) handleLogin(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
+	if !c.cat.Config.Auth.TokenSignIn {
+		w.notFound(rw, r, c)
+		return
+	}
 	id := strings.TrimSpace(r.PostForm.Get("identifiant"))
 	if wait := w.failures.Blocked(clientKey(r, c), time.Now()); wait > 0 {
 		// The form again, with the reason next to the token field.
@@ -82,12 +109,7 @@ func (w *Web) handleLogin(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 		w.render(rw, r, c, http.StatusUnauthorized, "login", view{Title: "Connexion agent", Errors: true, Body: lf})
 		return
 	}
-	if c.session != "" {
-		w.sessions.delete(c.session)
-	}
-	http.SetCookie(rw, w.cookie(agentCookie, w.sessions.create(a.ID, w.now()), AgentSessionTTL))
-	w.log.Info("agent signed in", "agent_id", a.ID)
-	redirect(rw, r, safeReturn(r.PostForm.Get("retour")))
+	w.signIn(rw, r, c, a, "api_token", r.PostForm.Get("retour"))
 }
 
 func (w *Web) handleLogout(rw http.ResponseWriter, r *http.Request, c *reqCtx) {

@@ -55,7 +55,13 @@ type harness struct {
 // store, at the fixed clock.
 func newHarness(t *testing.T, edit ...func(*web.Options)) *harness {
 	t.Helper()
-	cat, st := testenv.Example(t), testenv.Store(t)
+	return newHarnessWith(t, testenv.Example(t), edit...)
+}
+
+// newHarnessWith serves the pages of cat on a fresh store.
+func newHarnessWith(t *testing.T, cat *catalog.Catalog, edit ...func(*web.Options)) *harness {
+	t.Helper()
+	st := testenv.Store(t)
 	h := &harness{t: t, cat: cat}
 	h.setNow(now)
 	clock := func() time.Time { return *h.now.Load() }

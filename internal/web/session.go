@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"rdvsync/internal/catalog"
@@ -95,54 +94,11 @@ func (w *Web) checkCSRF(r *http.Request, visitor string) bool {
 	return got != "" && hmac.Equal([]byte(got), []byte(w.csrfToken(visitor, r.URL.Path)))
 }
 
-// sessions are the signed-in agents, in memory: a restart signs everyone
-// out. Ids are stored hashed, so the map holds nothing a reader of memory
-// dumps could replay.
-type sessions struct {
-	mu sync.Mutex
-	m  map[[32]byte]agentSession
-}
+// sessions are the signed-in agents (agent ids by session id), in
+// memory: a restart signs everyone out.
+type sessions = tickets[string]
 
-type agentSession struct {
-	agentID string
-	expires time.Time
-}
-
-func newSessions() *sessions { return &sessions{m: map[[32]byte]agentSession{}} }
-
-func (s *sessions) create(agentID string, now time.Time) string {
-	id := randomID()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, v := range s.m {
-		if !now.Before(v.expires) {
-			delete(s.m, k)
-		}
-	}
-	s.m[sha256.Sum256([]byte(id))] = agentSession{agentID: agentID, expires: now.Add(AgentSessionTTL)}
-	return id
-}
-
-func (s *sessions) get(id string, now time.Time) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := sha256.Sum256([]byte(id))
-	v, ok := s.m[k]
-	if !ok {
-		return "", false
-	}
-	if !now.Before(v.expires) {
-		delete(s.m, k)
-		return "", false
-	}
-	return v.agentID, true
-}
-
-func (s *sessions) delete(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, sha256.Sum256([]byte(id)))
-}
+func newSessions() *sessions { return newTickets[string](0) }
 
 // agentSession returns the signed-in agent, if any. An agent removed from
 // the configuration since it signed in is signed out.

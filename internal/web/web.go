@@ -76,6 +76,12 @@ type Options struct {
 	// Failures throttles failed authentications per client, shared with
 	// the API and CalDAV (default: a throttle of the pages' own).
 	Failures *ratelimit.Failures
+	// Mailer sends agents their sign-in links (auth.email_link); nil: no
+	// sign-in by email.
+	Mailer SignInMailer
+	// HTTPClient calls the OpenID Provider of auth.oidc; default a client
+	// with the usual timeouts.
+	HTTPClient *http.Client
 }
 
 // Web serves the booking pages.
@@ -93,13 +99,28 @@ type Web struct {
 	origin    *http.CrossOriginProtection
 	anonymous *ratelimit.Buckets
 	failures  *ratelimit.Failures
+
+	// Agents' sign-in (signin.go, oidc.go).
+	mailer                    SignInMailer
+	links                     *tickets[linkTicket]
+	linkPerIP, linkPerAddress *ratelimit.Buckets
+	rp                        *relyingParty
+	flows                     *tickets[oidcFlow]
+	oidcPerIP                 *ratelimit.Buckets
 }
 
 // New builds the pages. Register their routes on a mux with Register.
 func New(opts Options) *Web {
 	w := &Web{booking: opts.Booking, catalog: opts.Catalog, log: opts.Logger, publicURL: strings.TrimSuffix(opts.PublicURL, "/"),
 		secure: opts.SecureCookies, wrap: opts.Wrap, now: opts.Now,
-		sessions: newSessions(), origin: http.NewCrossOriginProtection(), anonymous: opts.Anonymous, failures: opts.Failures}
+		sessions: newSessions(), origin: http.NewCrossOriginProtection(), anonymous: opts.Anonymous, failures: opts.Failures,
+		mailer: opts.Mailer, links: newTickets[linkTicket](maxPendingSignIns), flows: newTickets[oidcFlow](maxPendingSignIns),
+		rp: &relyingParty{client: opts.HTTPClient}}
+	w.linkPerIP, w.linkPerAddress = newLinkThrottles()
+	w.oidcPerIP = newOIDCThrottle()
+	if w.rp.client == nil {
+		w.rp.client = &http.Client{Timeout: oidcTimeout}
+	}
 	if w.anonymous == nil {
 		w.anonymous = ratelimit.PerMinute(0, 0)
 	}
@@ -154,6 +175,12 @@ func (w *Web) Routes() []Route {
 		{"GET /agents/connexion", p(w.handleLoginForm)},
 		{"POST /agents/connexion", l(w.handleLogin)},
 		{"POST /agents/deconnexion", p(w.handleLogout)},
+		{"POST /agents/connexion/lien", p(w.handleLinkRequest)},
+		{"GET /agents/connexion/lien", p(w.handleLinkPage)},
+		{"POST /agents/connexion/lien/valider", p(w.handleLinkSignIn)},
+		{"GET /agents/connexion/oidc", p(w.handleOIDCStart)},
+		{"GET " + oidcCallbackPath, p(w.handleOIDCCallback)},
+		{"GET /agents/agenda", p(w.handleAgenda)},
 		{"GET /agents", p(w.handleAgentHome)},
 		{"GET /agents/rdvs/{id}", p(w.handleAgentRDV)},
 		{"GET /rdv/{id}", p(w.handleUsagerRDV)},
