@@ -240,13 +240,46 @@ func TestKill9LosesNoAcknowledgedBooking(t *testing.T) {
 // daemonSetup builds the daemon and returns its temporary directory, the
 // binary, and the path and text of a copy of config.example.yaml whose
 // store lives in that directory (written by the caller).
+// testBinary is the daemon built once for the whole package: each daemon
+// test runs the same binary, so the suite links it once instead of once a
+// test (TestMain removes it).
+var testBinary struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// builtDaemon returns the path of the daemon built from this package.
+func builtDaemon(t *testing.T) string {
+	t.Helper()
+	testBinary.once.Do(func() {
+		if testBinary.dir, testBinary.err = os.MkdirTemp("", "rdvsync-test-"); testBinary.err != nil {
+			return
+		}
+		testBinary.path = filepath.Join(testBinary.dir, "rdvsync")
+		if out, err := exec.Command("go", "build", "-o", testBinary.path, ".").CombinedOutput(); err != nil {
+			testBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if testBinary.err != nil {
+		t.Fatal(testBinary.err)
+	}
+	return testBinary.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if testBinary.dir != "" {
+		os.RemoveAll(testBinary.dir)
+	}
+	os.Exit(code)
+}
+
 func daemonSetup(t *testing.T) (dir, bin, cfg string, conf []byte) {
 	t.Helper()
 	dir = t.TempDir()
-	bin = filepath.Join(dir, "rdvsync")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin = builtDaemon(t)
 	example, err := os.ReadFile("../../config.example.yaml")
 	if err != nil {
 		t.Fatal(err)
