@@ -18,13 +18,7 @@ func TestMigration6NormalizesLineBreaks(t *testing.T) {
 	clean.Context = "Une ligne\nune autre"
 	putAsOlderVersion(t, s, crlf)
 	putAsOlderVersion(t, s, clean)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopenMigrated(t, s, path)
 	defer s.Close()
 	view(t, s, func(tx *ReadTx) {
 		r, err := tx.RDV("r1")

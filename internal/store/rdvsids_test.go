@@ -42,13 +42,7 @@ func TestRDVAndUsagerIntegerIDs(t *testing.T) {
 	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRDVs).Delete([]byte("b")) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopenMigrated(t, s, path)
 	defer s.Close()
 	c := newRDV("c", "org", at(5, 0), time.Hour, "x")
 	put(t, s, c)
@@ -86,13 +80,7 @@ func TestConfigRdvsIDsAreKept(t *testing.T) {
 	if got["rsa"] != 40 || got["pmi"] != 41 || got["caf"] != 42 {
 		t.Fatalf("first assignment: %v", got)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopenMigrated(t, s, path)
 	defer s.Close()
 	// After a restart, in another order, with a new motif: the same ids,
 	// and the new one after the highest ever given.
@@ -127,13 +115,7 @@ func TestMigration5NumbersStoredRecordsInCreationOrder(t *testing.T) {
 	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketUsagers).Put([]byte("u1"), v) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopenMigrated(t, s, path)
 	defer s.Close()
 	view(t, s, func(tx *ReadTx) {
 		o, _ := tx.RDV("zz-older")

@@ -151,13 +151,7 @@ func TestMigration3(t *testing.T) {
 			t.Error("a version 2 file has no reminders bucket")
 		}
 	})
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopenMigrated(t, s, path)
 	defer s.Close()
 	view(t, s, func(tx *ReadTx) {
 		if v, _ := schemaVersion(tx.btx); v < 3 {

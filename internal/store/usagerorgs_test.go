@@ -20,13 +20,7 @@ func TestMigration4KnowsUsagersOfStoredRDVs(t *testing.T) {
 	r := newRDV("r1", "mds-arras", at(1, 0), time.Hour, "a")
 	r.UsagerID = "u1"
 	putAsOlderVersion(t, s, r)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopenMigrated(t, s, path)
 	defer s.Close()
 	view(t, s, func(tx *ReadTx) {
 		if !tx.UsagerKnownTo("u1", []string{"ccas-lens", "mds-arras"}) {
@@ -51,6 +45,20 @@ func TestMigration4KnowsUsagersOfStoredRDVs(t *testing.T) {
 // record alone (the indexes that schema had are not needed by the
 // migration tests), without today's PutRDV, which writes buckets a newer
 // schema created.
+// reopenMigrated closes a store written with older migrations and opens
+// it again as the daemon would, with every migration.
+func reopenMigrated(t *testing.T, s *Store, path string) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func putAsOlderVersion(t *testing.T, s *Store, r *rdv.RDV) {
 	t.Helper()
 	v, err := encodeRDV(r)
