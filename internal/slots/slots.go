@@ -10,7 +10,9 @@ package slots
 
 import (
 	"cmp"
+	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"rdvsync/internal/catalog"
@@ -110,22 +112,23 @@ func Motifs(cat *catalog.Catalog, q *Query) []*catalog.Motif {
 // start).
 func Search(cat *catalog.Catalog, q Query) []Slot {
 	s := newSearcher(cat, &q)
-	var out []Slot
+	defer s.release()
 	for _, m := range Motifs(cat, &q) {
-		out = s.motif(out, m, q.From, q.To)
+		s.motif(m, q.From, q.To)
 	}
-	return finish(out, q.AgentView)
+	return s.finish(q.AgentView)
 }
 
 // Next returns the first slot from now within NextHorizon (or the motif's
 // max booking delay for non-agents), searching week by week. Like Search, a
 // public result has no agent.
 func Next(cat *catalog.Catalog, q Query) (Slot, bool) {
-	s := newSearcher(cat, &q)
 	motifs := Motifs(cat, &q)
 	if len(motifs) == 0 {
 		return Slot{}, false
 	}
+	s := newSearcher(cat, &q)
+	defer s.release()
 	horizon := q.Now.Add(NextHorizon)
 	if !q.AgentView {
 		latest := q.Now
@@ -140,14 +143,13 @@ func Next(cat *catalog.Catalog, q Query) (Slot, bool) {
 	// zone's "today" is missed.
 	from := rdv.DateOf(q.Now.UTC()).AddDays(-1)
 	last := rdv.DateOf(horizon.UTC()).AddDays(1)
-	var buf []Slot
 	for d := from; d <= last; d = d.AddDays(7) {
 		to := min(d.AddDays(6), last)
-		buf = buf[:0]
+		s.keys, s.refs = s.keys[:0], s.refs[:0]
 		for _, m := range motifs {
-			buf = s.motif(buf, m, d, to)
+			s.motif(m, d, to)
 		}
-		if len(buf) == 0 {
+		if len(s.keys) == 0 {
 			continue
 		}
 		// Windows are local days: an organisation further east may start a
@@ -155,10 +157,10 @@ func Next(cat *catalog.Catalog, q Query) (Slot, bool) {
 		// apart, so two more days settle which slot comes first.
 		if to < last {
 			for _, m := range motifs {
-				buf = s.motif(buf, m, to.AddDays(1), min(to.AddDays(2), last))
+				s.motif(m, to.AddDays(1), min(to.AddDays(2), last))
 			}
 		}
-		best := slices.MinFunc(buf, compareSlots)
+		best := s.slot(slices.MinFunc(s.keys, compareKeys), true)
 		if best.Start.After(horizon) {
 			break
 		}
@@ -170,43 +172,69 @@ func Next(cat *catalog.Catalog, q Query) (Slot, bool) {
 	return Slot{}, false
 }
 
-func compareSlots(a, b Slot) int {
-	if c := a.Start.Compare(b.Start); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Motif.ID, b.Motif.ID); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(lieuID(a.Lieu), lieuID(b.Lieu)); c != 0 {
-		return c
-	}
-	return cmp.Compare(agentID(a.Agent), agentID(b.Agent))
+// slotKey is a candidate slot as the search sorts it: its start and the
+// ranks of its motif, lieu and agent (catalog ids in byte order, 0 for
+// none), and where its motif and plage are in searcher.refs. Sorting these
+// 24-byte keys, free of pointers, instead of Slot values is what keeps a
+// territory-wide search cheap: the sort compares integers and moves no
+// pointer the garbage collector must hear about.
+type slotKey struct {
+	start       int64 // Unix nanoseconds
+	motifLieu   uint64
+	agent, item uint32
 }
 
-func lieuID(l *catalog.Lieu) string {
-	if l == nil {
-		return ""
-	}
-	return l.ID
+// slotRef is what a key stands for.
+type slotRef struct {
+	motif *catalog.Motif
+	plage *catalog.Plage
 }
 
-func agentID(a *catalog.Agent) string {
-	if a == nil {
-		return ""
+func compareKeys(a, b slotKey) int {
+	if c := cmp.Compare(a.start, b.start); c != 0 {
+		return c
 	}
-	return a.ID
+	if c := cmp.Compare(a.motifLieu, b.motifLieu); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.agent, b.agent)
 }
 
-// finish sorts and removes duplicates: in the public view, the same start
-// offered by several agents (or plages) is one slot.
-func finish(out []Slot, agentView bool) []Slot {
+// sameSlot reports whether two sorted keys are one result slot.
+func sameSlot(a, b slotKey) bool {
+	return a.start == b.start && a.motifLieu == b.motifLieu && a.agent == b.agent
+}
+
+// slot materialises a key; the agent is left out unless agentView.
+func (s *searcher) slot(k slotKey, agentView bool) Slot {
+	r := s.refs[k.item]
+	loc := r.plage.Organisation.Location
+	start := time.Unix(0, k.start).In(loc)
+	sl := Slot{Start: start, End: start.Add(r.motif.Duration), Motif: r.motif, Lieu: r.plage.Lieu}
+	if agentView {
+		sl.Agent = r.plage.Agent
+	}
+	return sl
+}
+
+// finish sorts the candidates and removes duplicates: in the public view,
+// the same start offered by several agents (or plages) is one slot.
+func (s *searcher) finish(agentView bool) []Slot {
 	if !agentView {
-		for i := range out {
-			out[i].Agent = nil
+		for i := range s.keys {
+			s.keys[i].agent = 0
 		}
 	}
-	slices.SortFunc(out, compareSlots)
-	return slices.CompactFunc(out, func(a, b Slot) bool { return compareSlots(a, b) == 0 })
+	slices.SortFunc(s.keys, compareKeys)
+	s.keys = slices.CompactFunc(s.keys, sameSlot)
+	if len(s.keys) == 0 {
+		return nil
+	}
+	out := make([]Slot, len(s.keys))
+	for i, k := range s.keys {
+		out[i] = s.slot(k, agentView)
+	}
+	return out
 }
 
 // occurrence identifies one day of one plage.
@@ -215,25 +243,59 @@ type occurrence struct {
 	day   rdv.Date
 }
 
+// nanoSpan is a half-open interval in Unix nanoseconds.
+type nanoSpan struct{ start, end int64 }
+
+// freeSpans locates the free ranges of an occurrence in searcher.spans.
+type freeSpans struct{ off, n int32 }
+
 // searcher carries what one search computes once: the sectorisation match
 // and the free ranges of each plage occurrence, shared by every motif the
-// plage offers.
+// plage offers. Its buffers are reused from search to search (searchers).
 type searcher struct {
 	cat    *catalog.Catalog
 	q      *Query
 	sector sector.Match
-	free   map[occurrence][]rdv.Interval
-	busy   []rdv.Interval
+	// now is q.Now; a range that has already begun starts at nowUp,
+	// now rounded up to the next 5 minutes.
+	now, nowUp int64
+	free       map[occurrence]freeSpans
+	spans      []nanoSpan
+	busy       []rdv.Interval
+	keys       []slotKey
+	refs       []slotRef
 }
+
+var searchers = sync.Pool{New: func() any { return &searcher{free: map[occurrence]freeSpans{}} }}
 
 func newSearcher(cat *catalog.Catalog, q *Query) *searcher {
-	return &searcher{cat: cat, q: q, sector: sector.Locate(cat, q.Address), free: map[occurrence][]rdv.Interval{}}
+	s := searchers.Get().(*searcher)
+	s.cat, s.q, s.sector = cat, q, sector.Locate(cat, q.Address)
+	s.now, s.nowUp = q.Now.UnixNano(), roundUp(q.Now, 5*time.Minute).UnixNano()
+	return s
 }
 
-func (s *searcher) motif(out []Slot, m *catalog.Motif, from, to rdv.Date) []Slot {
+// release returns the searcher to the pool. Results never point into its
+// buffers. Buffers grown by an exceptionally large search are dropped
+// rather than kept for ever.
+func (s *searcher) release() {
+	const keep = 1 << 16
+	if cap(s.keys) > keep || len(s.free) > keep {
+		return
+	}
+	clear(s.free)
+	s.cat, s.q, s.sector = nil, nil, sector.Match{}
+	s.spans, s.busy = s.spans[:0], s.busy[:0]
+	s.keys = s.keys[:0]
+	clear(s.refs)
+	s.refs = s.refs[:0]
+	searchers.Put(s)
+}
+
+func (s *searcher) motif(m *catalog.Motif, from, to rdv.Date) {
 	q := s.q
 	if !s.sector.AllowsMotif(m) {
-		return out
+		return
 	}
 	earliest, latest := q.Now, time.Time{}
 	if !q.AgentView {
@@ -244,11 +306,15 @@ func (s *searcher) motif(out []Slot, m *catalog.Motif, from, to rdv.Date) []Slot
 	if d := rdv.DateOf(earliest.In(loc)); d > from {
 		from = d
 	}
+	latestNanos := int64(math.MaxInt64)
 	if !latest.IsZero() {
 		if d := rdv.DateOf(latest.In(loc)); d < to {
 			to = d
 		}
+		latestNanos = latest.UnixNano()
 	}
+	c := cutter{now: s.now, nowUp: s.nowUp, earliest: earliest.UnixNano(), latest: latestNanos, dur: int64(m.Duration),
+		motifLieu: uint64(uint32(m.Rank)) << 32}
 	for _, p := range m.Plages {
 		if (q.Lieu != nil && p.Lieu != q.Lieu) || (q.Agent != nil && p.Agent != q.Agent) {
 			continue
@@ -256,36 +322,54 @@ func (s *searcher) motif(out []Slot, m *catalog.Motif, from, to rdv.Date) []Slot
 		if !s.sector.AllowsAgent(m, p.Agent) {
 			continue
 		}
+		c.motifLieu = c.motifLieu&^math.MaxUint32 | uint64(lieuRank(p.Lieu))
+		c.agent = uint32(p.Agent.Rank)
+		item, keys := -1, len(s.keys)
 		for d := from; d <= to; d++ {
 			if !p.Recurrence.Occurs(p.FirstDay, d) {
 				continue
 			}
 			for _, r := range s.freeRanges(p, d) {
-				out = cut(out, r, m, p, q.Now, earliest, latest)
+				if item < 0 {
+					item = len(s.refs) // recorded below once a slot refers to it
+				}
+				s.keys = c.cut(s.keys, r, uint32(item))
 			}
 		}
+		if len(s.keys) > keys {
+			s.refs = append(s.refs, slotRef{motif: m, plage: p})
+		}
 	}
-	return out
 }
 
-// cut appends the back-to-back slots of m in the free range r. A range that
-// starts before now starts at now rounded up to the next 5 minutes. Slots
-// are in the organisation's zone whatever zone now and the busy intervals
-// (which may end a range) are given in.
-func cut(out []Slot, r rdv.Interval, m *catalog.Motif, p *catalog.Plage, now, earliest, latest time.Time) []Slot {
-	start := r.Start
-	if start.Before(now) {
-		start = roundUp(now, 5*time.Minute)
+func lieuRank(l *catalog.Lieu) uint32 {
+	if l == nil {
+		return 0
 	}
-	start = start.In(p.Organisation.Location)
-	for t := start; !t.Add(m.Duration).After(r.End); t = t.Add(m.Duration) {
-		if t.Before(earliest) {
-			continue
-		}
-		if !latest.IsZero() && t.After(latest) {
-			break
-		}
-		out = append(out, Slot{Start: t, End: t.Add(m.Duration), Motif: m, Lieu: p.Lieu, Agent: p.Agent})
+	return uint32(l.Rank)
+}
+
+// cutter cuts the free ranges of one plage into the slots of one motif.
+type cutter struct {
+	now, nowUp, earliest, latest, dur int64
+	motifLieu                         uint64
+	agent                             uint32
+}
+
+// cut appends the back-to-back slots in the free range r. A range that
+// starts before now starts at now rounded up to the next 5 minutes. Slots
+// before earliest are skipped, those after latest cut off.
+func (c *cutter) cut(out []slotKey, r nanoSpan, item uint32) []slotKey {
+	start := r.start
+	if start < c.now {
+		start = c.nowUp
+	}
+	if start < c.earliest {
+		// Jump to the first slot at or after earliest on this range's grid.
+		start += (c.earliest - start + c.dur - 1) / c.dur * c.dur
+	}
+	for t := start; t+c.dur <= r.end && t <= c.latest; t += c.dur {
+		out = append(out, slotKey{start: t, motifLieu: c.motifLieu, agent: c.agent, item: item})
 	}
 	return out
 }
@@ -300,12 +384,12 @@ func roundUp(t time.Time, step time.Duration) time.Time {
 
 // freeRanges returns the parts of plage p on day d during which its agent
 // is neither absent nor busy; none on a holiday.
-func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date) []rdv.Interval {
+func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date) []nanoSpan {
 	key := occurrence{p, d}
-	if r, ok := s.free[key]; ok {
-		return r
+	if f, ok := s.free[key]; ok {
+		return s.spans[f.off : f.off+f.n]
 	}
-	var free []rdv.Interval
+	off := len(s.spans)
 	loc := p.Organisation.Location
 	open := span(d, p.Start, p.End, loc)
 	if open.Start.Before(open.End) && !s.cat.IsHoliday(p.Organisation.Territory, d) {
@@ -314,11 +398,12 @@ func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date) []rdv.Interval {
 		if s.q.Busy != nil {
 			busy = s.q.Busy.AppendAgentBusy(busy, p.Agent.ID, open.Start, open.End)
 		}
-		free = subtract(open, busy)
+		s.spans = subtract(s.spans, open, busy)
 		s.busy = busy
 	}
-	s.free[key] = free
-	return free
+	f := freeSpans{off: int32(off), n: int32(len(s.spans) - off)}
+	s.free[key] = f
+	return s.spans[f.off : f.off+f.n]
 }
 
 // appendAbsences appends the absences of agent that overlap open. An
@@ -340,33 +425,26 @@ func appendAbsences(dst []rdv.Interval, agent *catalog.Agent, d rdv.Date, loc *t
 	return dst
 }
 
-// subtract returns open minus the union of busy (in any order).
-func subtract(open rdv.Interval, busy []rdv.Interval) []rdv.Interval {
+// subtract appends to dst open minus the union of busy (in any order).
+func subtract(dst []nanoSpan, open rdv.Interval, busy []rdv.Interval) []nanoSpan {
+	lo, hi := open.Start.UnixNano(), open.End.UnixNano()
 	if len(busy) == 0 {
-		return []rdv.Interval{open}
+		return append(dst, nanoSpan{lo, hi})
 	}
 	slices.SortFunc(busy, func(a, b rdv.Interval) int { return a.Start.Compare(b.Start) })
-	var free []rdv.Interval
-	cur := open.Start
+	cur := lo
 	for _, b := range busy {
-		if !b.End.After(cur) {
+		bs, be := b.Start.UnixNano(), b.End.UnixNano()
+		if be <= cur {
 			continue
 		}
-		if b.Start.After(cur) {
-			end := b.Start
-			if end.After(open.End) {
-				end = open.End
-			}
-			if end.After(cur) {
-				free = append(free, rdv.Interval{Start: cur, End: end})
-			}
+		if end := min(bs, hi); end > cur {
+			dst = append(dst, nanoSpan{cur, end})
 		}
-		if b.End.After(cur) {
-			cur = b.End
-		}
-		if !cur.Before(open.End) {
-			return free
+		cur = be
+		if cur >= hi {
+			return dst
 		}
 	}
-	return append(free, rdv.Interval{Start: cur, End: open.End})
+	return append(dst, nanoSpan{cur, hi})
 }
