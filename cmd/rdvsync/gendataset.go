@@ -54,6 +54,9 @@ func runGenDataset(args []string, stdout, stderr io.Writer) (code int) {
 			return 2
 		}
 	}
+	if *storePath == "" {
+		p.RDVs = 1 // the YAML alone: no need to place RDVs (0 would mean the default)
+	}
 	ds, err := dataset.New(*seed, p)
 	if err != nil {
 		fmt.Fprintf(stderr, "rdvsync gen-dataset: %v\n", err)
