@@ -34,6 +34,17 @@ func TestSlotsJSONIsEncodingJSONs(t *testing.T) {
 			{Start: start.Add(2 * time.Hour), End: start.Add(150 * time.Minute), Motif: m2, Lieu: &catalog.Lieu{ID: "é"}},
 		},
 	}
+	// Every half hour over two years, across the clock changes, in five
+	// zones (one at UTC, one west of it).
+	utc := &catalog.Organisation{ID: "utc", Location: time.UTC}
+	nyc, _ := time.LoadLocation("America/New_York")
+	west := &catalog.Organisation{ID: "nyc", Location: nyc}
+	var many []slots.Slot
+	for i, t := 0, time.Date(2026, 1, 1, 0, 7, 13, 0, time.UTC); i < 2*365*48; i, t = i+1, t.Add(30*time.Minute) {
+		o := []*catalog.Organisation{org, odd, utc, west}[i%4]
+		many = append(many, slots.Slot{Start: t, End: t.Add(45 * time.Minute), Motif: &catalog.Motif{ID: "m", Organisation: o}})
+	}
+	cases = append(cases, many)
 	for i, found := range cases {
 		want := httptest.NewRecorder()
 		writeJSON(want, http.StatusOK, NewSlotsResponse(found))

@@ -225,7 +225,7 @@ func (s *searcher) finish(agentView bool) []Slot {
 			s.keys[i].agent = 0
 		}
 	}
-	slices.SortFunc(s.keys, compareKeys)
+	s.sortKeys()
 	s.keys = slices.CompactFunc(s.keys, sameSlot)
 	if len(s.keys) == 0 {
 		return nil
@@ -235,6 +235,57 @@ func (s *searcher) finish(agentView bool) []Slot {
 		out[i] = s.slot(k, agentView)
 	}
 	return out
+}
+
+// sortKeys sorts s.keys as slices.SortFunc(s.keys, compareKeys) would,
+// in about linear time: a counting pass distributes the keys into buckets
+// of bucketWidth by start, and only each bucket, a handful of keys, is then
+// compared. A month of a national territory's élargir is some 60 000
+// keys; a comparison sort of those alone took longer than the search's
+// target.
+func (s *searcher) sortKeys() {
+	const (
+		bucketWidth = int64(5 * time.Minute)
+		maxBuckets  = 1 << 16 // 227 days of 5 minutes: any window (31 days) and Next (9)
+	)
+	keys := s.keys
+	if len(keys) < 256 {
+		slices.SortFunc(keys, compareKeys)
+		return
+	}
+	lo, hi := keys[0].start, keys[0].start
+	for _, k := range keys {
+		lo, hi = min(lo, k.start), max(hi, k.start)
+	}
+	n := (hi-lo)/bucketWidth + 1
+	if n > maxBuckets {
+		slices.SortFunc(keys, compareKeys)
+		return
+	}
+	// ends[b+1] counts bucket b, then the prefix sums make ends[b] the
+	// offset of bucket b; placing the keys moves it to the bucket's end.
+	ends := slices.Grow(s.ends[:0], int(n)+1)[:n+1]
+	clear(ends)
+	for _, k := range keys {
+		ends[(k.start-lo)/bucketWidth+1]++
+	}
+	for b := 1; b <= int(n); b++ {
+		ends[b] += ends[b-1]
+	}
+	sorted := slices.Grow(s.spare[:0], len(keys))[:len(keys)]
+	for _, k := range keys {
+		b := (k.start - lo) / bucketWidth
+		sorted[ends[b]] = k
+		ends[b]++
+	}
+	start := int32(0)
+	for _, end := range ends[:n] {
+		if end-start > 1 {
+			slices.SortFunc(sorted[start:end], compareKeys)
+		}
+		start = end
+	}
+	s.keys, s.spare, s.ends = sorted, keys, ends
 }
 
 // occurrence identifies one day of one plage.
@@ -264,6 +315,9 @@ type searcher struct {
 	busy       []rdv.Interval
 	keys       []slotKey
 	refs       []slotRef
+	// spare and ends are sortKeys' buffers.
+	spare []slotKey
+	ends  []int32
 }
 
 var searchers = sync.Pool{New: func() any { return &searcher{free: map[occurrence]freeSpans{}} }}
@@ -279,8 +333,8 @@ func newSearcher(cat *catalog.Catalog, q *Query) *searcher {
 // buffers. Buffers grown by an exceptionally large search are dropped
 // rather than kept for ever.
 func (s *searcher) release() {
-	const keep = 1 << 16
-	if cap(s.keys) > keep || len(s.free) > keep {
+	const keep = 1 << 18
+	if cap(s.keys) > keep || cap(s.spare) > keep || len(s.free) > keep {
 		return
 	}
 	clear(s.free)
