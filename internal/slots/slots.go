@@ -113,9 +113,7 @@ func Motifs(cat *catalog.Catalog, q *Query) []*catalog.Motif {
 func Search(cat *catalog.Catalog, q Query) []Slot {
 	s := newSearcher(cat, &q)
 	defer s.release()
-	for _, m := range Motifs(cat, &q) {
-		s.motif(m, q.From, q.To)
-	}
+	s.collect(Motifs(cat, &q), q.From, q.To)
 	return s.finish(q.AgentView)
 }
 
@@ -146,9 +144,7 @@ func Next(cat *catalog.Catalog, q Query) (Slot, bool) {
 	for d := from; d <= last; d = d.AddDays(7) {
 		to := min(d.AddDays(6), last)
 		s.keys, s.refs = s.keys[:0], s.refs[:0]
-		for _, m := range motifs {
-			s.motif(m, d, to)
-		}
+		s.collect(motifs, d, to)
 		if len(s.keys) == 0 {
 			continue
 		}
@@ -156,9 +152,7 @@ func Next(cat *catalog.Catalog, q Query) (Slot, bool) {
 		// later day before this one ends. Zones are less than two days
 		// apart, so two more days settle which slot comes first.
 		if to < last {
-			for _, m := range motifs {
-				s.motif(m, to.AddDays(1), min(to.AddDays(2), last))
-			}
+			s.collect(motifs, to.AddDays(1), min(to.AddDays(2), last))
 		}
 		best := s.slot(slices.MinFunc(s.keys, compareKeys), true)
 		if best.Start.After(horizon) {
@@ -288,21 +282,12 @@ func (s *searcher) sortKeys() {
 	s.keys, s.spare, s.ends = sorted, keys, ends
 }
 
-// occurrence identifies one day of one plage.
-type occurrence struct {
-	plage *catalog.Plage
-	day   rdv.Date
-}
-
 // nanoSpan is a half-open interval in Unix nanoseconds.
 type nanoSpan struct{ start, end int64 }
 
-// freeSpans locates the free ranges of an occurrence in searcher.spans.
-type freeSpans struct{ off, n int32 }
-
-// searcher carries what one search computes once: the sectorisation match
-// and the free ranges of each plage occurrence, shared by every motif the
-// plage offers. Its buffers are reused from search to search (searchers).
+// searcher carries one search: its sectorisation match, the plan of each
+// motif it covers, and the candidate slots. Its buffers are reused from
+// search to search (searchers).
 type searcher struct {
 	cat    *catalog.Catalog
 	q      *Query
@@ -310,17 +295,37 @@ type searcher struct {
 	// now is q.Now; a range that has already begun starts at nowUp,
 	// now rounded up to the next 5 minutes.
 	now, nowUp int64
-	free       map[occurrence]freeSpans
-	spans      []nanoSpan
-	busy       []rdv.Interval
-	keys       []slotKey
-	refs       []slotRef
+	// plans holds the motifs being searched; planOf[m.Rank] is the index
+	// in plans of motif m, plus one (0: not searched).
+	plans  []motifPlan
+	planOf []int32
+	// seen marks the plages already walked by collect.
+	seen   map[*catalog.Plage]bool
+	offers []plageOffer
+	spans  []nanoSpan
+	busy   []rdv.Interval
+	keys   []slotKey
+	refs   []slotRef
 	// spare and ends are sortKeys' buffers.
 	spare []slotKey
 	ends  []int32
 }
 
-var searchers = sync.Pool{New: func() any { return &searcher{free: map[occurrence]freeSpans{}} }}
+// motifPlan is one motif of the search: the days it may have slots on, and
+// its cutter (booking delays).
+type motifPlan struct {
+	motif    *catalog.Motif
+	from, to rdv.Date
+	cut      cutter
+}
+
+// plageOffer is a searched motif of the plage being walked, and the item
+// (refs index) of its slots there, -1 before the first.
+type plageOffer struct {
+	plan, item int32
+}
+
+var searchers = sync.Pool{New: func() any { return &searcher{seen: map[*catalog.Plage]bool{}} }}
 
 func newSearcher(cat *catalog.Catalog, q *Query) *searcher {
 	s := searchers.Get().(*searcher)
@@ -334,11 +339,13 @@ func newSearcher(cat *catalog.Catalog, q *Query) *searcher {
 // rather than kept for ever.
 func (s *searcher) release() {
 	const keep = 1 << 18
-	if cap(s.keys) > keep || cap(s.spare) > keep || len(s.free) > keep {
+	if cap(s.keys) > keep || cap(s.spare) > keep {
 		return
 	}
-	clear(s.free)
 	s.cat, s.q, s.sector = nil, nil, sector.Match{}
+	clear(s.plans)
+	s.plans = s.plans[:0]
+	clear(s.seen)
 	s.spans, s.busy = s.spans[:0], s.busy[:0]
 	s.keys = s.keys[:0]
 	clear(s.refs)
@@ -346,10 +353,44 @@ func (s *searcher) release() {
 	searchers.Put(s)
 }
 
-func (s *searcher) motif(m *catalog.Motif, from, to rdv.Date) {
+// collect appends the candidate slots of motifs on days from..to. It walks
+// each plage once, however many of the motifs it offers ("élargir" covers
+// a service's motifs, most plages offer several): its occurrences and free
+// ranges are computed once and cut for each motif.
+func (s *searcher) collect(motifs []*catalog.Motif, from, to rdv.Date) {
+	s.plans = s.plans[:0]
+	if n := len(s.cat.Motifs) + 1; cap(s.planOf) < n {
+		s.planOf = make([]int32, n)
+	} else {
+		s.planOf = s.planOf[:n]
+		clear(s.planOf)
+	}
+	for _, m := range motifs {
+		if p, ok := s.plan(m, from, to); ok {
+			s.plans = append(s.plans, p)
+			s.planOf[m.Rank] = int32(len(s.plans))
+		}
+	}
+	clear(s.seen)
+	for _, m := range motifs {
+		if s.planOf[m.Rank] == 0 {
+			continue
+		}
+		for _, p := range m.Plages {
+			if !s.seen[p] {
+				s.seen[p] = true
+				s.plage(p)
+			}
+		}
+	}
+}
+
+// plan prepares motif m for days from..to; false when it can have no slot
+// (sectorisation, booking delays).
+func (s *searcher) plan(m *catalog.Motif, from, to rdv.Date) (motifPlan, bool) {
 	q := s.q
 	if !s.sector.AllowsMotif(m) {
-		return
+		return motifPlan{}, false
 	}
 	earliest, latest := q.Now, time.Time{}
 	if !q.AgentView {
@@ -367,31 +408,67 @@ func (s *searcher) motif(m *catalog.Motif, from, to rdv.Date) {
 		}
 		latestNanos = latest.UnixNano()
 	}
-	c := cutter{now: s.now, nowUp: s.nowUp, earliest: earliest.UnixNano(), latest: latestNanos, dur: int64(m.Duration),
-		motifLieu: uint64(uint32(m.Rank)) << 32}
-	for _, p := range m.Plages {
-		if (q.Lieu != nil && p.Lieu != q.Lieu) || (q.Agent != nil && p.Agent != q.Agent) {
+	return motifPlan{motif: m, from: from, to: to, cut: cutter{now: s.now, nowUp: s.nowUp, earliest: earliest.UnixNano(),
+		latest: latestNanos, dur: int64(m.Duration), motifLieu: uint64(uint32(m.Rank)) << 32}}, from <= to
+}
+
+// plage appends the candidate slots of plage p for every searched motif it
+// offers.
+func (s *searcher) plage(p *catalog.Plage) {
+	q := s.q
+	if (q.Lieu != nil && p.Lieu != q.Lieu) || (q.Agent != nil && p.Agent != q.Agent) {
+		return
+	}
+	offers := s.offers[:0]
+	var from, to rdv.Date
+	for _, m := range p.Motifs {
+		i := s.planOf[m.Rank]
+		if i == 0 || !s.sector.AllowsAgent(m, p.Agent) {
 			continue
 		}
-		if !s.sector.AllowsAgent(m, p.Agent) {
+		pl := &s.plans[i-1]
+		if len(offers) == 0 || pl.from < from {
+			from = pl.from
+		}
+		if len(offers) == 0 || pl.to > to {
+			to = pl.to
+		}
+		offers = append(offers, plageOffer{plan: i - 1, item: -1})
+	}
+	s.offers = offers
+	if len(offers) == 0 {
+		return
+	}
+	lieu, agent := uint64(lieuRank(p.Lieu)), uint32(p.Agent.Rank)
+	for d := from; d <= to; d++ {
+		if !p.Recurrence.Occurs(p.FirstDay, d) {
 			continue
 		}
-		c.motifLieu = c.motifLieu&^math.MaxUint32 | uint64(lieuRank(p.Lieu))
-		c.agent = uint32(p.Agent.Rank)
-		item, keys := -1, len(s.keys)
-		for d := from; d <= to; d++ {
-			if !p.Recurrence.Occurs(p.FirstDay, d) {
+		free := s.freeRanges(p, d)
+		if len(free) == 0 {
+			continue
+		}
+		for k := range offers {
+			o := &offers[k]
+			pl := &s.plans[o.plan]
+			if d < pl.from || d > pl.to {
 				continue
 			}
-			for _, r := range s.freeRanges(p, d) {
-				if item < 0 {
-					item = len(s.refs) // recorded below once a slot refers to it
-				}
+			c := pl.cut
+			c.motifLieu |= lieu
+			c.agent = agent
+			item := o.item
+			if item < 0 {
+				item = int32(len(s.refs)) // recorded below once a slot refers to it
+			}
+			n := len(s.keys)
+			for _, r := range free {
 				s.keys = c.cut(s.keys, r, uint32(item))
 			}
-		}
-		if len(s.keys) > keys {
-			s.refs = append(s.refs, slotRef{motif: m, plage: p})
+			if o.item < 0 && len(s.keys) > n {
+				o.item = item
+				s.refs = append(s.refs, slotRef{motif: pl.motif, plage: p})
+			}
 		}
 	}
 }
@@ -437,13 +514,10 @@ func roundUp(t time.Time, step time.Duration) time.Time {
 }
 
 // freeRanges returns the parts of plage p on day d during which its agent
-// is neither absent nor busy; none on a holiday.
+// is neither absent nor busy; none on a holiday. The result is valid until
+// the next call.
 func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date) []nanoSpan {
-	key := occurrence{p, d}
-	if f, ok := s.free[key]; ok {
-		return s.spans[f.off : f.off+f.n]
-	}
-	off := len(s.spans)
+	s.spans = s.spans[:0]
 	loc := p.Organisation.Location
 	open := span(d, p.Start, p.End, loc)
 	if open.Start.Before(open.End) && !s.cat.IsHoliday(p.Organisation.Territory, d) {
@@ -455,9 +529,7 @@ func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date) []nanoSpan {
 		s.spans = subtract(s.spans, open, busy)
 		s.busy = busy
 	}
-	f := freeSpans{off: int32(off), n: int32(len(s.spans) - off)}
-	s.free[key] = f
-	return s.spans[f.off : f.off+f.n]
+	return s.spans
 }
 
 // appendAbsences appends the absences of agent that overlap open. An
