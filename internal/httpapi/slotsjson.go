@@ -14,20 +14,31 @@ import (
 // would write for NewSlotsResponse(found), without reflection nor one
 // SlotView per slot. A month of "élargir" is thousands of slots, and
 // encoding/json took longer over them than the search that found them.
+// The body is written in chunks of about slotsChunk bytes rather than
+// built whole: a month of a national élargir is 10 MB of JSON.
 func writeSlots(w http.ResponseWriter, found []slots.Slot) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
-	w.Write(appendSlotsJSON(make([]byte, 0, 16+200*len(found)), found))
+	buf := appendSlotsJSON(make([]byte, 0, min(slotsChunk+512, 16+200*len(found))), found, func(b []byte) { w.Write(b) })
+	w.Write(buf)
 }
 
+const slotsChunk = 32 << 10
+
 // appendSlotsJSON appends {"slots":[…]} and a newline, as SlotsResponse
-// encodes with encoding/json and SetEscapeHTML(false).
-func appendSlotsJSON(dst []byte, found []slots.Slot) []byte {
+// encodes with encoding/json and SetEscapeHTML(false). When flush is not
+// nil, it is given the bytes so far each time they pass slotsChunk, and
+// the returned bytes are the rest.
+func appendSlotsJSON(dst []byte, found []slots.Slot, flush func([]byte)) []byte {
 	dst = append(dst, `{"slots":[`...)
 	var zone zoneCache
 	for i, s := range found {
 		if i > 0 {
 			dst = append(dst, ',')
+		}
+		if flush != nil && len(dst) >= slotsChunk {
+			flush(dst)
+			dst = dst[:0]
 		}
 		loc := s.Motif.Organisation.Location
 		dst = append(dst, `{"starts_at":"`...)
