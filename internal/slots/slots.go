@@ -180,8 +180,14 @@ type slotKey struct {
 
 // slotRef is what a key stands for.
 type slotRef struct {
-	motif *catalog.Motif
-	plage *catalog.Plage
+	// What a slot shows, copied here so that materialising tens of
+	// thousands of slots reads this slice rather than chasing pointers
+	// across the catalogue.
+	motif    *catalog.Motif
+	lieu     *catalog.Lieu
+	agent    *catalog.Agent
+	loc      *time.Location
+	duration time.Duration
 }
 
 func compareKeys(a, b slotKey) int {
@@ -201,12 +207,11 @@ func sameSlot(a, b slotKey) bool {
 
 // slot materialises a key; the agent is left out unless agentView.
 func (s *searcher) slot(k slotKey, agentView bool) Slot {
-	r := s.refs[k.item]
-	loc := r.plage.Organisation.Location
-	start := time.Unix(0, k.start).In(loc)
-	sl := Slot{Start: start, End: start.Add(r.motif.Duration), Motif: r.motif, Lieu: r.plage.Lieu}
+	r := &s.refs[k.item]
+	start := time.Unix(0, k.start).In(r.loc)
+	sl := Slot{Start: start, End: start.Add(r.duration), Motif: r.motif, Lieu: r.lieu}
 	if agentView {
-		sl.Agent = r.plage.Agent
+		sl.Agent = r.agent
 	}
 	return sl
 }
@@ -274,12 +279,38 @@ func (s *searcher) sortKeys() {
 	}
 	start := int32(0)
 	for _, end := range ends[:n] {
-		if end-start > 1 {
-			slices.SortFunc(sorted[start:end], compareKeys)
+		switch bucket := sorted[start:end]; {
+		case len(bucket) > 48:
+			slices.SortFunc(bucket, compareKeys)
+		case len(bucket) > 1:
+			insertionSort(bucket)
 		}
 		start = end
 	}
 	s.keys, s.spare, s.ends = sorted, keys, ends
+}
+
+// insertionSort sorts a bucket's few keys, with the comparison inlined:
+// they share the start's 5 minutes and mostly the start itself.
+func insertionSort(keys []slotKey) {
+	for i := 1; i < len(keys); i++ {
+		k := keys[i]
+		j := i
+		for ; j > 0 && keyLess(k, keys[j-1]); j-- {
+			keys[j] = keys[j-1]
+		}
+		keys[j] = k
+	}
+}
+
+func keyLess(a, b slotKey) bool {
+	if a.start != b.start {
+		return a.start < b.start
+	}
+	if a.motifLieu != b.motifLieu {
+		return a.motifLieu < b.motifLieu
+	}
+	return a.agent < b.agent
 }
 
 // nanoSpan is a half-open interval in Unix nanoseconds.
@@ -467,7 +498,8 @@ func (s *searcher) plage(p *catalog.Plage) {
 			}
 			if o.item < 0 && len(s.keys) > n {
 				o.item = item
-				s.refs = append(s.refs, slotRef{motif: pl.motif, plage: p})
+				s.refs = append(s.refs, slotRef{motif: pl.motif, lieu: p.Lieu, agent: p.Agent,
+					loc: p.Organisation.Location, duration: pl.motif.Duration})
 			}
 		}
 	}
