@@ -80,13 +80,14 @@ func (d *Dataset) Fingerprint() string {
 
 // CachedStoreFile returns the path of a store file holding the dataset's
 // RDVs (WriteStore, records stamped at Params.Start), for benchmarks that
-// only read it: os.TempDir()/rdvsync-bench-<Fingerprint>.db, built on
-// first use (a million RDVs take minutes) and reused while the dataset is
-// the same. A file being built is written under another name and renamed
+// only read it: os.TempDir()/rdvsync-bench-<Fingerprint>-v<schema>.db,
+// built on first use (a million RDVs take minutes) and reused while the
+// dataset and the store's schema version are the same (a file migrated in
+// place would be larger than a new one). A file being built is written under another name and renamed
 // when complete, so an interrupted build is never reused. Delete the files
 // to reclaim the space (about 2 kB per RDV).
 func (d *Dataset) CachedStoreFile(ctx context.Context) (string, error) {
-	path := filepath.Join(os.TempDir(), "rdvsync-bench-"+d.Fingerprint()+".db")
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("rdvsync-bench-%s-v%d.db", d.Fingerprint(), store.SchemaVersion()))
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {

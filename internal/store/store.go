@@ -198,6 +198,10 @@ func (s *Store) Health(ctx context.Context) error {
 	})
 }
 
+// SchemaVersion is the schema version this rdvsync writes: a file of an
+// older version is migrated when opened.
+func SchemaVersion() int { return len(migrations) }
+
 // Stats are counts for readiness checks and logs.
 type Stats struct {
 	RDVs      int
