@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # VERSION: what `rdvsync version` and rdvsync_build_info report (default: the go command's VCS stamp)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test test-deps build lint check-docker bench fuzz check-config docker
+.PHONY: run test test-deps build lint check-docker bench bench-national fuzz check-config docker
 
 ## run: start the daemon on the example configuration (store and mail/SMS spools under data/)
 run:
@@ -53,9 +53,13 @@ build:
 check-config:
 	$(GO) run ./cmd/rdvsync check-config -config $(CONFIG)
 
-## bench: the benchmarks whose figures are in BENCHMARKS.md
+## bench: the benchmarks whose figures are in BENCHMARKS.md (bench-national: the national-size slot search, minutes)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/slots/ ./internal/store/
+	$(GO) test -run '^$$' -bench 'BenchmarkSlotSearch$$' -benchmem -benchtime 50x -count 3 ./internal/httpapi/
+
+bench-national:
+	$(GO) test -run '^$$' -bench 'BenchmarkSlotSearchNational' -benchmem -benchtime 10x -count 3 -timeout 60m ./internal/httpapi/
 
 docker:
 	docker build --build-arg VERSION=$(VERSION) -t rdvsync .

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"rdvsync/internal/store"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -83,5 +86,45 @@ func TestGenDatasetPassesCheckConfig(t *testing.T) {
 	}
 	if code, out, errOut := runCLI(t, "check-config", "-config", path); code != 0 || !strings.Contains(out, "40 agents") {
 		t.Fatalf("generated file: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// gen-dataset takes its sizes as flags, writes the RDVs into a new store
+// with -store, and refuses impossible shapes with the reason.
+func TestGenDatasetSizesAndStore(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "rdvsync.db")
+	code, out, errOut := runCLI(t, "gen-dataset", "-out", filepath.Join(dir, "d.yaml"), "-organisations", "4", "-agents", "40",
+		"-plages", "120", "-rdvs", "500", "-store", db)
+	if code != 0 || !strings.Contains(out, "4 organisations, 40 agents") || !strings.Contains(out, "500 RDVs") {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	st, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := st.Stats(context.Background())
+	st.Close()
+	if err != nil || stats.RDVs != 500 || stats.Usagers != 167 {
+		t.Fatalf("store holds %+v (%v), want 500 RDVs and 167 usagers", stats, err)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-agents", "10"}, "at least 200 agents are needed"},
+		{[]string{"-plages", "0"}, "-plages 0: must be at least 1"},
+		{[]string{"-rdvs", "10"}, "-rdvs needs -store"},
+		{[]string{"-organisations", "4", "-agents", "40", "-plages", "8", "-rdvs", "5000", "-store", filepath.Join(dir, "x.db")}, "of the 5000 RDVs asked fit"},
+		{[]string{"-organisations", "4", "-agents", "40", "-plages", "120", "-store", db}, "the file exists"},
+	} {
+		code, out, errOut := runCLI(t, append([]string{"gen-dataset", "-out", filepath.Join(dir, "e.yaml")}, c.args...)...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %s%s; want exit 2 saying %q", c.args, code, out, errOut, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.db")); err == nil {
+		t.Error("a refused shape left a store file")
 	}
 }

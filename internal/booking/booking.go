@@ -132,23 +132,18 @@ func (s *Service) committed() {
 
 // busy returns the slots.Busy of a read transaction: booked RDVs (but
 // ignoreRDVID, an RDV being moved) and external calendar busy times.
-func (s *Service) busy(tx *store.ReadTx, ignoreRDVID string) busyTx {
-	return busyTx{tx: tx, ignore: ignoreRDVID, external: s.externalBusy}
+func (s *Service) busy(tx *store.ReadTx, ignoreRDVID string) slots.Busy {
+	return joinBusy{txBusy{tx: tx, ignore: ignoreRDVID}, s.externalBusy}
 }
 
-// busyTx adapts a read transaction to slots.Busy.
-type busyTx struct {
-	tx       *store.ReadTx
-	ignore   string
-	external slots.Busy
+// txBusy adapts a read transaction to slots.Busy.
+type txBusy struct {
+	tx     *store.ReadTx
+	ignore string
 }
 
-func (b busyTx) AppendAgentBusy(dst []rdv.Interval, agentID string, from, to time.Time) []rdv.Interval {
-	dst = b.tx.AppendAgentBusyExcept(dst, agentID, from, to, b.ignore)
-	if b.external != nil {
-		dst = b.external.AppendAgentBusy(dst, agentID, from, to)
-	}
-	return dst
+func (b txBusy) AppendAgentBusy(dst []rdv.Interval, agentID string, from, to time.Time) []rdv.Interval {
+	return b.tx.AppendAgentBusyExcept(dst, agentID, from, to, b.ignore)
 }
 
 // SlotsRequest is a slot search as the API receives it, ids unresolved.
@@ -169,11 +164,7 @@ func (s *Service) Slots(ctx context.Context, caller Caller, req SlotsRequest) ([
 		return nil, err
 	}
 	var out []slots.Slot
-	err = s.store.View(ctx, func(tx *store.ReadTx) error {
-		q.Busy = s.busy(tx, "")
-		out = slots.Search(cat, q)
-		return nil
-	})
+	err = s.searchCommitted(ctx, &q, func() { out = slots.Search(cat, q) })
 	return out, err
 }
 
@@ -188,12 +179,52 @@ func (s *Service) NextSlot(ctx context.Context, caller Caller, req SlotsRequest)
 		out slots.Slot
 		ok  bool
 	)
-	err = s.store.View(ctx, func(tx *store.ReadTx) error {
-		q.Busy = s.busy(tx, "")
-		out, ok = slots.Next(cat, q)
-		return nil
-	})
+	err = s.searchCommitted(ctx, &q, func() { out, ok = slots.Next(cat, q) })
 	return out, ok, err
+}
+
+// committedBusy is implemented by *store.Store: the agents' busy times as
+// committed, from an in-memory read model kept fresh by every commit.
+type committedBusy interface {
+	Busy() *store.BusyReader
+}
+
+var _ committedBusy = (*store.Store)(nil)
+
+// searchCommitted runs search with q.Busy set to the booked RDVs as last
+// committed (and external busy times). A search only offers slots: the
+// booking re-checks its slot in its write transaction, so reading the read
+// model rather than a transaction gives up nothing; a store without one
+// is read in a transaction.
+func (s *Service) searchCommitted(ctx context.Context, q *slots.Query, search func()) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cb, ok := s.store.(committedBusy)
+	if !ok {
+		return s.store.View(ctx, func(tx *store.ReadTx) error {
+			q.Busy = s.busy(tx, "")
+			search()
+			return nil
+		})
+	}
+	r := cb.Busy()
+	q.Busy = joinBusy{r, s.externalBusy}
+	search()
+	return r.Err()
+}
+
+// joinBusy is booked RDVs plus external calendar busy times.
+type joinBusy struct {
+	booked, external slots.Busy
+}
+
+func (b joinBusy) AppendAgentBusy(dst []rdv.Interval, agentID string, from, to time.Time) []rdv.Interval {
+	dst = b.booked.AppendAgentBusy(dst, agentID, from, to)
+	if b.external != nil {
+		dst = b.external.AppendAgentBusy(dst, agentID, from, to)
+	}
+	return dst
 }
 
 // query resolves and checks a slot search.

@@ -9,7 +9,6 @@ import (
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/rdv"
 	"rdvsync/internal/slots"
-	"rdvsync/internal/store"
 )
 
 // ErrNoSlot says no slot of the motif is free within its booking horizon
@@ -96,8 +95,7 @@ func (s *Service) firstSlot(ctx context.Context, caller Caller, req BookRequest,
 		out   slots.Slot
 		found bool
 	)
-	err := s.store.View(ctx, func(tx *store.ReadTx) error {
-		q.Busy = s.busy(tx, "")
+	err := s.searchCommitted(ctx, &q, func() {
 		for d := from; d <= last && !found; d = d.AddDays(slots.MaxWindowDays) {
 			q.From, q.To = d, min(d.AddDays(slots.MaxWindowDays-1), last)
 			for _, sl := range slots.Search(cat, q) {
@@ -107,7 +105,6 @@ func (s *Service) firstSlot(ctx context.Context, caller Caller, req BookRequest,
 				}
 			}
 		}
-		return nil
 	})
 	return out, found, err
 }

@@ -44,6 +44,10 @@ type Service struct {
 type Lieu struct {
 	ID, Name, Address string
 	Organisation      *Organisation
+	// Rank is the position of ID among the catalogue's lieu ids in byte
+	// order, from 1: comparing ranks compares ids without reading strings
+	// (the slot engine sorts thousands of slots by id).
+	Rank int32
 }
 
 type Motif struct {
@@ -58,6 +62,8 @@ type Motif struct {
 	SectorisationLevel  rdv.SectorisationLevel
 	Instructions        string
 	CancellableByUsager bool
+	// Rank is the position of ID among the motif ids in byte order (see Lieu.Rank).
+	Rank int32
 	// Plages are the plages d'ouverture that offer this motif.
 	Plages []*Plage
 	// Lieux are the distinct lieux of those plages, in configuration order.
@@ -72,7 +78,9 @@ type Agent struct {
 	Calendar                       *config.Calendar // nil: no external calendar
 	Plages                         []*Plage
 	Absences                       []*Absence
-	tokenSHA256                    [32]byte
+	// Rank is the position of ID among the agent ids in byte order (see Lieu.Rank).
+	Rank        int32
+	tokenSHA256 [32]byte
 }
 
 // Recurrence repeats a plage or an absence. A nil *Recurrence is a single day.
@@ -231,6 +239,15 @@ func isFrenchHoliday(d rdv.Date) bool {
 	return false
 }
 
+// rank sets each item's rank: its position, from 1, in id order.
+func rank[T any](items []T, id func(T) string, set func(T, int32)) {
+	sorted := slices.Clone(items)
+	slices.SortFunc(sorted, func(a, b T) int { return strings.Compare(id(a), id(b)) })
+	for i, x := range sorted {
+		set(x, int32(i+1))
+	}
+}
+
 // Build resolves a validated configuration into a snapshot.
 func Build(f *config.File) (*Catalog, error) {
 	c := &Catalog{
@@ -339,6 +356,9 @@ func Build(f *config.File) (*Catalog, error) {
 		x.Territory.Sectors = append(x.Territory.Sectors, x)
 		c.Sectors = append(c.Sectors, x)
 	}
+	rank(c.Lieux, func(l *Lieu) string { return l.ID }, func(l *Lieu, r int32) { l.Rank = r })
+	rank(c.Motifs, func(m *Motif) string { return m.ID }, func(m *Motif, r int32) { m.Rank = r })
+	rank(c.Agents, func(a *Agent) string { return a.ID }, func(a *Agent, r int32) { a.Rank = r })
 	if c.frHolidays {
 		now := time.Now().Year()
 		c.holidayYears = [2]int{now - 2, now + 5}

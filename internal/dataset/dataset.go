@@ -153,35 +153,79 @@ func (g *gen) printf(format string, args ...any) { fmt.Fprintf(&g.buf, format, a
 
 func q(s string) string { return strconv.Quote(s) }
 
-// Generate builds the dataset of seed and p. It panics when p cannot give
-// every organisation an agent and a motif of every service (Agents and
-// MotifsPerOrganisation below Organisations×Services and Services), or if
-// the generated configuration does not validate, which would be a bug here.
+// Generate builds the dataset of seed and p, and panics where New returns
+// an error: for tests and benchmarks, whose parameters are fixed.
 func Generate(seed int64, p Params) *Dataset {
+	d, err := New(seed, p)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// New builds the dataset of seed and p. It refuses shapes it cannot
+// generate: a negative size, fewer agents than organisations × services
+// (every organisation has an agent of every service), no more motifs per
+// organisation than services, more than maxZones sector zones, or more RDVs
+// than the plages hold over Params.Months.
+func New(seed int64, p Params) (*Dataset, error) {
 	p = p.withDefaults()
 	p.Services = min(p.Services, len(serviceNames))
-	if p.Agents < p.Organisations*p.Services || p.MotifsPerOrganisation < p.Services {
-		panic(fmt.Sprintf("dataset: %d agents and %d motifs per organisation cannot cover %d organisations × %d services",
-			p.Agents, p.MotifsPerOrganisation, p.Organisations, p.Services))
+	if err := p.check(); err != nil {
+		return nil, err
 	}
 	g := &gen{p: p, rng: rand.New(rand.NewPCG(uint64(seed), 0x7264767379_6e63))}
 	sparse := g.writeYAML()
 	f, err := config.Parse("dataset.yaml", g.buf.Bytes())
 	if err != nil {
-		panic(fmt.Sprintf("dataset: generated configuration is invalid:\n%v", err))
+		return nil, fmt.Errorf("dataset: bug: generated configuration is invalid:\n%v", err)
 	}
 	cat, err := catalog.Build(f)
 	if err != nil {
-		panic(fmt.Sprintf("dataset: %v", err))
+		return nil, fmt.Errorf("dataset: bug: %v", err)
 	}
 	d := &Dataset{Params: p, Catalog: cat, SparseMotif: sparse.motif, yaml: bytes.Clone(g.buf.Bytes())}
 	d.RDVs = g.book(cat, sparse.plage)
+	if len(d.RDVs) < p.RDVs {
+		return nil, fmt.Errorf("dataset: only %d of the %d RDVs asked fit in %d plages over %d months: ask fewer RDVs, or more plages or months",
+			len(d.RDVs), p.RDVs, p.Plages, p.Months)
+	}
 	d.Busy = slots.NewMemBusy()
 	for _, r := range d.RDVs {
 		d.Busy.Add(r.AgentID, rdv.Interval{Start: r.Start, End: r.End})
 	}
 	d.Busy.Sort()
-	return d
+	return d, nil
+}
+
+// maxZones is the most sector zones the generator makes distinct (city
+// codes 62000–62999).
+const maxZones = 1000
+
+// check refuses the shapes New cannot generate (p has its defaults).
+func (p Params) check() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"organisations", p.Organisations}, {"agents", p.Agents}, {"services", p.Services}, {"motifs per organisation", p.MotifsPerOrganisation},
+		{"plages", p.Plages}, {"absences", p.Absences}, {"zones", p.Zones}, {"RDVs", p.RDVs}, {"months", p.Months}} {
+		if f.v < 0 {
+			return fmt.Errorf("dataset: %d %s: must not be negative", f.v, f.name)
+		}
+	}
+	switch {
+	case p.Agents < p.Organisations*p.Services:
+		return fmt.Errorf("dataset: %d agents cannot give each of %d organisations an agent of each of its %d services: at least %d agents are needed",
+			p.Agents, p.Organisations, p.Services, p.Organisations*p.Services)
+	case p.MotifsPerOrganisation <= p.Services:
+		// One more: the monthly permanence (SparseMotif) is offered by
+		// its own plage only.
+		return fmt.Errorf("dataset: %d motifs per organisation cannot cover %d services and the monthly permanence: at least %d are needed",
+			p.MotifsPerOrganisation, p.Services, p.Services+1)
+	case p.Zones > maxZones:
+		return fmt.Errorf("dataset: %d sector zones: at most %d are generated", p.Zones, maxZones)
+	}
+	return nil
 }
 
 func orgID(o int) string          { return fmt.Sprintf("org%02d", o+1) }

@@ -3,6 +3,7 @@ package dataset_test
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,31 @@ func TestSparseMotif(t *testing.T) {
 	// booked full, 18 March is free.
 	if want := "2027-03-18T09:00:00+01:00"; !ok || s.Start.Format(time.RFC3339) != want {
 		t.Errorf("next slot of the sparse motif: %s, %v; want %s", s.Start.Format(time.RFC3339), ok, want)
+	}
+}
+
+// New refuses the shapes it cannot generate, saying why, instead of
+// panicking or quietly generating less.
+func TestNewRefusesImpossibleShapes(t *testing.T) {
+	small := dataset.Params{Organisations: 4, Agents: 40, Plages: 120, Zones: 60, RDVs: 2000}
+	for _, c := range []struct {
+		name string
+		edit func(*dataset.Params)
+		want string
+	}{
+		{"too few agents", func(p *dataset.Params) { p.Agents = 19 }, "at least 20 agents are needed"},
+		{"too few motifs", func(p *dataset.Params) { p.MotifsPerOrganisation = 5 }, "at least 6 are needed"},
+		{"negative", func(p *dataset.Params) { p.Plages = -1 }, "-1 plages: must not be negative"},
+		{"too many zones", func(p *dataset.Params) { p.Zones = 1001 }, "at most 1000"},
+		{"more RDVs than the plages hold", func(p *dataset.Params) { p.Plages, p.RDVs = 8, 5000 }, "of the 5000 RDVs asked fit in 8 plages over 6 months"},
+	} {
+		p := small
+		c.edit(&p)
+		if _, err := dataset.New(1, p); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want it to say %q", c.name, err, c.want)
+		}
+	}
+	if _, err := dataset.New(1, small); err != nil {
+		t.Errorf("a possible shape: %v", err)
 	}
 }

@@ -130,7 +130,7 @@ func (a *API) handleSlots(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, NewSlotsResponse(found))
+	writeSlots(w, found)
 }
 
 func (a *API) handleNextSlot(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package slots_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -61,24 +62,26 @@ func BenchmarkSearchMotifLieuWeek(b *testing.B) {
 }
 
 // (b) "Élargir votre recherche": every prescription-open motif of one
-// service in the whole territory for a week, as an agent sees it (one slot
-// per free agent) and as the public sees it.
-func BenchmarkSearchElargirWeek(b *testing.B) {
+// service in the whole territory for a week and for 28 days, as an agent
+// sees it (one slot per free agent) and as the public sees it.
+func BenchmarkSearchElargir(b *testing.B) {
 	d := benchDataset()
 	cat := d.Catalog
 	caller := cat.Organisations[0].Agents[0]
-	q := slots.Query{Service: caller.Services[0], Territory: cat.Organisations[0].Territory, Caller: caller,
-		From: d.Params.Start, To: d.Params.Start.AddDays(6), Now: benchNow(d), Busy: d.Busy}
-	b.Run("agent", func(b *testing.B) {
-		q := q
-		q.AgentView = true
-		runSearch(b, cat, q)
-	})
-	b.Run("public", func(b *testing.B) {
-		q := q
-		q.Caller = nil
-		runSearch(b, cat, q)
-	})
+	for _, days := range []int{7, 28} {
+		q := slots.Query{Service: caller.Services[0], Territory: cat.Organisations[0].Territory, Caller: caller,
+			From: d.Params.Start, To: d.Params.Start.AddDays(days - 1), Now: benchNow(d), Busy: d.Busy}
+		b.Run(fmt.Sprintf("%dd/agent", days), func(b *testing.B) {
+			q := q
+			q.AgentView = true
+			runSearch(b, cat, q)
+		})
+		b.Run(fmt.Sprintf("%dd/public", days), func(b *testing.B) {
+			q := q
+			q.Caller = nil
+			runSearch(b, cat, q)
+		})
+	}
 }
 
 // (c) Next availability of a motif open one morning a month whose next two

@@ -10,7 +10,9 @@ package slots
 
 import (
 	"cmp"
+	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"rdvsync/internal/catalog"
@@ -110,22 +112,21 @@ func Motifs(cat *catalog.Catalog, q *Query) []*catalog.Motif {
 // start).
 func Search(cat *catalog.Catalog, q Query) []Slot {
 	s := newSearcher(cat, &q)
-	var out []Slot
-	for _, m := range Motifs(cat, &q) {
-		out = s.motif(out, m, q.From, q.To)
-	}
-	return finish(out, q.AgentView)
+	defer s.release()
+	s.collect(Motifs(cat, &q), q.From, q.To)
+	return s.finish(q.AgentView)
 }
 
 // Next returns the first slot from now within NextHorizon (or the motif's
 // max booking delay for non-agents), searching week by week. Like Search, a
 // public result has no agent.
 func Next(cat *catalog.Catalog, q Query) (Slot, bool) {
-	s := newSearcher(cat, &q)
 	motifs := Motifs(cat, &q)
 	if len(motifs) == 0 {
 		return Slot{}, false
 	}
+	s := newSearcher(cat, &q)
+	defer s.release()
 	horizon := q.Now.Add(NextHorizon)
 	if !q.AgentView {
 		latest := q.Now
@@ -140,25 +141,20 @@ func Next(cat *catalog.Catalog, q Query) (Slot, bool) {
 	// zone's "today" is missed.
 	from := rdv.DateOf(q.Now.UTC()).AddDays(-1)
 	last := rdv.DateOf(horizon.UTC()).AddDays(1)
-	var buf []Slot
 	for d := from; d <= last; d = d.AddDays(7) {
 		to := min(d.AddDays(6), last)
-		buf = buf[:0]
-		for _, m := range motifs {
-			buf = s.motif(buf, m, d, to)
-		}
-		if len(buf) == 0 {
+		s.keys, s.refs = s.keys[:0], s.refs[:0]
+		s.collect(motifs, d, to)
+		if len(s.keys) == 0 {
 			continue
 		}
 		// Windows are local days: an organisation further east may start a
 		// later day before this one ends. Zones are less than two days
 		// apart, so two more days settle which slot comes first.
 		if to < last {
-			for _, m := range motifs {
-				buf = s.motif(buf, m, to.AddDays(1), min(to.AddDays(2), last))
-			}
+			s.collect(motifs, to.AddDays(1), min(to.AddDays(2), last))
 		}
-		best := slices.MinFunc(buf, compareSlots)
+		best := s.slot(slices.MinFunc(s.keys, compareKeys), true)
 		if best.Start.After(horizon) {
 			break
 		}
@@ -170,70 +166,262 @@ func Next(cat *catalog.Catalog, q Query) (Slot, bool) {
 	return Slot{}, false
 }
 
-func compareSlots(a, b Slot) int {
-	if c := a.Start.Compare(b.Start); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Motif.ID, b.Motif.ID); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(lieuID(a.Lieu), lieuID(b.Lieu)); c != 0 {
-		return c
-	}
-	return cmp.Compare(agentID(a.Agent), agentID(b.Agent))
+// slotKey is a candidate slot as the search sorts it: its start and the
+// ranks of its motif, lieu and agent (catalog ids in byte order, 0 for
+// none), and where its motif and plage are in searcher.refs. Sorting these
+// 24-byte keys, free of pointers, instead of Slot values is what keeps a
+// territory-wide search cheap: the sort compares integers and moves no
+// pointer the garbage collector must hear about.
+type slotKey struct {
+	start       int64 // Unix nanoseconds
+	motifLieu   uint64
+	agent, item uint32
 }
 
-func lieuID(l *catalog.Lieu) string {
-	if l == nil {
-		return ""
-	}
-	return l.ID
+// slotRef is what a key stands for.
+type slotRef struct {
+	// What a slot shows, copied here so that materialising tens of
+	// thousands of slots reads this slice rather than chasing pointers
+	// across the catalogue.
+	motif    *catalog.Motif
+	lieu     *catalog.Lieu
+	agent    *catalog.Agent
+	loc      *time.Location
+	duration time.Duration
 }
 
-func agentID(a *catalog.Agent) string {
-	if a == nil {
-		return ""
+func compareKeys(a, b slotKey) int {
+	if c := cmp.Compare(a.start, b.start); c != 0 {
+		return c
 	}
-	return a.ID
+	if c := cmp.Compare(a.motifLieu, b.motifLieu); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.agent, b.agent)
 }
 
-// finish sorts and removes duplicates: in the public view, the same start
-// offered by several agents (or plages) is one slot.
-func finish(out []Slot, agentView bool) []Slot {
+// sameSlot reports whether two sorted keys are one result slot.
+func sameSlot(a, b slotKey) bool {
+	return a.start == b.start && a.motifLieu == b.motifLieu && a.agent == b.agent
+}
+
+// slot materialises a key; the agent is left out unless agentView.
+func (s *searcher) slot(k slotKey, agentView bool) Slot {
+	r := &s.refs[k.item]
+	start := time.Unix(0, k.start).In(r.loc)
+	sl := Slot{Start: start, End: start.Add(r.duration), Motif: r.motif, Lieu: r.lieu}
+	if agentView {
+		sl.Agent = r.agent
+	}
+	return sl
+}
+
+// finish sorts the candidates and removes duplicates: in the public view,
+// the same start offered by several agents (or plages) is one slot.
+func (s *searcher) finish(agentView bool) []Slot {
 	if !agentView {
-		for i := range out {
-			out[i].Agent = nil
+		for i := range s.keys {
+			s.keys[i].agent = 0
 		}
 	}
-	slices.SortFunc(out, compareSlots)
-	return slices.CompactFunc(out, func(a, b Slot) bool { return compareSlots(a, b) == 0 })
+	s.sortKeys()
+	s.keys = slices.CompactFunc(s.keys, sameSlot)
+	if len(s.keys) == 0 {
+		return nil
+	}
+	out := make([]Slot, len(s.keys))
+	for i, k := range s.keys {
+		out[i] = s.slot(k, agentView)
+	}
+	return out
 }
 
-// occurrence identifies one day of one plage.
-type occurrence struct {
-	plage *catalog.Plage
-	day   rdv.Date
+// sortKeys sorts s.keys as slices.SortFunc(s.keys, compareKeys) would,
+// in about linear time: a counting pass distributes the keys into buckets
+// of bucketWidth by start, and only each bucket, a handful of keys, is then
+// compared. A month of a national territory's élargir is some 60 000
+// keys; a comparison sort of those alone took longer than the search's
+// target.
+func (s *searcher) sortKeys() {
+	const (
+		bucketWidth = int64(5 * time.Minute)
+		maxBuckets  = 1 << 16 // 227 days of 5 minutes: any window (31 days) and Next (9)
+	)
+	keys := s.keys
+	if len(keys) < 256 {
+		slices.SortFunc(keys, compareKeys)
+		return
+	}
+	lo, hi := keys[0].start, keys[0].start
+	for _, k := range keys {
+		lo, hi = min(lo, k.start), max(hi, k.start)
+	}
+	n := (hi-lo)/bucketWidth + 1
+	if n > maxBuckets {
+		slices.SortFunc(keys, compareKeys)
+		return
+	}
+	// ends[b+1] counts bucket b, then the prefix sums make ends[b] the
+	// offset of bucket b; placing the keys moves it to the bucket's end.
+	ends := slices.Grow(s.ends[:0], int(n)+1)[:n+1]
+	clear(ends)
+	for _, k := range keys {
+		ends[(k.start-lo)/bucketWidth+1]++
+	}
+	for b := 1; b <= int(n); b++ {
+		ends[b] += ends[b-1]
+	}
+	sorted := slices.Grow(s.spare[:0], len(keys))[:len(keys)]
+	for _, k := range keys {
+		b := (k.start - lo) / bucketWidth
+		sorted[ends[b]] = k
+		ends[b]++
+	}
+	start := int32(0)
+	for _, end := range ends[:n] {
+		switch bucket := sorted[start:end]; {
+		case len(bucket) > 48:
+			slices.SortFunc(bucket, compareKeys)
+		case len(bucket) > 1:
+			insertionSort(bucket)
+		}
+		start = end
+	}
+	s.keys, s.spare, s.ends = sorted, keys, ends
 }
 
-// searcher carries what one search computes once: the sectorisation match
-// and the free ranges of each plage occurrence, shared by every motif the
-// plage offers.
+// insertionSort sorts a bucket's few keys, with the comparison inlined:
+// they share the start's 5 minutes and mostly the start itself.
+func insertionSort(keys []slotKey) {
+	for i := 1; i < len(keys); i++ {
+		k := keys[i]
+		j := i
+		for ; j > 0 && keyLess(k, keys[j-1]); j-- {
+			keys[j] = keys[j-1]
+		}
+		keys[j] = k
+	}
+}
+
+func keyLess(a, b slotKey) bool {
+	if a.start != b.start {
+		return a.start < b.start
+	}
+	if a.motifLieu != b.motifLieu {
+		return a.motifLieu < b.motifLieu
+	}
+	return a.agent < b.agent
+}
+
+// nanoSpan is a half-open interval in Unix nanoseconds.
+type nanoSpan struct{ start, end int64 }
+
+// searcher carries one search: its sectorisation match, the plan of each
+// motif it covers, and the candidate slots. Its buffers are reused from
+// search to search (searchers).
 type searcher struct {
 	cat    *catalog.Catalog
 	q      *Query
 	sector sector.Match
-	free   map[occurrence][]rdv.Interval
+	// now is q.Now; a range that has already begun starts at nowUp,
+	// now rounded up to the next 5 minutes.
+	now, nowUp int64
+	// plans holds the motifs being searched; planOf[m.Rank] is the index
+	// in plans of motif m, plus one (0: not searched).
+	plans  []motifPlan
+	planOf []int32
+	// seen marks the plages already walked by collect.
+	seen   map[*catalog.Plage]bool
+	offers []plageOffer
+	spans  []nanoSpan
 	busy   []rdv.Interval
+	keys   []slotKey
+	refs   []slotRef
+	// spare and ends are sortKeys' buffers.
+	spare []slotKey
+	ends  []int32
 }
+
+// motifPlan is one motif of the search: the days it may have slots on, and
+// its cutter (booking delays).
+type motifPlan struct {
+	motif    *catalog.Motif
+	from, to rdv.Date
+	cut      cutter
+}
+
+// plageOffer is a searched motif of the plage being walked, and the item
+// (refs index) of its slots there, -1 before the first.
+type plageOffer struct {
+	plan, item int32
+}
+
+var searchers = sync.Pool{New: func() any { return &searcher{seen: map[*catalog.Plage]bool{}} }}
 
 func newSearcher(cat *catalog.Catalog, q *Query) *searcher {
-	return &searcher{cat: cat, q: q, sector: sector.Locate(cat, q.Address), free: map[occurrence][]rdv.Interval{}}
+	s := searchers.Get().(*searcher)
+	s.cat, s.q, s.sector = cat, q, sector.Locate(cat, q.Address)
+	s.now, s.nowUp = q.Now.UnixNano(), roundUp(q.Now, 5*time.Minute).UnixNano()
+	return s
 }
 
-func (s *searcher) motif(out []Slot, m *catalog.Motif, from, to rdv.Date) []Slot {
+// release returns the searcher to the pool. Results never point into its
+// buffers. Buffers grown by an exceptionally large search are dropped
+// rather than kept for ever.
+func (s *searcher) release() {
+	const keep = 1 << 18
+	if cap(s.keys) > keep || cap(s.spare) > keep {
+		return
+	}
+	s.cat, s.q, s.sector = nil, nil, sector.Match{}
+	clear(s.plans)
+	s.plans = s.plans[:0]
+	clear(s.seen)
+	s.spans, s.busy = s.spans[:0], s.busy[:0]
+	s.keys = s.keys[:0]
+	clear(s.refs)
+	s.refs = s.refs[:0]
+	searchers.Put(s)
+}
+
+// collect appends the candidate slots of motifs on days from..to. It walks
+// each plage once, however many of the motifs it offers ("élargir" covers
+// a service's motifs, most plages offer several): its occurrences and free
+// ranges are computed once and cut for each motif.
+func (s *searcher) collect(motifs []*catalog.Motif, from, to rdv.Date) {
+	s.plans = s.plans[:0]
+	if n := len(s.cat.Motifs) + 1; cap(s.planOf) < n {
+		s.planOf = make([]int32, n)
+	} else {
+		s.planOf = s.planOf[:n]
+		clear(s.planOf)
+	}
+	for _, m := range motifs {
+		if p, ok := s.plan(m, from, to); ok {
+			s.plans = append(s.plans, p)
+			s.planOf[m.Rank] = int32(len(s.plans))
+		}
+	}
+	clear(s.seen)
+	for _, m := range motifs {
+		if s.planOf[m.Rank] == 0 {
+			continue
+		}
+		for _, p := range m.Plages {
+			if !s.seen[p] {
+				s.seen[p] = true
+				s.plage(p)
+			}
+		}
+	}
+}
+
+// plan prepares motif m for days from..to; false when it can have no slot
+// (sectorisation, booking delays).
+func (s *searcher) plan(m *catalog.Motif, from, to rdv.Date) (motifPlan, bool) {
 	q := s.q
 	if !s.sector.AllowsMotif(m) {
-		return out
+		return motifPlan{}, false
 	}
 	earliest, latest := q.Now, time.Time{}
 	if !q.AgentView {
@@ -244,48 +432,107 @@ func (s *searcher) motif(out []Slot, m *catalog.Motif, from, to rdv.Date) []Slot
 	if d := rdv.DateOf(earliest.In(loc)); d > from {
 		from = d
 	}
+	latestNanos := int64(math.MaxInt64)
 	if !latest.IsZero() {
 		if d := rdv.DateOf(latest.In(loc)); d < to {
 			to = d
 		}
+		latestNanos = latest.UnixNano()
 	}
-	for _, p := range m.Plages {
-		if (q.Lieu != nil && p.Lieu != q.Lieu) || (q.Agent != nil && p.Agent != q.Agent) {
-			continue
-		}
-		if !s.sector.AllowsAgent(m, p.Agent) {
-			continue
-		}
-		for d := from; d <= to; d++ {
-			if !p.Recurrence.Occurs(p.FirstDay, d) {
-				continue
-			}
-			for _, r := range s.freeRanges(p, d) {
-				out = cut(out, r, m, p, q.Now, earliest, latest)
-			}
-		}
-	}
-	return out
+	return motifPlan{motif: m, from: from, to: to, cut: cutter{now: s.now, nowUp: s.nowUp, earliest: earliest.UnixNano(),
+		latest: latestNanos, dur: int64(m.Duration), motifLieu: uint64(uint32(m.Rank)) << 32}}, from <= to
 }
 
-// cut appends the back-to-back slots of m in the free range r. A range that
-// starts before now starts at now rounded up to the next 5 minutes. Slots
-// are in the organisation's zone whatever zone now and the busy intervals
-// (which may end a range) are given in.
-func cut(out []Slot, r rdv.Interval, m *catalog.Motif, p *catalog.Plage, now, earliest, latest time.Time) []Slot {
-	start := r.Start
-	if start.Before(now) {
-		start = roundUp(now, 5*time.Minute)
+// plage appends the candidate slots of plage p for every searched motif it
+// offers.
+func (s *searcher) plage(p *catalog.Plage) {
+	q := s.q
+	if (q.Lieu != nil && p.Lieu != q.Lieu) || (q.Agent != nil && p.Agent != q.Agent) {
+		return
 	}
-	start = start.In(p.Organisation.Location)
-	for t := start; !t.Add(m.Duration).After(r.End); t = t.Add(m.Duration) {
-		if t.Before(earliest) {
+	offers := s.offers[:0]
+	var from, to rdv.Date
+	for _, m := range p.Motifs {
+		i := s.planOf[m.Rank]
+		if i == 0 || !s.sector.AllowsAgent(m, p.Agent) {
 			continue
 		}
-		if !latest.IsZero() && t.After(latest) {
-			break
+		pl := &s.plans[i-1]
+		if len(offers) == 0 || pl.from < from {
+			from = pl.from
 		}
-		out = append(out, Slot{Start: t, End: t.Add(m.Duration), Motif: m, Lieu: p.Lieu, Agent: p.Agent})
+		if len(offers) == 0 || pl.to > to {
+			to = pl.to
+		}
+		offers = append(offers, plageOffer{plan: i - 1, item: -1})
+	}
+	s.offers = offers
+	if len(offers) == 0 {
+		return
+	}
+	lieu, agent := uint64(lieuRank(p.Lieu)), uint32(p.Agent.Rank)
+	for d := from; d <= to; d++ {
+		if !p.Recurrence.Occurs(p.FirstDay, d) {
+			continue
+		}
+		free := s.freeRanges(p, d)
+		if len(free) == 0 {
+			continue
+		}
+		for k := range offers {
+			o := &offers[k]
+			pl := &s.plans[o.plan]
+			if d < pl.from || d > pl.to {
+				continue
+			}
+			c := pl.cut
+			c.motifLieu |= lieu
+			c.agent = agent
+			item := o.item
+			if item < 0 {
+				item = int32(len(s.refs)) // recorded below once a slot refers to it
+			}
+			n := len(s.keys)
+			for _, r := range free {
+				s.keys = c.cut(s.keys, r, uint32(item))
+			}
+			if o.item < 0 && len(s.keys) > n {
+				o.item = item
+				s.refs = append(s.refs, slotRef{motif: pl.motif, lieu: p.Lieu, agent: p.Agent,
+					loc: p.Organisation.Location, duration: pl.motif.Duration})
+			}
+		}
+	}
+}
+
+func lieuRank(l *catalog.Lieu) uint32 {
+	if l == nil {
+		return 0
+	}
+	return uint32(l.Rank)
+}
+
+// cutter cuts the free ranges of one plage into the slots of one motif.
+type cutter struct {
+	now, nowUp, earliest, latest, dur int64
+	motifLieu                         uint64
+	agent                             uint32
+}
+
+// cut appends the back-to-back slots in the free range r. A range that
+// starts before now starts at now rounded up to the next 5 minutes. Slots
+// before earliest are skipped, those after latest cut off.
+func (c *cutter) cut(out []slotKey, r nanoSpan, item uint32) []slotKey {
+	start := r.start
+	if start < c.now {
+		start = c.nowUp
+	}
+	if start < c.earliest {
+		// Jump to the first slot at or after earliest on this range's grid.
+		start += (c.earliest - start + c.dur - 1) / c.dur * c.dur
+	}
+	for t := start; t+c.dur <= r.end && t <= c.latest; t += c.dur {
+		out = append(out, slotKey{start: t, motifLieu: c.motifLieu, agent: c.agent, item: item})
 	}
 	return out
 }
@@ -299,13 +546,10 @@ func roundUp(t time.Time, step time.Duration) time.Time {
 }
 
 // freeRanges returns the parts of plage p on day d during which its agent
-// is neither absent nor busy; none on a holiday.
-func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date) []rdv.Interval {
-	key := occurrence{p, d}
-	if r, ok := s.free[key]; ok {
-		return r
-	}
-	var free []rdv.Interval
+// is neither absent nor busy; none on a holiday. The result is valid until
+// the next call.
+func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date) []nanoSpan {
+	s.spans = s.spans[:0]
 	loc := p.Organisation.Location
 	open := span(d, p.Start, p.End, loc)
 	if open.Start.Before(open.End) && !s.cat.IsHoliday(p.Organisation.Territory, d) {
@@ -314,11 +558,10 @@ func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date) []rdv.Interval {
 		if s.q.Busy != nil {
 			busy = s.q.Busy.AppendAgentBusy(busy, p.Agent.ID, open.Start, open.End)
 		}
-		free = subtract(open, busy)
+		s.spans = subtract(s.spans, open, busy)
 		s.busy = busy
 	}
-	s.free[key] = free
-	return free
+	return s.spans
 }
 
 // appendAbsences appends the absences of agent that overlap open. An
@@ -340,33 +583,26 @@ func appendAbsences(dst []rdv.Interval, agent *catalog.Agent, d rdv.Date, loc *t
 	return dst
 }
 
-// subtract returns open minus the union of busy (in any order).
-func subtract(open rdv.Interval, busy []rdv.Interval) []rdv.Interval {
+// subtract appends to dst open minus the union of busy (in any order).
+func subtract(dst []nanoSpan, open rdv.Interval, busy []rdv.Interval) []nanoSpan {
+	lo, hi := open.Start.UnixNano(), open.End.UnixNano()
 	if len(busy) == 0 {
-		return []rdv.Interval{open}
+		return append(dst, nanoSpan{lo, hi})
 	}
 	slices.SortFunc(busy, func(a, b rdv.Interval) int { return a.Start.Compare(b.Start) })
-	var free []rdv.Interval
-	cur := open.Start
+	cur := lo
 	for _, b := range busy {
-		if !b.End.After(cur) {
+		bs, be := b.Start.UnixNano(), b.End.UnixNano()
+		if be <= cur {
 			continue
 		}
-		if b.Start.After(cur) {
-			end := b.Start
-			if end.After(open.End) {
-				end = open.End
-			}
-			if end.After(cur) {
-				free = append(free, rdv.Interval{Start: cur, End: end})
-			}
+		if end := min(bs, hi); end > cur {
+			dst = append(dst, nanoSpan{cur, end})
 		}
-		if b.End.After(cur) {
-			cur = b.End
-		}
-		if !cur.Before(open.End) {
-			return free
+		cur = be
+		if cur >= hi {
+			return dst
 		}
 	}
-	return append(free, rdv.Interval{Start: cur, End: open.End})
+	return append(dst, nanoSpan{cur, hi})
 }

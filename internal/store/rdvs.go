@@ -227,6 +227,7 @@ func (tx *Tx) indexRDV(r *rdv.RDV) error {
 		if err := busy.Put(key, end); err != nil {
 			return fmt.Errorf("agent_busy/%s: %w", agentID, err)
 		}
+		tx.busyChanged(agentID)
 	}
 	return nil
 }
@@ -244,6 +245,7 @@ func (tx *Tx) unindexRDV(r *rdv.RDV) error {
 			if err := busy.Delete(key); err != nil {
 				return fmt.Errorf("agent_busy/%s: %w", agentID, err)
 			}
+			tx.busyChanged(agentID)
 		}
 	}
 	return nil

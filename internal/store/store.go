@@ -43,6 +43,8 @@ type Store struct {
 	logger *slog.Logger
 	// damage is the first ErrDamaged a transaction met, for Health.
 	damage atomic.Pointer[error]
+	// busy is the in-memory read model of agent_busy (busyindex.go).
+	busy *busyIndex
 }
 
 // Open opens or creates the database at path, creating its parent directory,
@@ -88,7 +90,7 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s: open: %w", path, err)
 	}
-	s := &Store{db: db, commit: &committer{db: db, path: path}, path: path, logger: logger}
+	s := &Store{db: db, commit: &committer{db: db, path: path}, path: path, logger: logger, busy: newBusyIndex()}
 	from, to, err := s.migrate(migs)
 	if err == nil {
 		// Read every page once now: a damaged file is refused at start
@@ -154,7 +156,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	var fnErr error
 	err := guard(s.path, "write", func() error {
 		return s.commit.update(ctx, func(btx *bolt.Tx) error {
-			fnErr = fn(&Tx{ReadTx: ReadTx{btx: btx}})
+			fnErr = fn(&Tx{ReadTx: ReadTx{btx: btx, busyIdx: s.busy}})
 			return fnErr
 		})
 	})
@@ -196,6 +198,10 @@ func (s *Store) Health(ctx context.Context) error {
 	})
 }
 
+// SchemaVersion is the schema version this rdvsync writes: a file of an
+// older version is migrated when opened.
+func SchemaVersion() int { return len(migrations) }
+
 // Stats are counts for readiness checks and logs.
 type Stats struct {
 	RDVs      int
@@ -224,6 +230,9 @@ type ReadTx struct {
 	// maxDur caches meta/max_rdv_duration once loaded is set.
 	maxDur time.Duration
 	loaded bool
+	// busyIdx hears, in write transactions, which agents' busy times
+	// change (nil in migrations, which run before anything reads it).
+	busyIdx *busyIndex
 }
 
 // Tx is a read-write transaction. It is only valid inside the function given
