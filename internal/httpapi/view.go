@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"net/url"
 	"time"
 
 	"rdvsync/internal/booking"
@@ -131,19 +130,14 @@ func newRDVView(cat *catalog.Catalog, b *booking.Booked, who viewer, publicURL s
 	switch who {
 	case viewAgent:
 		v.Usager, v.Context = newUsagerView(b.Usager), r.Context
-		v.UsagerURL = UsagerURL(publicURL, r)
+		v.UsagerURL = rdv.UsagerURL(publicURL, r)
 	case viewUsager:
 		v.Usager = newUsagerView(b.Usager)
 		v.CreatedBy = rdv.CreatedBy{Type: r.CreatedBy.Type}
-		v.UsagerURL = UsagerURL(publicURL, r)
+		v.UsagerURL = rdv.UsagerURL(publicURL, r)
 	case viewPrescripteur:
 		v.Usager = &UsagerView{FirstName: b.Usager.FirstName, LastName: b.Usager.LastName}
 		v.Context = r.Context
 	}
 	return v
-}
-
-// UsagerURL is the usager's link to view, cancel or move its RDV.
-func UsagerURL(publicURL string, r *rdv.RDV) string {
-	return publicURL + "/rdv/" + r.ID + "?token=" + url.QueryEscape(r.UsagerToken)
 }

@@ -120,7 +120,7 @@ func TestPrescriptionExterneBookedThenCancelledByTheUsager(t *testing.T) {
 	if a.subject != "Nouveau RDV le "+when+" : Léa Dubois" {
 		t.Errorf("agent subject %q", a.subject)
 	}
-	contains(t, "agent text", a.text, "Léa Dubois", "+33612345678", "Jean Petit (prescripteur)", jean.email,
+	contains(t, "agent text", a.text, "Léa Dubois", "Léa Dubois, 06 12 34 56 78", "Jean Petit (prescripteur)", jean.email,
 		"http://127.0.0.1:8080/agents/rdvs/"+id)
 	lacks(t, "agent text", a.text+a.html, token)
 	checkICS(t, "agent", a, id, "REQUEST", 1, thursday9)

@@ -9,6 +9,7 @@ import (
 
 	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/french"
 	"rdvsync/internal/outbox"
 	"rdvsync/internal/store"
 )
@@ -45,7 +46,7 @@ func (s *Service) OnRefusal(tx *store.Tx, r *booking.Refusal) error {
 	m := message{V: messageV1, Event: EventRefused, Recipient: RecipientPrescripteur, Tag: "r", At: r.At, Refusal: &refusal{
 		Source: r.Source, MotifID: r.MotifID, Email: r.Prescripteur.Email, FirstName: r.Prescripteur.FirstName,
 		LastName: r.Prescripteur.LastName, UsagerName: r.UsagerName, Fields: r.Fields, NoSlot: r.NoSlot,
-		ReceivedWhen: frenchDateTime(r.At.In(loc), true),
+		ReceivedWhen: french.DateTime(r.At.In(loc)),
 	}}
 	return enqueue(tx, r.ID, []outMessage{{KindEmail, m}}, r.At)
 }

@@ -7,13 +7,13 @@ import (
 	htmltemplate "html/template"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	texttemplate "text/template"
 	"time"
 
 	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/french"
 	"rdvsync/internal/rdv"
 )
 
@@ -73,7 +73,7 @@ type view struct {
 	Subject          string // set for the HTML layout once rendered
 
 	Organisation, OrgPhone string
-	OrgTel                 string // OrgPhone for a tel: link
+	OrgTel                 htmltemplate.URL // the tel: URI of OrgPhone, "" when it is not a valid number
 	Motif, Instructions    string
 	When, WhenShort        string // "lundi 7 décembre 2026 à 9 h 00", "lundi 7 décembre à 9 h 00"
 	Duration               string // "45 min"
@@ -122,17 +122,12 @@ var locationLabels = map[rdv.LocationType]string{
 func newView(cat *catalog.Catalog, r *rdv.RDV, u *rdv.Usager, m *message, agent *catalog.Agent) *view {
 	loc := zone(cat, r.OrganisationID)
 	v := &view{Event: m.Event, Recipient: m.Recipient, Removed: m.Removed, Added: m.Added,
-		When: frenchDateTime(m.Start.In(loc), true), WhenShort: frenchDateTime(m.Start.In(loc), false),
+		When: french.DateTime(m.Start.In(loc)), WhenShort: french.DateTimeShort(m.Start.In(loc)),
 		Duration: frenchDuration(m.End.Sub(m.Start)), CancelledByUsager: m.Status == rdv.StatusExcused,
 		BookedBy: string(r.CreatedBy.Type), CancelLimit: frenchDuration(booking.UsagerCancelLimit)}
 	if o := cat.Organisation(r.OrganisationID); o != nil {
-		v.Organisation, v.OrgPhone = o.Name, o.Phone
-		v.OrgTel = strings.Map(func(r rune) rune {
-			if r == '+' || r >= '0' && r <= '9' {
-				return r
-			}
-			return -1
-		}, o.Phone)
+		v.Organisation, v.OrgPhone = o.Name, french.Phone(o.Phone)
+		v.OrgTel = htmltemplate.URL(french.TelURI(o.Phone))
 	}
 	var lt rdv.LocationType
 	if mo := cat.Motif(r.MotifID); mo != nil {
@@ -140,7 +135,7 @@ func newView(cat *catalog.Catalog, r *rdv.RDV, u *rdv.Usager, m *message, agent 
 	}
 	v.Place, v.Address = place(cat, m.LieuID, lt)
 	if m.PrevStart != nil {
-		v.PrevWhen, v.PrevWhenShort = frenchDateTime(m.PrevStart.In(loc), true), frenchDateTime(m.PrevStart.In(loc), false)
+		v.PrevWhen, v.PrevWhenShort = french.DateTime(m.PrevStart.In(loc)), french.DateTimeShort(m.PrevStart.In(loc))
 		v.PrevPlace, v.PrevAddress = place(cat, m.PrevLieuID, lt)
 		v.WhenChanged, v.Relocated = !m.PrevStart.Equal(m.Start), m.PrevLieuID != m.LieuID
 	}
@@ -166,7 +161,7 @@ func newView(cat *catalog.Catalog, r *rdv.RDV, u *rdv.Usager, m *message, agent 
 	switch m.Recipient {
 	case RecipientUsager:
 		v.RecipientName = v.UsagerName
-		v.UsagerURL = cat.Config.Server.PublicURL + "/rdv/" + url.PathEscape(r.ID) + "?token=" + url.QueryEscape(r.UsagerToken)
+		v.UsagerURL = rdv.UsagerURL(cat.Config.Server.PublicURL, r)
 	case RecipientPrescripteur:
 		v.RecipientName = v.BookedByName
 		if u != nil {
@@ -186,10 +181,10 @@ func newView(cat *catalog.Catalog, r *rdv.RDV, u *rdv.Usager, m *message, agent 
 		v.AgentURL = cat.Config.Server.PublicURL + "/agents/rdvs/" + url.PathEscape(r.ID)
 		v.Context = r.Context
 		if u != nil {
-			v.UsagerPhone = u.PhoneNumber
+			v.UsagerPhone = french.Phone(u.PhoneNumber)
 		}
 		if cb.Type == rdv.CreatedByPrescripteur {
-			v.BookedByEmail, v.BookedByPhone = cb.Email, cb.PhoneNumber
+			v.BookedByEmail, v.BookedByPhone = cb.Email, french.Phone(cb.PhoneNumber)
 		}
 		v.ChangedBy = "l'usager"
 		if m.ByAgentID != "" {
@@ -209,26 +204,6 @@ func place(cat *catalog.Catalog, lieuID string, lt rdv.LocationType) (string, st
 		return l.Name, l.Address
 	}
 	return locationLabels[lt], ""
-}
-
-var (
-	frenchDays   = [...]string{"dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"}
-	frenchMonths = [...]string{"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-		"septembre", "octobre", "novembre", "décembre"}
-)
-
-// frenchDateTime writes t the French way: "lundi 7 décembre 2026 à 9 h 00"
-// ("1er" for the first of the month), without the year when year is false.
-func frenchDateTime(t time.Time, year bool) string {
-	d := strconv.Itoa(t.Day())
-	if t.Day() == 1 {
-		d = "1er"
-	}
-	s := frenchDays[t.Weekday()] + " " + d + " " + frenchMonths[t.Month()-1]
-	if year {
-		s += " " + strconv.Itoa(t.Year())
-	}
-	return s + fmt.Sprintf(" à %d h %02d", t.Hour(), t.Minute())
 }
 
 // frenchDuration writes "45 min", "1 h", "1 h 30".

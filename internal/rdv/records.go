@@ -1,6 +1,9 @@
 package rdv
 
-import "time"
+import (
+	"net/url"
+	"time"
+)
 
 // CreatedByType says who booked an RDV ("Rendez-vous pris par").
 type CreatedByType string
@@ -94,6 +97,13 @@ func (r *RDV) Usager() *Usager {
 	c := r.Contact
 	return &Usager{ID: r.UsagerID, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email,
 		PhoneNumber: c.PhoneNumber, PhoneMobile: c.PhoneMobile}
+}
+
+// UsagerURL is the usager's link to its RDV (see, move, cancel) under
+// publicURL: the pages serve it, the API prints it to agents and the
+// notifications send it to the usager.
+func UsagerURL(publicURL string, r *RDV) string {
+	return publicURL + "/rdv/" + url.PathEscape(r.ID) + "?token=" + url.QueryEscape(r.UsagerToken)
 }
 
 // Interval returns the time span the RDV occupies.

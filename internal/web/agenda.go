@@ -10,6 +10,7 @@ import (
 
 	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/french"
 	"rdvsync/internal/rdv"
 )
 
@@ -112,7 +113,7 @@ func (w *Web) handleAgenda(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 	}
 	p := &agendaPage{Week: monday.String(), Prev: agendaURL(vue, monday.AddDays(-7)), Next: agendaURL(vue, monday.AddDays(7)),
 		Today: agendaURL(vue, today), IsThisWeek: today >= monday && today < monday.AddDays(7),
-		WeekLabel: "Semaine du " + frenchDay(monday) + " au " + frenchDate(monday.AddDays(6).At(0, loc)),
+		WeekLabel: "Semaine du " + french.Day(monday) + " au " + french.Date(monday.AddDays(6).At(0, loc)),
 		Choices:   agendaChoices(c.cat, c.agent, vue), ShowAgent: len(ag.Agents) > 1}
 	switch {
 	case ag.Organisation != nil:
@@ -130,7 +131,7 @@ func (w *Web) handleAgenda(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 	}
 	for i := range 7 {
 		d := monday.AddDays(i)
-		p.Days = append(p.Days, agendaDay{ID: "jour-" + d.String(), Label: frenchDay(d), Today: d == today,
+		p.Days = append(p.Days, agendaDay{ID: "jour-" + d.String(), Label: french.Day(d), Today: d == today,
 			Holiday: c.cat.IsHoliday(territory, d), start: d.At(0, loc), end: d.AddDays(1).At(0, loc)})
 	}
 	w.fillAgenda(c, p, ag, loc)
@@ -239,9 +240,9 @@ func spanLabel(iv rdv.Interval, start, end time.Time, loc *time.Location) string
 	case !from.After(start) && !to.Before(end):
 		return "Toute la journée"
 	case !from.After(start):
-		return "Jusqu'à " + frenchTime(to.In(loc))
+		return "Jusqu'à " + french.Time(to.In(loc))
 	case !to.Before(end):
-		return "À partir de " + frenchTime(from.In(loc))
+		return "À partir de " + french.Time(from.In(loc))
 	}
-	return frenchTime(from.In(loc)) + " – " + frenchTime(to.In(loc))
+	return french.Time(from.In(loc)) + " – " + french.Time(to.In(loc))
 }

@@ -62,8 +62,8 @@ func TestAgendaWeek(t *testing.T) {
 	}
 	thursday := daySection(t, body, "2026-12-03")
 	got := text(thursday)
-	for _, want := range []string{"9h00 – 12h00 · Plage d'ouverture MDS Arras Centre Orientation RSA",
-		"9h00 – 9h45 · Rendez-vous Orientation RSA Léa Dubois · À venir"} {
+	for _, want := range []string{"9 h 00 – 12 h 00 · Plage d'ouverture MDS Arras Centre Orientation RSA",
+		"9 h 00 – 9 h 45 · Rendez-vous Orientation RSA Léa Dubois · À venir"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Thursday 3 December lacks %q:\n%s", want, got)
 		}
@@ -84,8 +84,8 @@ func TestAgendaWeek(t *testing.T) {
 	// The organisation: every agent's plages, with their names.
 	body = c.get("/agents/agenda?vue=organisation:mds-arras&semaine=2026-12-07").body
 	got = text(daySection(t, body, "2026-12-07"))
-	for _, want := range []string{"Agenda de MDS Arras", "9h00 – 10h30 · Plage d'ouverture MDS Arras Centre Orientation RSA Thomas Leroy",
-		"9h00 – 12h00 · Plage d'ouverture MDS Arras Centre Orientation RSA, Suivi social Camille Martin"} {
+	for _, want := range []string{"Agenda de MDS Arras", "9 h 00 – 10 h 30 · Plage d'ouverture MDS Arras Centre Orientation RSA Thomas Leroy",
+		"9 h 00 – 12 h 00 · Plage d'ouverture MDS Arras Centre Orientation RSA, Suivi social Camille Martin"} {
 		if !strings.Contains(text(body), want) && !strings.Contains(got, want) {
 			t.Errorf("the organisation's agenda lacks %q:\n%s", want, got)
 		}
@@ -121,7 +121,7 @@ func TestAgendaHidesOtherOrganisations(t *testing.T) {
 		t.Fatalf("agenda of Thomas for Sophie: %d", res.StatusCode)
 	}
 	monday := text(daySection(t, res.body, "2026-12-07"))
-	if !strings.Contains(monday, "9h00 – 9h45 · Occupé·e Indisponible") {
+	if !strings.Contains(monday, "9 h 00 – 9 h 45 · Occupé·e Indisponible") {
 		t.Errorf("Monday 7 December, seen from Lens: %q", monday)
 	}
 	if strings.Contains(res.body, "Dubois") || strings.Contains(res.body, "/agents/rdvs/") || strings.Contains(res.body, "MDS Arras Centre") {

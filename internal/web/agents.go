@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,7 +11,7 @@ import (
 
 	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
-	"rdvsync/internal/httpapi"
+	"rdvsync/internal/french"
 	"rdvsync/internal/ratelimit"
 	"rdvsync/internal/rdv"
 )
@@ -142,7 +143,7 @@ func (w *Web) handleAgentHome(rw http.ResponseWriter, r *http.Request, c *reqCtx
 	h := agentHome{Prescribe: "/prendre_rdv?prescripteur=1"}
 	for _, b := range list {
 		m := c.cat.Motif(b.RDV.MotifID)
-		row := agentRow{When: frenchDateTime(w.local(c.cat, b.RDV, b.RDV.StartsAt)), Motif: b.RDV.MotifID,
+		row := agentRow{When: french.DateTime(w.local(c.cat, b.RDV, b.RDV.StartsAt)), Motif: b.RDV.MotifID,
 			Usager: b.Usager.FirstName + " " + b.Usager.LastName, CreatedBy: createdBy(c.cat, b.RDV).Name,
 			Status: statusLabels[b.RDV.Status], URL: "/agents/rdvs/" + url.PathEscape(b.RDV.ID)}
 		if m != nil {
@@ -246,7 +247,7 @@ func (w *Web) search(r *http.Request, c *reqCtx, in *interne, q, checked string)
 			detail = append(detail, "né·e le "+u.BirthDate)
 		}
 		if u.PhoneNumber != "" {
-			detail = append(detail, frenchPhone(u.PhoneNumber))
+			detail = append(detail, french.Phone(u.PhoneNumber))
 		}
 		if u.Email != "" {
 			detail = append(detail, u.Email)
@@ -335,7 +336,8 @@ func (w *Web) handleInterneSubmit(rw http.ResponseWriter, r *http.Request, c *re
 
 // person is a name with its contact details, as the pages show it.
 type person struct {
-	Kind, Name, Email, Phone, PhoneHref string
+	Kind, Name, Email, Phone string
+	PhoneHref                template.URL
 }
 
 // createdBy is "Rendez-vous pris par".
@@ -343,7 +345,7 @@ func createdBy(cat *catalog.Catalog, r *rdv.RDV) person {
 	cb := r.CreatedBy
 	p := person{Name: strings.TrimSpace(cb.FirstName + " " + cb.LastName), Email: cb.Email}
 	if cb.PhoneNumber != "" {
-		p.Phone, p.PhoneHref = frenchPhone(cb.PhoneNumber), "tel:"+cb.PhoneNumber
+		p.Phone, p.PhoneHref = french.Phone(cb.PhoneNumber), telHref(cb.PhoneNumber)
 	}
 	switch cb.Type {
 	case rdv.CreatedByPrescripteur:
@@ -396,14 +398,14 @@ func (w *Web) handleAgentRDV(rw http.ResponseWriter, r *http.Request, c *reqCtx)
 		return
 	}
 	x := b.RDV
-	v := agentRDV{When: frenchDateTime(w.local(c.cat, x, x.StartsAt)), Duration: frenchDuration(x.EndsAt.Sub(x.StartsAt)),
+	v := agentRDV{When: french.DateTime(w.local(c.cat, x, x.StartsAt)), Duration: frenchDuration(x.EndsAt.Sub(x.StartsAt)),
 		Status: statusLabels[x.Status], Cancelled: x.Status.Cancelled(), Motif: x.MotifID, Organisation: x.OrganisationID,
-		CreatedBy: createdBy(c.cat, x), CreatedAt: frenchDateTime(w.local(c.cat, x, x.CreatedAt)), Context: x.Context,
-		UsagerURL: httpapi.UsagerURL(w.publicBase(c.cat), x),
+		CreatedBy: createdBy(c.cat, x), CreatedAt: french.DateTime(w.local(c.cat, x, x.CreatedAt)), Context: x.Context,
+		UsagerURL: rdv.UsagerURL(w.publicBase(c.cat), x),
 		Usager:    person{Name: b.Usager.FirstName + " " + b.Usager.LastName, Email: b.Usager.Email},
 		Address:   b.Usager.Address, BirthDate: b.Usager.BirthDate}
 	if b.Usager.PhoneNumber != "" {
-		v.Usager.Phone, v.Usager.PhoneHref = frenchPhone(b.Usager.PhoneNumber), "tel:"+b.Usager.PhoneNumber
+		v.Usager.Phone, v.Usager.PhoneHref = french.Phone(b.Usager.PhoneNumber), telHref(b.Usager.PhoneNumber)
 	}
 	if m := c.cat.Motif(x.MotifID); m != nil {
 		v.Motif, v.Organisation, v.Place = m.Name, m.Organisation.Name, locationLabels[m.LocationType]

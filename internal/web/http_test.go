@@ -292,7 +292,7 @@ func TestAddressDrivesSectorisation(t *testing.T) {
 		t.Error("/org/mds-lens must list only the MDS Lens's motifs")
 	}
 	orgSel := "org=mds-lens&service=social&motif=accompagnement-social-lens&lieu=mds-lens-centre&creneau=" + url.QueryEscape("2026-12-02T13:30:00+01:00")
-	if res := c.get("/prendre_rdv/prescripteur?" + orgSel); res.StatusCode != http.StatusOK || !strings.Contains(res.body, "mercredi 2 décembre 2026 à 13h30") ||
+	if res := c.get("/prendre_rdv/prescripteur?" + orgSel); res.StatusCode != http.StatusOK || !strings.Contains(res.body, "mercredi 2 décembre 2026 à 13 h 30") ||
 		strings.Contains(res.body, "Adresse de l'usager") {
 		t.Errorf("organisation link, prescripteur step: %d", res.StatusCode)
 	}
@@ -300,7 +300,7 @@ func TestAddressDrivesSectorisation(t *testing.T) {
 	phone := c.get("/prendre_rdv?prescripteur=1&code_postal=62300&commune=Lens&service=social&motif=appel-social-lens")
 	if !strings.Contains(phone.body, `data-page="wizard-creneau"`) || !strings.Contains(phone.body, "Par téléphone") ||
 		!strings.Contains(phone.body, "creneau=2026-12-01T10%3a40") && !strings.Contains(phone.body, "creneau=2026-12-01T10%3A40") {
-		t.Error("a phone motif goes from the motif to the créneaux, the first at 10h40 (30 minutes from now, rounded to 5 minutes)")
+		t.Error("a phone motif goes from the motif to the créneaux, the first at 10 h 40 (30 minutes from now, rounded to 5 minutes)")
 	}
 	if res := c.get("/org/nulle-part"); res.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown organisation: %d", res.StatusCode)

@@ -26,11 +26,11 @@ func TestBrowserPrescripteurJourney(t *testing.T) {
 	b.step("service", click(`a[href*="service=social"]`), page("wizard-motif"))
 	b.mustSee("Orientation RSA", "MDS Arras")
 	b.step("motif", click(`a[href*="motif=rsa-orientation"]`), page("wizard-lieu"))
-	b.mustSee("MDS Arras Centre", "1 place Foch, 62000 Arras", "Prochaine disponibilité : jeudi 3 décembre 2026 à 9h00")
+	b.mustSee("MDS Arras Centre", "1 place Foch, 62000 Arras", "Prochaine disponibilité : jeudi 3 décembre 2026 à 9 h 00")
 	b.step("lieu", click(`a[href*="lieu=mds-arras-centre"]`), page("wizard-creneau"))
-	b.mustSee("Du jeudi 3 décembre au mercredi 9 décembre", "jeudi 3 décembre", "lundi 7 décembre", "9h00", "9h45")
+	b.mustSee("Du jeudi 3 décembre au mercredi 9 décembre", "jeudi 3 décembre", "lundi 7 décembre", "9 h 00", "9 h 45")
 	b.step("creneau", click(`a[href*="creneau=2026-12-03T09%3A00"]`), page("wizard-choix"))
-	b.mustSee("jeudi 3 décembre 2026 à 9h00 (45 minutes)")
+	b.mustSee("jeudi 3 décembre 2026 à 9 h 00 (45 minutes)")
 	if strings.Contains(b.text("main"), "Vous êtes connecté·e") {
 		t.Error("the agent banner is shown to a visitor who is not signed in")
 	}
@@ -45,7 +45,7 @@ func TestBrowserPrescripteurJourney(t *testing.T) {
 		set("#beneficiaire-contexte", "Première demande de RSA."),
 		click(`main form button[type="submit"]`), page("recap"))
 	b.mustSee("Léa Dubois", "06 12 34 56 78", "Jean Petit", "jean.petit@mediatheque.example.org", "Orientation RSA",
-		"jeudi 3 décembre 2026 à 9h00", "3 rue Ronville, 62000 Arras")
+		"jeudi 3 décembre 2026 à 9 h 00", "3 rue Ronville, 62000 Arras")
 	b.step("recapitulatif", click(`form[action="/prendre_rdv/confirmer"] button`), page("confirmation"))
 	b.mustSee("Rendez-vous confirmé", "jean.petit@mediatheque.example.org", "ni annuler ni modifier", "03 21 00 00 00",
 		"Apportez une pièce d'identité")
@@ -88,7 +88,7 @@ func TestBrowserSlotTakenMeanwhile(t *testing.T) {
 	h.book(firstSlot, booking.UsagerInput{FirstName: "Tom", LastName: "Durand"})
 	b.step("beneficiaire", set("#beneficiaire-prenom", "Léa"), set("#beneficiaire-nom", "Dubois"),
 		click(`main form button[type="submit"]`), page("wizard-creneau"))
-	b.mustSee("Ce créneau n'est plus disponible", "Orientation RSA", "MDS Arras Centre", "3 rue Ronville, 62000 Arras", "9h45")
+	b.mustSee("Ce créneau n'est plus disponible", "Orientation RSA", "MDS Arras Centre", "3 rue Ronville, 62000 Arras", "9 h 45")
 	if loc := b.location(); !strings.Contains(loc, "motif=rsa-orientation") || !strings.Contains(loc, "lieu=mds-arras-centre") ||
 		strings.Contains(loc, "creneau=") {
 		t.Errorf("back to the créneaux with the selection kept, not the créneau: %s", loc)
@@ -182,7 +182,7 @@ func TestBrowserAgentHandOff(t *testing.T) {
 	b.step("choix", b.open("/prendre_rdv?"+selArras+"&creneau="+url.QueryEscape(firstSlot)), page("wizard-choix"))
 	b.mustSee("Vous êtes connecté·e : cliquez ici pour finaliser en prescription interne")
 	b.step("bandeau", click(`.rdv-banner a`), page("interne"))
-	b.mustSee("Orientation RSA", "jeudi 3 décembre 2026 à 9h00", "3 rue Ronville, 62000 Arras")
+	b.mustSee("Orientation RSA", "jeudi 3 décembre 2026 à 9 h 00", "3 rue Ronville, 62000 Arras")
 	b.step("recherche", set("#recherche", "dubois"), click(`form.rdv-search button`), chromedp.WaitVisible(chromedp.CSS("#usager-"+lea.Usager.ID)))
 	b.mustSee("Léa Dubois", "06 12 34 56 78")
 	b.step("confirmation", click("#usager-"+lea.Usager.ID), click(`form input[value="existant"] ~ button`),
@@ -225,7 +225,7 @@ func TestBrowserUsagerCancels(t *testing.T) {
 	if wide, _ := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); wide {
 		t.Error("the page is wider than a phone's screen")
 	}
-	b.mustSee("Votre rendez-vous", "Orientation RSA", "jeudi 3 décembre 2026 à 9h00", "MDS Arras Centre", "1 place Foch, 62000 Arras",
+	b.mustSee("Votre rendez-vous", "Orientation RSA", "jeudi 3 décembre 2026 à 9 h 00", "MDS Arras Centre", "1 place Foch, 62000 Arras",
 		"Apportez une pièce d'identité", "Ajouter à mon agenda")
 	if href := b.attr(`a[href*="rdv.ics"]`, "href"); href != "/rdv/"+lea.RDV.ID+"/rdv.ics?token="+url.QueryEscape(lea.RDV.UsagerToken) {
 		t.Errorf("agenda link %q", href)

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,14 +11,15 @@ import (
 	"rdvsync/caldav"
 	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
-	"rdvsync/internal/httpapi"
+	"rdvsync/internal/french"
 	"rdvsync/internal/rdv"
 )
 
 // usagerRDV is the usager's page of its RDV.
 type usagerRDV struct {
 	Name, When, Duration, Motif, Organisation, Place, PlaceAddress, Instructions string
-	OrgPhone, OrgPhoneHref, OrgEmail                                             string
+	OrgPhone, OrgEmail                                                           string
+	OrgPhoneHref                                                                 template.URL
 	Status                                                                       string
 	Cancelled, JustCancelled                                                     bool
 	ICSURL                                                                       string
@@ -54,7 +56,7 @@ func (w *Web) usagerBooked(rw http.ResponseWriter, r *http.Request, c *reqCtx, t
 func (w *Web) usagerPage(c *reqCtx, b *booking.Booked, token string) *usagerRDV {
 	x := b.RDV
 	id := url.PathEscape(x.ID)
-	v := &usagerRDV{Name: b.Usager.FirstName + " " + b.Usager.LastName, When: frenchDateTime(w.local(c.cat, x, x.StartsAt)),
+	v := &usagerRDV{Name: b.Usager.FirstName + " " + b.Usager.LastName, When: french.DateTime(w.local(c.cat, x, x.StartsAt)),
 		Duration: frenchDuration(x.EndsAt.Sub(x.StartsAt)), Motif: x.MotifID, Status: statusLabels[x.Status],
 		Cancelled: x.Status.Cancelled(), ICSURL: "/rdv/" + id + "/rdv.ics?token=" + url.QueryEscape(token),
 		CancelAction: "/rdv/" + id + "/annulation", CSRF: w.csrfToken(c.visitor, "/rdv/"+x.ID+"/annulation"), Token: token,
@@ -69,8 +71,8 @@ func (w *Web) usagerPage(c *reqCtx, b *booking.Booked, token string) *usagerRDV 
 		org = c.cat.Organisation(x.OrganisationID)
 	}
 	if org != nil {
-		v.Organisation, v.OrgPhone, v.OrgEmail = org.Name, org.Phone, org.Email
-		v.OrgPhoneHref = "tel:" + strings.ReplaceAll(org.Phone, " ", "")
+		v.Organisation, v.OrgPhone, v.OrgEmail = org.Name, french.Phone(org.Phone), org.Email
+		v.OrgPhoneHref = telHref(org.Phone)
 	}
 	if l := c.cat.Lieu(x.LieuID); l != nil {
 		v.Place, v.PlaceAddress = l.Name, l.Address
@@ -152,7 +154,7 @@ func (w *Web) handleUsagerICS(rw http.ResponseWriter, r *http.Request, c *reqCtx
 		return
 	}
 	ev := caldav.NewEvent(c.cat, b.RDV, nil, caldav.DetailsMinimal)
-	link := httpapi.UsagerURL(w.publicBase(c.cat), b.RDV)
+	link := rdv.UsagerURL(w.publicBase(c.cat), b.RDV)
 	ev.URL = link
 	desc := []string{}
 	if m := c.cat.Motif(b.RDV.MotifID); m != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"rdvsync/internal/booking"
+	"rdvsync/internal/french"
 	"rdvsync/internal/rdv"
 )
 
@@ -73,7 +74,7 @@ func (f *flow) summary(upTo step) []summaryItem {
 		out = append(out, item)
 	}
 	if upTo > stepCreneau && !f.start.IsZero() {
-		out = append(out, summaryItem{Label: "Créneau", Value: frenchDateTime(f.start) + " (" + frenchDuration(f.motif.Duration) + ")",
+		out = append(out, summaryItem{Label: "Créneau", Value: french.DateTime(f.start) + " (" + frenchDuration(f.motif.Duration) + ")",
 			EditURL: f.sel.upTo(stepCreneau).wizardURL()})
 	}
 	return out
@@ -199,7 +200,7 @@ func (w *Web) handleWizard(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 			}
 			detail := "Pas de disponibilité en ligne pour le moment"
 			if found {
-				detail = "Prochaine disponibilité : " + frenchDateTime(next.Start)
+				detail = "Prochaine disponibilité : " + french.DateTime(next.Start)
 				sel.Date = rdv.DateOf(next.Start).String()
 			}
 			b.Choices = append(b.Choices, choice{Title: l.Name, Desc: l.Address, Detail: detail, URL: sel.wizardURL()})
@@ -270,7 +271,7 @@ func (w *Web) week(r *http.Request, f *flow) (*week, error) {
 	if err != nil {
 		return nil, err
 	}
-	wk := &week{Label: "Du " + frenchDay(f.week) + " au " + frenchDay(last)}
+	wk := &week{Label: "Du " + french.Day(f.week) + " au " + french.Day(last)}
 	byDay := map[rdv.Date][]slotLink{}
 	for _, s := range found {
 		if s.Lieu != f.lieu {
@@ -279,10 +280,10 @@ func (w *Web) week(r *http.Request, f *flow) (*week, error) {
 		sel := f.sel
 		sel.Creneau = s.Start.Format(time.RFC3339)
 		d := rdv.DateOf(s.Start)
-		byDay[d] = append(byDay[d], slotLink{Label: frenchTime(s.Start), Hidden: " le " + frenchDay(d), URL: sel.wizardURL()})
+		byDay[d] = append(byDay[d], slotLink{Label: french.Time(s.Start), Hidden: " le " + french.Day(d), URL: sel.wizardURL()})
 	}
 	for d := f.week; d <= last; d++ {
-		wk.Days = append(wk.Days, day{Label: frenchDay(d), Slots: byDay[d]})
+		wk.Days = append(wk.Days, day{Label: french.Day(d), Slots: byDay[d]})
 	}
 	at := func(d rdv.Date) string {
 		sel := f.sel
@@ -301,7 +302,7 @@ func (w *Web) week(r *http.Request, f *flow) (*week, error) {
 			return nil, err
 		}
 		if ok {
-			wk.NextAvailable = frenchDateTime(next.Start)
+			wk.NextAvailable = french.DateTime(next.Start)
 			wk.NextAvailableURL = at(rdv.DateOf(next.Start))
 		}
 	}
