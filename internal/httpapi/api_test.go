@@ -78,8 +78,8 @@ func TestPrescriptionExterne(t *testing.T) {
 
 	cancelled := decodeJSON[rdvJSON](t, s.must(http.StatusOK, req{method: "POST", path: "/api/v1/rdvs/" + booked.ID + "/cancel",
 		agent: "camille-martin", body: map[string]string{"reason": "Usager réorienté vers le CCAS."}}))
-	if cancelled.ID != booked.ID || cancelled.Status != "revoked" || cancelled.CancelledAt == nil {
-		t.Errorf("cancelled by the agent: %+v, want status revoked with cancelled_at", cancelled)
+	if cancelled.ID != booked.ID || cancelled.Status != "revoked" || cancelled.CancelledAt == nil || cancelled.CancelReason != "Usager réorienté vers le CCAS." {
+		t.Errorf("cancelled by the agent: %+v, want status revoked with cancelled_at and the reason", cancelled)
 	}
 	if got := thursdaySlots(t, s); !slices.Contains(got, thu9) {
 		t.Errorf("after cancellation, slots %v lack %s", got, thu9)
@@ -160,9 +160,14 @@ func TestUsagerBooksMovesAndCancels(t *testing.T) {
 	if !slices.Contains(wed, "2026-12-02T10:00:00+01:00") || slices.Contains(wed, "2026-12-05T11:00:00+01:00") {
 		t.Errorf("slots after the move: %v", wed)
 	}
-	cancelled := decodeJSON[rdvJSON](t, s.must(http.StatusOK, req{method: "POST", path: "/api/v1/rdvs/" + booked.ID + "/cancel?token=" + tok}))
-	if cancelled.Status != "excused" || cancelled.CancelledAt == nil {
-		t.Errorf("cancelled by the usager: %+v, want excused", cancelled)
+	cancelled := decodeJSON[rdvJSON](t, s.must(http.StatusOK, req{method: "POST", path: "/api/v1/rdvs/" + booked.ID + "/cancel?token=" + tok,
+		body: map[string]string{"reason": "Je suis malade."}}))
+	if cancelled.Status != "excused" || cancelled.CancelledAt == nil || cancelled.CancelReason != "Je suis malade." {
+		t.Errorf("cancelled by the usager: %+v, want excused with its reason", cancelled)
+	}
+	// The agents read the usager's reason.
+	if seen := decodeJSON[rdvJSON](t, s.must(http.StatusOK, req{method: "GET", path: "/api/v1/rdvs/" + booked.ID, agent: "julie-lefebvre"})); seen.CancelReason != "Je suis malade." {
+		t.Errorf("the agent reads cancel_reason %q", seen.CancelReason)
 	}
 	resp := s.do(req{method: "POST", path: "/api/v1/rdvs/" + booked.ID + "/cancel?token=" + tok})
 	if e := decodeJSON[errorJSON](t, resp); resp.status != http.StatusConflict || e.Error.Code != "rdv_cancelled" {

@@ -248,9 +248,10 @@ type rdvJSON struct {
 		PhoneNumber string `json:"phone_number"`
 		AgentID     string `json:"agent_id"`
 	} `json:"created_by"`
-	Context     string  `json:"context"`
-	CancelledAt *string `json:"cancelled_at"`
-	UsagerURL   string  `json:"usager_url"`
+	Context      string  `json:"context"`
+	CancelledAt  *string `json:"cancelled_at"`
+	CancelReason string  `json:"cancel_reason"`
+	UsagerURL    string  `json:"usager_url"`
 }
 
 // usagerToken extracts the token of the usager's link.

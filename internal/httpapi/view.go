@@ -95,6 +95,7 @@ type RDVView struct {
 	CreatedBy       rdv.CreatedBy `json:"created_by"`
 	Context         string        `json:"context,omitempty"`
 	CancelledAt     *string       `json:"cancelled_at"`
+	CancelReason    string        `json:"cancel_reason,omitempty"`
 	CreatedAt       string        `json:"created_at"`
 	UpdatedAt       string        `json:"updated_at"`
 	UsagerURL       string        `json:"usager_url,omitempty"`
@@ -129,10 +130,10 @@ func newRDVView(cat *catalog.Catalog, b *booking.Booked, who viewer, publicURL s
 	}
 	switch who {
 	case viewAgent:
-		v.Usager, v.Context = newUsagerView(b.Usager), r.Context
+		v.Usager, v.Context, v.CancelReason = newUsagerView(b.Usager), r.Context, r.CancelReason
 		v.UsagerURL = rdv.UsagerURL(publicURL, r)
 	case viewUsager:
-		v.Usager = newUsagerView(b.Usager)
+		v.Usager, v.CancelReason = newUsagerView(b.Usager), r.CancelReason
 		v.CreatedBy = rdv.CreatedBy{Type: r.CreatedBy.Type}
 		v.UsagerURL = rdv.UsagerURL(publicURL, r)
 	case viewPrescripteur:

@@ -89,10 +89,12 @@ type view struct {
 
 	CancelledByUsager bool   // cancelled: the usager cancelled (excused)
 	ChangedBy         string // agents: who moved, cancelled or reopened ("l'usager" or an agent's name)
+	CancelReason      string // agents: the reason given with the cancellation
 
 	UsagerName     string
 	UsagerPhone    string // agents only
 	UsagerNotified string // prescripteur: "par e-mail et par SMS", "par e-mail", "par SMS" or ""
+	Reminder       bool   // prescripteur: the usager will get a reminder (the RDV is not inside the reminder window)
 	BookedBy       string // "prescripteur", "agent", "usager"
 	BookedByName   string
 	BookedByEmail  string // agents only
@@ -164,6 +166,11 @@ func newView(cat *catalog.Catalog, r *rdv.RDV, u *rdv.Usager, m *message, agent 
 		v.UsagerURL = rdv.UsagerURL(cat.Config.Server.PublicURL, r)
 	case RecipientPrescripteur:
 		v.RecipientName = v.BookedByName
+		if cb.Type == rdv.CreatedByAgent {
+			// The prescribing agent may open the RDV's page (read only).
+			v.AgentURL = cat.Config.Server.PublicURL + "/agents/rdvs/" + url.PathEscape(r.ID)
+		}
+		v.Reminder = ReminderDue(m.Start, time.Duration(cat.Config.Notifications.ReminderBefore), loc).After(m.At)
 		if u != nil {
 			switch {
 			case u.Email != "" && u.PhoneMobile:
@@ -180,6 +187,9 @@ func newView(cat *catalog.Catalog, r *rdv.RDV, u *rdv.Usager, m *message, agent 
 		}
 		v.AgentURL = cat.Config.Server.PublicURL + "/agents/rdvs/" + url.PathEscape(r.ID)
 		v.Context = r.Context
+		if m.Event == EventCancelled {
+			v.CancelReason = r.CancelReason
+		}
 		if u != nil {
 			v.UsagerPhone = french.Phone(u.PhoneNumber)
 		}

@@ -1,12 +1,15 @@
 package notify_test
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"rdvsync/internal/booking"
 )
 
 // readSMS returns the spooled SMS whose file name starts with prefix.
@@ -93,4 +96,46 @@ func TestSpool(t *testing.T) {
 	if tmp, _ := filepath.Glob(filepath.Join(spool, "*", ".tmp-*")); len(tmp) != 0 {
 		t.Errorf("temporary files left: %v", tmp)
 	}
+}
+
+// TestSpoolPrescribingAgentAndCancelReason: an agent of the médiathèque
+// books in prescription interne an RDV with an agent of the MDS; it gets
+// the confirmation a prescripteur gets, with the RDV's page. The usager
+// cancels with a reason: the agent's email says it.
+func TestSpoolPrescribingAgentAndCancelReason(t *testing.T) {
+	h := newHarness(t, setup{}, tuesday)
+	b := h.bookAsAgent(t, "julie-lefebvre", thursday9, lea)
+	h.settled(t)
+	spooled := func(event, recipient string) *email {
+		t.Helper()
+		files, _ := filepath.Glob(filepath.Join(h.cat.Load().Config.SpoolDir(), "mail", b.RDV.ID+"."+event+".*"+recipient+"*.eml"))
+		if len(files) != 1 {
+			t.Fatalf("%d spooled %s emails to %s, want 1", len(files), event, recipient)
+		}
+		raw, err := os.ReadFile(files[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return parseEmail(t, raw)
+	}
+	julie := spooled("created", "prescripteur")
+	if julie.to[0].Address != "julie.lefebvre@example.org" {
+		t.Errorf("the prescribing agent's confirmation went to %v", julie.to)
+	}
+	contains(t, "prescribing agent's confirmation", julie.subject, "Rendez-vous confirmé pour Léa Dubois le jeudi 3 décembre 2026 à 9 h 00")
+	contains(t, "prescribing agent's confirmation", julie.text, "Bonjour Julie Lefebvre", "Vous avez pris rendez-vous pour Léa Dubois",
+		"avec un lien pour consulter son rendez-vous.", "/agents/rdvs/"+b.RDV.ID)
+	// Thursday 9:00 is less than 48 hours away: no reminder will go out,
+	// and the email does not promise one.
+	lacks(t, "prescribing agent's confirmation", julie.text, b.RDV.UsagerToken, "rappel")
+
+	if _, err := h.booking.Cancel(context.Background(), booking.Caller{UsagerToken: b.RDV.UsagerToken}, b.RDV.ID, "Je travaille ce jour-là."); err != nil {
+		t.Fatal(err)
+	}
+	h.settled(t)
+	camille := spooled("cancelled", "agent")
+	contains(t, "agent's cancellation", camille.text, "annulé par l'usager", "Raison de l'annulation : Je travaille ce jour-là.")
+	contains(t, "agent's cancellation", camille.html, "Raison de l'annulation : <em")
+	lacks(t, "usager's cancellation", spooled("cancelled", "usager").text, "Raison de l'annulation")
+	contains(t, "prescribing agent's cancellation", spooled("cancelled", "prescripteur").text, "à sa demande")
 }
