@@ -79,7 +79,7 @@ func TestKill9LosesNoAcknowledgedBooking(t *testing.T) {
 				jobs = append(jobs, crashBooking{agent: ma.agent, body: map[string]any{
 					"motif_id": ma.motif, "lieu_id": s.LieuID, "starts_at": s.StartsAt, "agent_id": s.AgentID,
 					"usager": map[string]string{"first_name": "Usager", "last_name": fmt.Sprintf("Crash %d", len(jobs)),
-						"email": fmt.Sprintf("crash%d@example.org", len(jobs))},
+						"email": fmt.Sprintf("crash%d@example.org", len(jobs)), "phone_number": "06 12 34 56 78"},
 				}})
 			}
 		}

@@ -391,6 +391,7 @@ func (s *Service) plan(ctx context.Context, caller Caller, req BookRequest, now 
 
 	// The usager: an existing one (agents only) or a new one.
 	var addr UsagerInput
+	hasPhone := false
 	switch {
 	case req.UsagerID != "":
 		if caller.Agent == nil {
@@ -408,6 +409,7 @@ func (s *Service) plan(ctx context.Context, caller Caller, req BookRequest, now 
 			}
 			if err == nil {
 				addr = UsagerInput{PostalCode: u.PostalCode, CityCode: u.CityCode}
+				hasPhone = u.PhoneNumber != ""
 			}
 			return err
 		})
@@ -428,6 +430,7 @@ func (s *Service) plan(ctx context.Context, caller Caller, req BookRequest, now 
 			CityCode:   fe.cleanCode("usager.city_code", u.CityCode, 5),
 		}
 		p.usager.PhoneNumber, p.usager.PhoneMobile = fe.cleanPhone("usager.phone_number", u.PhoneNumber)
+		hasPhone = p.usager.PhoneNumber != ""
 		if u.BirthDate != "" {
 			if d, err := rdv.ParseDate(u.BirthDate); err != nil || d.String() > now.Format(time.DateOnly) {
 				fe.add("usager.birth_date", "date de naissance invalide (AAAA-MM-JJ)")
@@ -438,6 +441,14 @@ func (s *Service) plan(ctx context.Context, caller Caller, req BookRequest, now 
 		addr = UsagerInput{PostalCode: p.usager.PostalCode, CityCode: p.usager.CityCode, StreetBanID: fe.cleanText("usager.street_ban_id", u.StreetBanID, false, 40)}
 	default:
 		fe.add("usager", "obligatoire (prénom et nom de l'usager)")
+	}
+	if p.motif != nil && p.motif.LocationType == rdv.LocationPhone && !hasPhone {
+		// The agent calls the usager: without a number it cannot.
+		if p.usagerID != "" {
+			fe.add("usager_id", "cet usager n'a pas de numéro de téléphone : un rendez-vous téléphonique en demande un")
+		} else {
+			fe.add("usager.phone_number", "obligatoire pour un rendez-vous téléphonique")
+		}
 	}
 	if len(fe) > 0 {
 		return nil, &rdv.InvalidError{Fields: fe}

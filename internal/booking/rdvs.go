@@ -27,13 +27,18 @@ var (
 	ErrAlreadyCancelled = fmt.Errorf("%w: the rdv is cancelled", rdv.ErrConflict)
 )
 
-// authorise checks that the caller may see (and, unless read, change) r:
-// agents of its organisation or among its agents; the holder of its usager
-// token. Prescripteurs have no hand on an RDV after booking.
-func authorise(cat *catalog.Catalog, caller Caller, r *rdv.RDV) error {
+// authorise checks that the caller may see (read) or change r: agents of
+// its organisation or among its agents; the holder of its usager token.
+// The agent who booked it in prescription interne may read it, as RDV
+// Solidarités lets a prescribing agent follow its prescriptions; other
+// prescripteurs have no hand on an RDV after booking.
+func authorise(cat *catalog.Catalog, caller Caller, r *rdv.RDV, read bool) error {
 	switch {
 	case caller.Agent != nil:
 		if slices.Contains(r.AgentIDs, caller.Agent.ID) {
+			return nil
+		}
+		if read && prescribedBy(r, caller.Agent) {
 			return nil
 		}
 		if o := cat.Organisation(r.OrganisationID); o != nil && caller.Agent.MemberOf(o) {
@@ -68,7 +73,7 @@ func (s *Service) Get(ctx context.Context, caller Caller, id string) (*Booked, e
 		if err != nil {
 			return err
 		}
-		if err := authorise(cat, caller, r); err != nil {
+		if err := authorise(cat, caller, r, true); err != nil {
 			return err
 		}
 		u, err := usagerFor(tx, caller, r)
@@ -154,6 +159,66 @@ func (s *Service) List(ctx context.Context, agent *catalog.Agent, req ListReques
 	return out, err
 }
 
+// prescribedBy reports whether agent booked r in prescription interne.
+func prescribedBy(r *rdv.RDV, agent *catalog.Agent) bool {
+	return r.CreatedBy.Type == rdv.CreatedByAgent && r.CreatedBy.AgentID == agent.ID
+}
+
+// MayChange reports whether the agent may act on r (cancel, move, set its
+// status or context), beyond reading it: an agent of its organisation or
+// among its agents, not the agent who only prescribed it.
+func (s *Service) MayChange(agent *catalog.Agent, r *rdv.RDV) bool {
+	return authorise(s.catalog(), Caller{Agent: agent}, r, false) == nil
+}
+
+// Prescriptions returns the RDVs the agent booked in prescription interne,
+// in any organisation, starting from from to to (inclusive, in each
+// organisation's zone), sorted by start. Cancelled ones are included: the
+// prescribing agent follows what became of its orientations.
+func (s *Service) Prescriptions(ctx context.Context, agent *catalog.Agent, from, to rdv.Date) ([]*Booked, error) {
+	cat := s.catalog()
+	var out []*Booked
+	err := s.store.View(ctx, func(tx *store.ReadTx) error {
+		for _, o := range cat.Organisations {
+			err := tx.EachOrgRDV(o.ID, from.At(0, o.Location), to.AddDays(1).At(0, o.Location), func(r *rdv.RDV) error {
+				if !prescribedBy(r, agent) {
+					return nil
+				}
+				u, err := tx.Usager(r.UsagerID)
+				if err != nil {
+					return err
+				}
+				out = append(out, &Booked{RDV: r, Usager: u})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	slices.SortStableFunc(out, func(a, b *Booked) int { return a.RDV.StartsAt.Compare(b.RDV.StartsAt) })
+	return out, err
+}
+
+// SetContext replaces the RDV's context (agents only): what the agent
+// learnt about the orientation, kept with the RDV.
+func (s *Service) SetContext(ctx context.Context, agent *catalog.Agent, id, text string) (*Booked, error) {
+	fe := fieldErrors{}
+	text = fe.cleanMultiline("context", strings.TrimSpace(text), 2000)
+	if len(fe) > 0 {
+		return nil, &rdv.InvalidError{Fields: fe}
+	}
+	b, err := s.change(ctx, Caller{Agent: agent}, id, func(tx *store.Tx, r *rdv.RDV, now time.Time) error {
+		r.Context = text
+		return nil
+	})
+	if err == nil {
+		s.log.Info("rdv context changed", "rdv_id", id)
+	}
+	return b, err
+}
+
 // usagerMayChange applies the usager's limits: the motif allows it and the
 // RDV starts in more than 4 hours.
 func usagerMayChange(m *catalog.Motif, r *rdv.RDV, now time.Time) error {
@@ -177,7 +242,7 @@ func (s *Service) change(ctx context.Context, caller Caller, id string, fn func(
 		if err != nil {
 			return err
 		}
-		if err := authorise(cat, caller, r); err != nil {
+		if err := authorise(cat, caller, r, false); err != nil {
 			return err
 		}
 		next := *r

@@ -589,3 +589,38 @@ func TestUsagerExportAndErasure(t *testing.T) {
 		t.Errorf("the erased usager's slot is not free again: %v", got)
 	}
 }
+
+// TestPhoneRDVNeedsThePhone: the agent calls the usager at the time of a
+// phone RDV; booking one without the usager's number is refused on that
+// field, for a new usager and for a known one without a number.
+func TestPhoneRDVNeedsThePhone(t *testing.T) {
+	s := newServer(t, serverOptions{})
+	body := func(phone string) map[string]any {
+		return map[string]any{"motif_id": "appel-social-lens", "starts_at": "2026-12-03T10:00:00+01:00",
+			"usager": map[string]any{"first_name": "Léa", "last_name": "Dubois", "email": "lea@example.org", "phone_number": phone,
+				"city_code": "62498", "postal_code": "62300"},
+			"prescripteur": jean}
+	}
+	resp := s.do(req{method: "POST", path: "/api/v1/rdvs", body: body("")})
+	if e := decodeJSON[errorJSON](t, resp); resp.status != http.StatusUnprocessableEntity ||
+		e.Error.Fields["usager.phone_number"] != "obligatoire pour un rendez-vous téléphonique" {
+		t.Errorf("phone RDV without the usager's phone: %d %s, want 422 on usager.phone_number", resp.status, resp.body)
+	}
+	s.must(http.StatusCreated, req{method: "POST", path: "/api/v1/rdvs", body: body("03 21 55 55 55")})
+
+	// Marc, known to the MDS Arras without a number, cannot be called.
+	s.must(http.StatusCreated, req{method: "POST", path: "/api/v1/rdvs", agent: "camille-martin", body: map[string]any{
+		"motif_id": rsa, "lieu_id": arrasCentre, "starts_at": thu9,
+		"usager": map[string]any{"first_name": "Marc", "last_name": "Leclerc", "email": "marc@example.org"}}})
+	found := decodeJSON[struct {
+		Usagers []struct{ ID string } `json:"usagers"`
+	}](t, s.must(http.StatusOK, req{method: "GET", path: "/api/v1/usagers?q=leclerc", agent: "camille-martin"}))
+	if len(found.Usagers) != 1 {
+		t.Fatalf("usagers %+v", found.Usagers)
+	}
+	resp = s.do(req{method: "POST", path: "/api/v1/rdvs", agent: "camille-martin", body: map[string]any{
+		"motif_id": "appel-social-lens", "starts_at": "2026-12-03T10:20:00+01:00", "usager_id": found.Usagers[0].ID}})
+	if e := decodeJSON[errorJSON](t, resp); resp.status != http.StatusUnprocessableEntity || e.Error.Fields["usager_id"] == "" {
+		t.Errorf("phone RDV for a known usager without a phone: %d %s, want 422 on usager_id", resp.status, resp.body)
+	}
+}
