@@ -380,7 +380,18 @@ type agentRDV struct {
 	Address, BirthDate                                 string
 	Context                                            string
 	UsagerURL                                          string
+	CancelledAt, CancelReason                          string
+	// Done says what the agent just did (after an action).
+	Done string
+	// CanChange: an agent of the RDV's organisation (not the agent who
+	// only prescribed it) may act on it.
+	CanChange                      bool
+	CancelURL, MoveURL, ContextURL string
+	StatusLinks                    []statusLink
+	PrescribedOnly                 bool // the agent prescribed it and only reads it
 }
+
+type statusLink struct{ Label, URL string }
 
 func (w *Web) handleAgentRDV(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 	if !requireAgent(rw, r, c, r.URL.RequestURI()) {
@@ -404,6 +415,24 @@ func (w *Web) handleAgentRDV(rw http.ResponseWriter, r *http.Request, c *reqCtx)
 		UsagerURL: rdv.UsagerURL(w.publicBase(c.cat), x),
 		Usager:    person{Name: b.Usager.FirstName + " " + b.Usager.LastName, Email: b.Usager.Email},
 		Address:   b.Usager.Address, BirthDate: b.Usager.BirthDate}
+	if x.CancelledAt != nil {
+		v.CancelledAt, v.CancelReason = french.DateTime(w.local(c.cat, x, *x.CancelledAt)), x.CancelReason
+	}
+	v.Done = doneMessages[r.URL.Query().Get("fait")]
+	v.CanChange = w.booking.MayChange(c.agent, x)
+	v.PrescribedOnly = !v.CanChange
+	if v.CanChange {
+		base := agentRDVPath(x.ID)
+		v.ContextURL = base + "/contexte"
+		if !v.Cancelled {
+			v.CancelURL, v.MoveURL = base+"/annuler", base+"/deplacer"
+		}
+		for _, a := range statusActions {
+			if a.Status != x.Status && (!v.Cancelled || a.Status != rdv.StatusExcused) {
+				v.StatusLinks = append(v.StatusLinks, statusLink{a.Label, base + "/statut?statut=" + string(a.Status)})
+			}
+		}
+	}
 	if b.Usager.PhoneNumber != "" {
 		v.Usager.Phone, v.Usager.PhoneHref = french.Phone(b.Usager.PhoneNumber), telHref(b.Usager.PhoneNumber)
 	}

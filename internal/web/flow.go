@@ -266,6 +266,19 @@ func (f *flow) slotsRequest(from, to rdv.Date) booking.SlotsRequest {
 	return req
 }
 
+// lastDay is the last day of créneaux offered: the motif's booking delay
+// for the public; agents are not bound by it, and see a year ahead.
+func (f *flow) lastDay(now time.Time, caller booking.Caller) rdv.Date {
+	return lastDay(f.motif, now, caller)
+}
+
+func lastDay(m *catalog.Motif, now time.Time, caller booking.Caller) rdv.Date {
+	if caller.Agent != nil {
+		return rdv.DateOf(now.In(m.Organisation.Location)).AddDays(365)
+	}
+	return rdv.DateOf(now.Add(m.MaxBookingDelay).In(m.Organisation.Location))
+}
+
 // slotFree re-checks the chosen créneau: it is still among the slots the
 // caller may book that day.
 func (w *Web) slotFree(ctx context.Context, caller booking.Caller, f *flow) (bool, error) {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"rdvsync/internal/booking"
+	"rdvsync/internal/catalog"
 	"rdvsync/internal/french"
 	"rdvsync/internal/rdv"
 )
@@ -208,7 +210,7 @@ func (w *Web) handleWizard(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 		f.lieu = nil
 	case stepCreneau:
 		title = "Choisissez un créneau"
-		wk, err := w.week(r, f)
+		wk, err := w.week(r, f, booking.Caller{})
 		if err != nil {
 			w.internalError(rw, r, c, err)
 			return
@@ -264,46 +266,76 @@ func (w *Web) addressForm(f *flow) *addressForm {
 
 // week lists the créneaux of the seven days from f.week, with links to
 // the weeks around it and to the next availability when it is empty.
-func (w *Web) week(r *http.Request, f *flow) (*week, error) {
-	ctx := r.Context()
-	last := f.week.AddDays(6)
-	found, err := w.booking.Slots(ctx, booking.Caller{}, f.slotsRequest(f.week, last))
+func (w *Web) week(r *http.Request, f *flow, caller booking.Caller) (*week, error) {
+	return w.slotWeek(r.Context(), weekQuery{
+		caller: caller, req: f.slotsRequest(0, 0), lieu: f.lieu, first: f.week, today: f.today,
+		last: f.lastDay(w.now(), caller),
+		weekURL: func(d rdv.Date) string {
+			sel := f.sel
+			sel.Date = d.String()
+			return sel.wizardURL()
+		},
+		slotURL: func(t time.Time) string {
+			sel := f.sel
+			sel.Creneau = t.Format(time.RFC3339)
+			return sel.wizardURL()
+		},
+	})
+}
+
+// weekQuery is a week of créneaux to show: the wizard's, and the slot
+// picker of a move.
+type weekQuery struct {
+	caller      booking.Caller
+	req         booking.SlotsRequest // the motif, lieu and address; the days are set here
+	lieu        *catalog.Lieu        // only the créneaux at this lieu (nil: a motif without lieu)
+	first       rdv.Date             // the first day shown
+	today, last rdv.Date             // the days that may be shown
+	skip        time.Time            // a start not to offer (the RDV being moved)
+	weekURL     func(rdv.Date) string
+	slotURL     func(time.Time) string
+}
+
+// slotWeek lists the créneaux of the seven days from q.first, one link
+// per start (an agent's search returns one slot per free agent), with
+// links to the weeks around it and to the next availability when empty.
+func (w *Web) slotWeek(ctx context.Context, q weekQuery) (*week, error) {
+	last := q.first.AddDays(6)
+	req := q.req
+	req.From, req.To = q.first.String(), last.String()
+	found, err := w.booking.Slots(ctx, q.caller, req)
 	if err != nil {
 		return nil, err
 	}
-	wk := &week{Label: "Du " + french.Day(f.week) + " au " + french.Day(last)}
+	wk := &week{Label: "Du " + french.Day(q.first) + " au " + french.Day(last)}
 	byDay := map[rdv.Date][]slotLink{}
+	seen := map[int64]bool{}
 	for _, s := range found {
-		if s.Lieu != f.lieu {
+		if s.Lieu != q.lieu || seen[s.Start.Unix()] || s.Start.Equal(q.skip) {
 			continue
 		}
-		sel := f.sel
-		sel.Creneau = s.Start.Format(time.RFC3339)
+		seen[s.Start.Unix()] = true
 		d := rdv.DateOf(s.Start)
-		byDay[d] = append(byDay[d], slotLink{Label: french.Time(s.Start), Hidden: " le " + french.Day(d), URL: sel.wizardURL()})
+		byDay[d] = append(byDay[d], slotLink{Label: french.Time(s.Start), Hidden: " le " + french.Day(d), URL: q.slotURL(s.Start)})
 	}
-	for d := f.week; d <= last; d++ {
+	for d := q.first; d <= last; d++ {
 		wk.Days = append(wk.Days, day{Label: french.Day(d), Slots: byDay[d]})
 	}
-	at := func(d rdv.Date) string {
-		sel := f.sel
-		sel.Date = d.String()
-		return sel.wizardURL()
+	if q.first > q.today {
+		wk.PrevURL = q.weekURL(max(q.today, q.first.AddDays(-7)))
 	}
-	if f.week > f.today {
-		wk.PrevURL = at(max(f.today, f.week.AddDays(-7)))
-	}
-	if limit := rdv.DateOf(w.now().Add(f.motif.MaxBookingDelay).In(f.motif.Organisation.Location)); f.week.AddDays(7) <= limit {
-		wk.NextURL = at(f.week.AddDays(7))
+	if q.first.AddDays(7) <= q.last {
+		wk.NextURL = q.weekURL(q.first.AddDays(7))
 	}
 	if wk.Empty = len(byDay) == 0; wk.Empty {
-		next, ok, err := w.booking.NextSlot(ctx, booking.Caller{}, f.slotsRequest(0, 0))
+		req.From, req.To = "", ""
+		next, ok, err := w.booking.NextSlot(ctx, q.caller, req)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
+		if ok && !next.Start.Equal(q.skip) {
 			wk.NextAvailable = french.DateTime(next.Start)
-			wk.NextAvailableURL = at(rdv.DateOf(next.Start))
+			wk.NextAvailableURL = q.weekURL(rdv.DateOf(next.Start))
 		}
 	}
 	return wk, nil
