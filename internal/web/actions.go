@@ -304,30 +304,41 @@ func (w *Web) handleAgentMoveForm(rw http.ResponseWriter, r *http.Request, c *re
 		return
 	}
 	path := agentRDVPath(b.RDV.ID) + "/deplacer"
-	w.moveStep(rw, r, c, b, booking.Caller{Agent: c.agent}, path, path, agentRDVPath(b.RDV.ID), nil)
+	w.slotStep(rw, r, c, b, slotStep{caller: booking.Caller{Agent: c.agent}, base: path, post: path, back: agentRDVPath(b.RDV.ID),
+		page: "deplacer", heading: "Déplacer le rendez-vous", submit: "Confirmer le déplacement",
+		intro: "Choisissez le nouveau créneau : le rendez-vous garde son motif et son lieu."})
 }
 
-// moveStep shows the slot picker, or the confirmation of the chosen
-// créneau (creneau=…): the agent's and the usager's move alike. base is
-// the picker's URL, post the form's action, back the RDV's page.
-func (w *Web) moveStep(rw http.ResponseWriter, r *http.Request, c *reqCtx, b *booking.Booked, caller booking.Caller,
-	base, post string, back string, hidden []hiddenField) {
+// slotStep is a créneau to choose for an existing RDV: the agent's and
+// the usager's move, the usager's new booking after a cancellation.
+type slotStep struct {
+	caller           booking.Caller // who searches the créneaux
+	base, post, back string         // the picker's URL, the form's action, the RDV's page
+	hidden           []hiddenField  // what the form carries besides the créneau
+	page             string         // data-page of the picker; the confirmation adds "-confirmation"
+	heading, intro   string
+	submit           string
+}
+
+// slotStep shows the slot picker, or the confirmation of the chosen
+// créneau (creneau=…).
+func (w *Web) slotStep(rw http.ResponseWriter, r *http.Request, c *reqCtx, b *booking.Booked, st slotStep) {
 	q := r.URL.Query()
-	wq, ok := w.moveQuery(c, b, caller, q.Get("date"), base)
+	wq, ok := w.moveQuery(c, b, st.caller, q.Get("date"), st.base)
 	if !ok {
-		w.renderError(rw, r, c, http.StatusConflict, "Déplacement impossible",
-			"Le motif de ce rendez-vous n'est plus proposé : il ne peut pas être déplacé en ligne.")
+		w.renderError(rw, r, c, http.StatusConflict, "Action impossible",
+			"Le motif de ce rendez-vous n'est plus proposé : choisir un autre créneau en ligne n'est pas possible.")
 		return
 	}
-	summary := w.rdvSummary(c.cat, b, caller.Agent != nil)
+	summary := w.rdvSummary(c.cat, b, st.caller.Agent != nil)
 	if t, err := time.Parse(time.RFC3339, q.Get("creneau")); err == nil {
 		loc := c.cat.Motif(b.RDV.MotifID).Organisation.Location
-		a := &action{Heading: "Déplacer le rendez-vous", Summary: summary,
+		a := &action{Heading: st.heading, Summary: summary,
 			Intro:  "Nouveau créneau : " + french.DateTime(t.In(loc)) + ".",
-			Action: post, CSRF: w.csrfToken(c.visitor, post),
-			Hidden: append(hidden, hiddenField{"creneau", t.Format(time.RFC3339)}),
-			Submit: "Confirmer le déplacement", Back: wq.weekURL(rdv.DateOf(t.In(loc))), BackLabel: "Choisir un autre créneau"}
-		w.render(rw, r, c, http.StatusOK, "action", view{Page: "deplacer-confirmation", Title: "Déplacer le rendez-vous", Body: a})
+			Action: st.post, CSRF: w.csrfToken(c.visitor, st.post),
+			Hidden: append(st.hidden, hiddenField{"creneau", t.Format(time.RFC3339)}),
+			Submit: st.submit, Back: wq.weekURL(rdv.DateOf(t.In(loc))), BackLabel: "Choisir un autre créneau"}
+		w.render(rw, r, c, http.StatusOK, "action", view{Page: st.page + "-confirmation", Title: st.heading, Body: a})
 		return
 	}
 	wk, err := w.slotWeek(r.Context(), wq)
@@ -335,12 +346,11 @@ func (w *Web) moveStep(rw http.ResponseWriter, r *http.Request, c *reqCtx, b *bo
 		w.internalError(rw, r, c, err)
 		return
 	}
-	p := &picker{Heading: "Déplacer le rendez-vous", Intro: "Choisissez le nouveau créneau : le rendez-vous garde son motif et son lieu.",
-		Summary: summary, Week: wk, Back: back, BackLabel: "Revenir au rendez-vous"}
+	p := &picker{Heading: st.heading, Intro: st.intro, Summary: summary, Week: wk, Back: st.back, BackLabel: "Revenir au rendez-vous"}
 	if q.Get("indisponible") == "1" {
 		p.Intro = "Ce créneau vient d'être pris : choisissez-en un autre."
 	}
-	w.render(rw, r, c, http.StatusOK, "picker", view{Page: "deplacer", Title: "Déplacer le rendez-vous", Body: p})
+	w.render(rw, r, c, http.StatusOK, "picker", view{Page: st.page, Title: st.heading, Body: p})
 }
 
 func (w *Web) handleAgentMove(rw http.ResponseWriter, r *http.Request, c *reqCtx) {

@@ -77,8 +77,7 @@ func TestFormsRefuseForgedPosts(t *testing.T) {
 	other := h.client()
 	foreign := other.csrf("/agents/connexion", "/agents/connexion")
 	b := h.book(firstSlot, booking.UsagerInput{FirstName: "Léa", LastName: "Dubois"})
-	usagerPage := "/rdv/" + b.RDV.ID + "?token=" + url.QueryEscape(b.RDV.UsagerToken)
-	cancelToken := c.csrf(usagerPage, "/rdv/"+b.RDV.ID+"/annulation")
+	cancelToken := c.csrf("/rdv/"+b.RDV.ID+"/annulation?token="+url.QueryEscape(b.RDV.UsagerToken), "/rdv/"+b.RDV.ID+"/annulation")
 
 	tests := []struct {
 		name   string
@@ -205,7 +204,7 @@ func TestNoPageShowsAnotherUsagersRDV(t *testing.T) {
 		t.Error("the usager's page shows the prescripteur's email")
 	}
 	// A cancellation with another RDV's token is refused.
-	leaTok := c.csrf("/rdv/"+lea.RDV.ID+"?token="+url.QueryEscape(lea.RDV.UsagerToken), "/rdv/"+lea.RDV.ID+"/annulation")
+	leaTok := c.csrf("/rdv/"+lea.RDV.ID+"/annulation?token="+url.QueryEscape(lea.RDV.UsagerToken), "/rdv/"+lea.RDV.ID+"/annulation")
 	if res := c.post("/rdv/"+lea.RDV.ID+"/annulation", url.Values{"csrf": {leaTok}, "token": {tom.RDV.UsagerToken}}); res.StatusCode != http.StatusNotFound {
 		t.Errorf("cancel with another token: %d", res.StatusCode)
 	}
@@ -319,7 +318,7 @@ func TestUsagerCancelLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := c.get("/rdv/" + ccas.RDV.ID + "?token=" + url.QueryEscape(ccas.RDV.UsagerToken))
-	if strings.Contains(res.body, "Annuler le RDV</button>") || !strings.Contains(res.body, "ne peut pas être annulé en ligne") ||
+	if strings.Contains(res.body, "Annuler le RDV</a>") || !strings.Contains(res.body, "ne peut être ni déplacé ni annulé en ligne") ||
 		!strings.Contains(res.body, "03 21 00 00 30") {
 		t.Error("not cancellable by the usager: the page must say so and give the service's phone")
 	}
@@ -327,13 +326,13 @@ func TestUsagerCancelLimits(t *testing.T) {
 	// before the RDV: too late online.
 	b := h.book(firstSlot, booking.UsagerInput{FirstName: "C", LastName: "D"})
 	page := "/rdv/" + b.RDV.ID + "?token=" + url.QueryEscape(b.RDV.UsagerToken)
-	tok := c.csrf(page, "/rdv/"+b.RDV.ID+"/annulation")
+	tok := c.csrf("/rdv/"+b.RDV.ID+"/annulation?token="+url.QueryEscape(b.RDV.UsagerToken), "/rdv/"+b.RDV.ID+"/annulation")
 	h.setNow(time.Date(2026, 12, 3, 5, 30, 0, 0, paris))
 	res = c.post("/rdv/"+b.RDV.ID+"/annulation", url.Values{"csrf": {tok}, "token": {b.RDV.UsagerToken}})
 	if res.StatusCode != http.StatusForbidden || !strings.Contains(res.body, "moins de 4 heures") || !strings.Contains(res.body, "03 21 00 00 00") {
 		t.Errorf("cancelling too late: %d", res.StatusCode)
 	}
-	if res := c.get(page); !strings.Contains(res.body, "moins de 4 heures") || strings.Contains(res.body, "Annuler le RDV</button>") {
+	if res := c.get(page); !strings.Contains(res.body, "moins de 4 heures") || strings.Contains(res.body, "Annuler le RDV</a>") {
 		t.Error("too late: the page must say so, without the button")
 	}
 	if got, _ := h.svc.Get(ctx, booking.Caller{UsagerToken: b.RDV.UsagerToken}, b.RDV.ID); got.RDV.Status.Cancelled() {

@@ -230,7 +230,10 @@ func TestBrowserUsagerCancels(t *testing.T) {
 	if href := b.attr(`a[href*="rdv.ics"]`, "href"); href != "/rdv/"+lea.RDV.ID+"/rdv.ics?token="+url.QueryEscape(lea.RDV.UsagerToken) {
 		t.Errorf("agenda link %q", href)
 	}
-	b.step("annulation", set("#motif-annulation", "Je travaille ce jour-là."), click(`form[action$="/annulation"] button`),
+	// Cancelling asks for a confirmation first; "Ne pas annuler" leaves the RDV alone.
+	b.step("annulation-non", click(`a[href*="/annulation?token="]`), page("usager-annuler"), click(`main form a.fr-btn--secondary`), page("usager_rdv"))
+	b.step("annulation", click(`a[href*="/annulation?token="]`), page("usager-annuler"),
+		set("#motif-annulation", "Je travaille ce jour-là."), click(`form[action$="/annulation"] button`),
 		chromedp.WaitVisible(chromedp.CSS(`main [role="status"]`)))
 	b.mustSee("Votre rendez-vous a été annulé")
 	got, err := h.svc.Get(context.Background(), booking.Caller{UsagerToken: lea.RDV.UsagerToken}, lea.RDV.ID)
@@ -240,7 +243,39 @@ func TestBrowserUsagerCancels(t *testing.T) {
 	if got.RDV.Status != rdv.StatusExcused || got.RDV.CancelReason != "Je travaille ce jour-là." {
 		t.Errorf("status %s, reason %q", got.RDV.Status, got.RDV.CancelReason)
 	}
-	if strings.Contains(b.text("main"), "Annuler le RDV") {
-		t.Error("a cancelled RDV still offers to cancel")
+	main := b.text("main")
+	if strings.Contains(main, "Annuler le RDV") || strings.Contains(main, "À savoir avant de venir") {
+		t.Error("a cancelled RDV still offers to cancel, or tells what to bring")
+	}
+	// Orientation RSA is booked by professionals: the page says whom to ask.
+	b.mustSee("Prendre un nouveau rendez-vous", "contactez MDS Arras au 03 21 00 00 00")
+}
+
+// Léa moves her RDV from her link, on her phone.
+func TestBrowserUsagerMoves(t *testing.T) {
+	h := newHarness(t)
+	lea := h.book(firstSlot, booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "06 12 34 56 78"})
+	b := newBrowser(t, h)
+	link := "/rdv/" + lea.RDV.ID + "?token=" + url.QueryEscape(lea.RDV.UsagerToken)
+	b.step("rdv", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), b.open(link), page("usager_rdv"))
+	if href := b.attr(`main a[href^="tel:"]`, "href"); href != "tel:+33321000000" {
+		t.Errorf("the service's phone link %q", href)
+	}
+	b.step("deplacer", click(`a[href*="/deplacement?token="]`), page("usager-deplacer"))
+	if wide, _ := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); wide {
+		t.Error("the slot picker is wider than a phone's screen")
+	}
+	b.mustSee("Déplacer le rendez-vous", "Orientation RSA", "lundi 7 décembre")
+	monday9 := "2026-12-07T09:00:00+01:00"
+	b.step("choix", click(`a[href*="creneau=`+url.QueryEscape(monday9)+`"]`), page("usager-deplacer-confirmation"))
+	b.mustSee("Nouveau créneau : lundi 7 décembre 2026 à 9 h 00.")
+	b.step("deplace", click(`main form button[type="submit"]`), page("usager_rdv"))
+	b.mustSee("Votre rendez-vous a été déplacé", "lundi 7 décembre 2026 à 9 h 00")
+	got, err := h.svc.Get(context.Background(), booking.Caller{UsagerToken: lea.RDV.UsagerToken}, lea.RDV.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.RDV.StartsAt.Equal(mustTime(monday9)) || got.RDV.Status != rdv.StatusUnknown {
+		t.Errorf("after the move: %v %s", got.RDV.StartsAt, got.RDV.Status)
 	}
 }

@@ -3,8 +3,9 @@
 // organisation link /org/{organisation_id} (adresse → service → motif →
 // lieu → créneau → prescripteur → bénéficiaire → récapitulatif), the
 // agents' sign-in and hand-off to prescription interne, the agent's page
-// of an RDV ("Rendez-vous pris par") and the usager's page of its RDV
-// (cancel, .ics).
+// of an RDV ("Rendez-vous pris par") with its actions (move, cancel,
+// status, context), and the usager's page of its RDV (move, cancel, book
+// again, .ics).
 //
 // Pages are rendered on the server with html/template, in French, with
 // the French State design system (DSFR) served from the binary, and work
@@ -192,7 +193,12 @@ func (w *Web) Routes() []Route {
 		{"GET /agents/rdvs/{id}/contexte", p(w.handleAgentContextForm)},
 		{"POST /agents/rdvs/{id}/contexte", p(w.handleAgentContext)},
 		{"GET /rdv/{id}", p(w.handleUsagerRDV)},
+		{"GET /rdv/{id}/annulation", p(w.handleUsagerCancelForm)},
 		{"POST /rdv/{id}/annulation", l(w.handleUsagerCancel)},
+		{"GET /rdv/{id}/deplacement", l(w.handleUsagerMoveForm)},
+		{"POST /rdv/{id}/deplacement", l(w.handleUsagerMove)},
+		{"GET /rdv/{id}/nouveau", l(w.handleRebookForm)},
+		{"POST /rdv/{id}/nouveau", l(w.handleRebook)},
 		{"GET /rdv/{id}/rdv.ics", p(w.handleUsagerICS)},
 		{"GET /assets/", w.assets()},
 		{"GET /favicon.ico", w.favicon()},
