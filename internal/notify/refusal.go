@@ -88,7 +88,7 @@ func refusalView(cat *catalog.Catalog, m *message) *view {
 	if mo := cat.Motif(r.MotifID); mo != nil {
 		v.Motif, v.Horizon = mo.Name, booking.MotifHorizon(mo)
 		o := mo.Organisation
-		v.Organisation, v.OrgPhone = o.Name, o.Phone
+		v.setOrganisation(o)
 	}
 	for _, f := range slices.Sorted(maps.Keys(r.Fields)) {
 		label := fieldLabels[f]

@@ -128,8 +128,7 @@ func newView(cat *catalog.Catalog, r *rdv.RDV, u *rdv.Usager, m *message, agent 
 		Duration: frenchDuration(m.End.Sub(m.Start)), CancelledByUsager: m.Status == rdv.StatusExcused,
 		BookedBy: string(r.CreatedBy.Type), CancelLimit: frenchDuration(booking.UsagerCancelLimit)}
 	if o := cat.Organisation(r.OrganisationID); o != nil {
-		v.Organisation, v.OrgPhone = o.Name, french.Phone(o.Phone)
-		v.OrgTel = htmltemplate.URL(french.TelURI(o.Phone))
+		v.setOrganisation(o)
 	}
 	var lt rdv.LocationType
 	if mo := cat.Motif(r.MotifID); mo != nil {
@@ -205,6 +204,13 @@ func newView(cat *catalog.Catalog, r *rdv.RDV, u *rdv.Usager, m *message, agent 
 		}
 	}
 	return v
+}
+
+// setOrganisation sets the organisation's name and phone: printed in the
+// national format, linked by a tel: URI only when it is a valid number.
+func (v *view) setOrganisation(o *catalog.Organisation) {
+	v.Organisation, v.OrgPhone = o.Name, french.Phone(o.Phone)
+	v.OrgTel = htmltemplate.URL(french.TelURI(o.Phone))
 }
 
 // place is the lieu's name and address, or the label of a motif received
