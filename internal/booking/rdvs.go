@@ -54,11 +54,12 @@ func authorise(cat *catalog.Catalog, caller Caller, r *rdv.RDV, read bool) error
 	return fmt.Errorf("%w: an agent token or the usager's link is required", rdv.ErrUnauthenticated)
 }
 
-// usagerFor returns the usager of r as caller may see it: agents the
-// stored usager; the holder of the usager's link the contact the RDV was
-// booked with, nothing an agent added to the usager since.
-func usagerFor(tx *store.ReadTx, caller Caller, r *rdv.RDV) (*rdv.Usager, error) {
-	if caller.Agent == nil {
+// usagerFor returns the usager of r as caller may see it: agents of its
+// organisation the stored usager; the holder of the usager's link, and
+// the agent who only prescribed it, the contact the RDV was booked with,
+// nothing an organisation added to the usager since.
+func usagerFor(tx *store.ReadTx, cat *catalog.Catalog, caller Caller, r *rdv.RDV) (*rdv.Usager, error) {
+	if caller.Agent == nil || authorise(cat, caller, r, false) != nil {
 		return r.Usager(), nil
 	}
 	return tx.Usager(r.UsagerID)
@@ -67,16 +68,31 @@ func usagerFor(tx *store.ReadTx, caller Caller, r *rdv.RDV) (*rdv.Usager, error)
 // Get returns one RDV with its usager.
 func (s *Service) Get(ctx context.Context, caller Caller, id string) (*Booked, error) {
 	cat := s.catalog()
+	return s.load(ctx, id, caller, func(r *rdv.RDV) error { return authorise(cat, caller, r, true) })
+}
+
+// Lookup returns one RDV with its usager, for a caller that proved its
+// right to it otherwise: the page shown right after a booking, whose link
+// is signed for the browser that booked.
+//
+// Its usager is the contact the RDV was booked with, what the booker typed.
+func (s *Service) Lookup(ctx context.Context, id string) (*Booked, error) {
+	return s.load(ctx, id, Caller{}, func(*rdv.RDV) error { return nil })
+}
+
+// load reads an RDV, when check lets it, and its usager as caller sees it.
+func (s *Service) load(ctx context.Context, id string, caller Caller, check func(*rdv.RDV) error) (*Booked, error) {
+	cat := s.catalog()
 	var out *Booked
 	err := s.store.View(ctx, func(tx *store.ReadTx) error {
 		r, err := tx.RDV(id)
 		if err != nil {
 			return err
 		}
-		if err := authorise(cat, caller, r, true); err != nil {
+		if err := check(r); err != nil {
 			return err
 		}
-		u, err := usagerFor(tx, caller, r)
+		u, err := usagerFor(tx, cat, caller, r)
 		if err != nil {
 			return err
 		}
@@ -184,7 +200,7 @@ func (s *Service) Prescriptions(ctx context.Context, agent *catalog.Agent, from,
 				if !prescribedBy(r, agent) {
 					return nil
 				}
-				u, err := tx.Usager(r.UsagerID)
+				u, err := usagerFor(tx, cat, Caller{Agent: agent}, r)
 				if err != nil {
 					return err
 				}
@@ -258,7 +274,7 @@ func (s *Service) change(ctx context.Context, caller Caller, id string, fn func(
 		if err := s.onChange(tx, caller, r, &next, now); err != nil {
 			return err
 		}
-		u, err := usagerFor(&tx.ReadTx, caller, &next)
+		u, err := usagerFor(&tx.ReadTx, cat, caller, &next)
 		if err != nil {
 			return err
 		}

@@ -123,12 +123,22 @@ func (w *Web) handleLogout(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 // agentHome lists the agent's coming RDVs.
 type agentHome struct {
-	Rows      []agentRow
-	Prescribe string
+	Rows                           []agentRow
+	Prescribe, Find, Prescriptions string
 }
 
 type agentRow struct {
-	When, Motif, Usager, CreatedBy, Status, URL string
+	When, Motif, Organisation, Usager, CreatedBy, Status, URL string
+}
+
+func (w *Web) agentRow(cat *catalog.Catalog, b *booking.Booked) agentRow {
+	row := agentRow{When: french.DateTime(w.local(cat, b.RDV, b.RDV.StartsAt)), Motif: b.RDV.MotifID,
+		Usager: b.Usager.FirstName + " " + b.Usager.LastName, CreatedBy: createdBy(cat, b.RDV).Name,
+		Status: statusLabels[b.RDV.Status], URL: agentRDVPath(b.RDV.ID)}
+	if m := cat.Motif(b.RDV.MotifID); m != nil {
+		row.Motif = m.Name
+	}
+	return row
 }
 
 func (w *Web) handleAgentHome(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -140,16 +150,9 @@ func (w *Web) handleAgentHome(rw http.ResponseWriter, r *http.Request, c *reqCtx
 		w.internalError(rw, r, c, err)
 		return
 	}
-	h := agentHome{Prescribe: "/prendre_rdv?prescripteur=1"}
+	h := agentHome{Prescribe: "/prendre_rdv?prescripteur=1", Find: "/agents/trouver", Prescriptions: "/agents/prescriptions"}
 	for _, b := range list {
-		m := c.cat.Motif(b.RDV.MotifID)
-		row := agentRow{When: french.DateTime(w.local(c.cat, b.RDV, b.RDV.StartsAt)), Motif: b.RDV.MotifID,
-			Usager: b.Usager.FirstName + " " + b.Usager.LastName, CreatedBy: createdBy(c.cat, b.RDV).Name,
-			Status: statusLabels[b.RDV.Status], URL: "/agents/rdvs/" + url.PathEscape(b.RDV.ID)}
-		if m != nil {
-			row.Motif = m.Name
-		}
-		h.Rows = append(h.Rows, row)
+		h.Rows = append(h.Rows, w.agentRow(c.cat, b))
 	}
 	w.render(rw, r, c, http.StatusOK, "agents", view{Title: "Espace agent", Body: h})
 }
@@ -450,4 +453,39 @@ func (w *Web) handleAgentRDV(rw http.ResponseWriter, r *http.Request, c *reqCtx)
 		}
 	}
 	w.render(rw, r, c, http.StatusOK, "agent_rdv", view{Title: "Rendez-vous du " + v.When, Body: v})
+}
+
+// prescriptions is "Mes prescriptions": the RDVs the agent booked in
+// prescription interne, in any organisation.
+type prescriptions struct {
+	Period string
+	Rows   []agentRow
+}
+
+// How far "Mes prescriptions" looks back and ahead.
+const (
+	prescriptionsPast   = 31
+	prescriptionsFuture = 365
+)
+
+func (w *Web) handlePrescriptions(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
+	if !requireAgent(rw, r, c, "/agents/prescriptions") {
+		return
+	}
+	today := rdv.DateOf(w.now().In(c.agent.Organisations[0].Location))
+	from, to := today.AddDays(-prescriptionsPast), today.AddDays(prescriptionsFuture)
+	list, err := w.booking.Prescriptions(r.Context(), c.agent, from, to)
+	if err != nil {
+		w.internalError(rw, r, c, err)
+		return
+	}
+	p := prescriptions{Period: "Du " + french.Day(from) + " au " + french.Day(to)}
+	for _, b := range list {
+		row := w.agentRow(c.cat, b)
+		if o := c.cat.Organisation(b.RDV.OrganisationID); o != nil {
+			row.Organisation = o.Name
+		}
+		p.Rows = append(p.Rows, row)
+	}
+	w.render(rw, r, c, http.StatusOK, "prescriptions", view{Title: "Mes prescriptions", Body: p})
 }

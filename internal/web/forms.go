@@ -5,11 +5,15 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"rdvsync/internal/booking"
+	"rdvsync/internal/catalog"
+	"rdvsync/internal/french"
+	"rdvsync/internal/notify"
 	"rdvsync/internal/rdv"
 )
 
@@ -57,6 +61,10 @@ type personForm struct {
 	// Prescripteur is who books, shown on the bénéficiaire's form.
 	Prescripteur        *prescripteur
 	PrescripteurEditURL string
+	// The prescripteur's form: remember it on this computer, or forget
+	// the one remembered ("Ce n'est pas moi").
+	Remember         *checkbox
+	NotMe, NotMeName string
 }
 
 func (pf *personForm) setErrors(fe map[string]string) {
@@ -77,9 +85,8 @@ func (w *Web) prescripteurForm(c *reqCtx, f *flow, p prescripteur) *personForm {
 	pf := &personForm{
 		Stepper: newStepper(f.sel, 5, "Vos coordonnées de prescripteur"),
 		Summary: f.summary(stepChosen),
-		Intro: "Ces informations sont visibles par l'agent qui recevra le bénéficiaire : il pourra vous joindre au sujet de ce rendez-vous. " +
-			"Elles sont gardées sur cet appareil (cookie, 90 jours) pour votre prochaine prise de rendez-vous.",
-		Action: "/prendre_rdv/prescripteur", CSRF: w.csrfToken(c.visitor, "/prendre_rdv/prescripteur"), Hidden: f.sel.hidden(),
+		Intro:   "Ces informations sont visibles par l'agent qui recevra le bénéficiaire : il pourra vous joindre au sujet de ce rendez-vous.",
+		Action:  "/prendre_rdv/prescripteur", CSRF: w.csrfToken(c.visitor, "/prendre_rdv/prescripteur"), Hidden: f.sel.hidden(),
 		Submit: "Continuer",
 		Fields: []field{
 			{ID: "prescripteur-prenom", Name: "prenom", Label: "Votre prénom", Value: p.FirstName, Autocomplete: "given-name"},
@@ -90,10 +97,23 @@ func (w *Web) prescripteurForm(c *reqCtx, f *flow, p prescripteur) *personForm {
 				Optional: true, Recommended: true, Hint: "L'agent pourra vous appeler au sujet du rendez-vous. Exemple : 03 21 00 00 00"},
 		},
 	}
+	pf.Remember = &checkbox{ID: "prescripteur-souvenir", Name: "souvenir", Label: "Se souvenir de moi sur cet ordinateur",
+		Hint: "Vos coordonnées seront gardées 30 jours pour vos prochains rendez-vous. Sur un ordinateur partagé, laissez cette case vide : " +
+			"elles seront oubliées à la fermeture du navigateur.", Checked: p.Remember}
+	if p.Email != "" {
+		pf.NotMe = f.sel.stepURL("/prendre_rdv/prescripteur") + "&oublier=1"
+		pf.NotMeName = strings.TrimSpace(p.FirstName + " " + p.LastName)
+	}
 	if c.agent != nil {
 		pf.InterneURL = f.sel.stepURL("/prendre_rdv/prescription_interne")
 	}
 	return pf
+}
+
+// checkbox is one checkbox of a form.
+type checkbox struct {
+	ID, Name, Label, Hint string
+	Checked               bool
 }
 
 func (w *Web) handlePrescripteurForm(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -102,6 +122,11 @@ func (w *Web) handlePrescripteurForm(rw http.ResponseWriter, r *http.Request, c 
 		return
 	}
 	p, _ := readPrescripteur(r)
+	if r.URL.Query().Get("oublier") == "1" {
+		// "Ce n'est pas moi": another person at a shared computer.
+		w.forgetPrescripteur(rw)
+		p = prescripteur{}
+	}
 	w.renderPerson(rw, r, c, http.StatusOK, w.prescripteurForm(c, f, p))
 }
 
@@ -129,7 +154,7 @@ func (w *Web) renderPerson(rw http.ResponseWriter, r *http.Request, c *reqCtx, s
 // postedPrescripteur reads and checks the prescripteur's form.
 func postedPrescripteur(form url.Values) (prescripteur, map[string]string) {
 	p := prescripteur{FirstName: strings.TrimSpace(form.Get("prenom")), LastName: strings.TrimSpace(form.Get("nom")),
-		Email: strings.TrimSpace(form.Get("email")), Phone: strings.TrimSpace(form.Get("telephone"))}
+		Email: strings.TrimSpace(form.Get("email")), Phone: strings.TrimSpace(form.Get("telephone")), Remember: form.Get("souvenir") == "1"}
 	fe := map[string]string{}
 	checkText(fe, "prenom", p.FirstName, true, 100)
 	checkText(fe, "nom", p.LastName, true, 100)
@@ -376,11 +401,12 @@ func (w *Web) confirmationURL(c *reqCtx, f *flow, rdvID string, interne bool) st
 type confirmation struct {
 	Summary      []summaryItem
 	Interne      bool
-	Email        string // where the prescripteur's confirmation goes
+	Beneficiaire person
+	Messages     []string // exactly which messages will be sent, to whom
 	Organisation string
 	Phone        string
 	Instructions string
-	AgentURL     string // the RDV's agent page, for an agent of its organisation
+	AgentURL     string // the RDV's agent page, for an agent of its organisation or who prescribed it
 	Restart      string
 }
 
@@ -396,17 +422,74 @@ func (w *Web) handleConfirmation(rw http.ResponseWriter, r *http.Request, c *req
 		w.notFound(rw, r, c)
 		return
 	}
-	cf := confirmation{Interne: kind == "interne", Organisation: f.motif.Organisation.Name, Phone: f.motif.Organisation.Phone,
-		Instructions: f.motif.Instructions, Restart: selection{Prescripteur: true, Org: f.sel.Org}.wizardURL()}
+	// The link is signed for this browser: it booked this RDV.
+	b, err := w.booking.Lookup(r.Context(), id)
+	if errors.Is(err, rdv.ErrNotFound) {
+		w.notFound(rw, r, c)
+		return
+	}
+	if err != nil {
+		w.internalError(rw, r, c, err)
+		return
+	}
+	cf := confirmation{Interne: kind == "interne", Organisation: f.motif.Organisation.Name, Phone: french.Phone(f.motif.Organisation.Phone),
+		Instructions: f.motif.Instructions, Restart: selection{Prescripteur: true, Org: f.sel.Org}.wizardURL(),
+		Beneficiaire: person{Name: strings.TrimSpace(b.Usager.FirstName + " " + b.Usager.LastName), Email: b.Usager.Email,
+			Phone: french.Phone(b.Usager.PhoneNumber), PhoneHref: telHref(b.Usager.PhoneNumber)}}
+	if cf.Interne {
+		cf.Restart = "/agents/trouver"
+	}
 	for _, it := range f.summary(stepChosen) {
 		it.EditURL = ""
 		cf.Summary = append(cf.Summary, it)
 	}
+	cf.Messages = w.messagesSent(c.cat, f.motif, b)
 	if p, ok := readPrescripteur(r); ok && !cf.Interne {
-		cf.Email = p.Email
+		cf.Messages = append([]string{"Vous allez recevoir un email de confirmation à l'adresse " + p.Email + "."}, cf.Messages...)
 	}
-	if c.agent != nil && c.agent.MemberOf(f.motif.Organisation) {
-		cf.AgentURL = "/agents/rdvs/" + url.PathEscape(id)
+	if cf.Interne && !slices.Contains(b.RDV.AgentIDs, b.RDV.CreatedBy.AgentID) {
+		cf.Messages = append([]string{"Vous allez recevoir un email de confirmation, avec le lien de la page du rendez-vous."}, cf.Messages...)
+	}
+	if c.agent != nil {
+		// Its organisation's agents and the agent who prescribed it.
+		cf.AgentURL = agentRDVPath(id)
 	}
 	w.render(rw, r, c, http.StatusOK, "confirmation", view{Title: "Rendez-vous confirmé", Body: cf})
+}
+
+// messagesSent says which messages the bénéficiaire will get, as notify
+// sends them: a confirmation by email when it has an address, by SMS when
+// its phone is a mobile, and the reminder unless the RDV is already inside
+// the reminder's delay.
+func (w *Web) messagesSent(cat *catalog.Catalog, m *catalog.Motif, b *booking.Booked) []string {
+	u := b.Usager
+	var channels []string
+	if u.Email != "" {
+		channels = append(channels, "par email")
+	}
+	if u.PhoneNumber != "" && u.PhoneMobile {
+		channels = append(channels, "par SMS")
+	}
+	var out []string
+	if len(channels) == 0 {
+		out = append(out, "Le bénéficiaire ne recevra aucun message (ni email, ni téléphone portable) : transmettez-lui vous-même la date, le lieu et ce qu'il doit savoir.")
+	} else {
+		link := "le lien pour consulter son rendez-vous"
+		if m.CancellableByUsager {
+			link = "le lien pour le déplacer ou l'annuler jusqu'à " + frenchDuration(booking.UsagerCancelLimit) + " avant"
+		}
+		msg := "Le bénéficiaire reçoit une confirmation " + strings.Join(channels, " et ") + ", avec " + link + "."
+		loc := m.Organisation.Location
+		due := notify.ReminderDue(b.RDV.StartsAt, time.Duration(cat.Config.Notifications.ReminderBefore), loc)
+		if due.After(w.now()) {
+			msg += " Il recevra un rappel le " + french.DateTime(due.In(loc)) + "."
+		} else {
+			msg += " Le rendez-vous est trop proche pour un rappel : il n'en recevra pas."
+		}
+		out = append(out, msg)
+	}
+	if u.PhoneNumber != "" && !u.PhoneMobile {
+		out = append(out, "Son numéro de téléphone n'est pas un portable : il ne reçoit pas de SMS.")
+	}
+	return out
 }

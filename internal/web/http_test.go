@@ -149,23 +149,73 @@ func TestCookieFlags(t *testing.T) {
 		t.Errorf("the old session cookie still signs in after sign-out: %d", res.StatusCode)
 	}
 
-	// The prescripteur's details are remembered 90 days, and nothing of the bénéficiaire.
+	// The prescripteur's details last the browser session, or 30 days
+	// when it asks; nothing of the bénéficiaire is kept.
 	sel := selArras + "&creneau=" + url.QueryEscape(firstSlot)
-	req, _ = http.NewRequest(http.MethodGet, h.srv.URL+"/prendre_rdv/prescripteur?"+sel, nil)
-	req.Header.Set("Cookie", "rdvsync_visiteur="+visitor.Value)
-	form := url.Values{"csrf": {csrfField.FindStringSubmatch(c.do(req).body)[1]}, "prenom": {"Jean"}, "nom": {"Petit"},
-		"email": {"jean.petit@mediatheque.example.org"}, "telephone": {"03 21 00 00 20"}}
+	post := func(remember bool) *http.Cookie {
+		req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/prendre_rdv/prescripteur?"+sel, nil)
+		req.Header.Set("Cookie", "rdvsync_visiteur="+visitor.Value)
+		form := url.Values{"csrf": {csrfField.FindStringSubmatch(c.do(req).body)[1]}, "prenom": {"Jean"}, "nom": {"Petit"},
+			"email": {"jean.petit@mediatheque.example.org"}, "telephone": {"03 21 00 00 20"}}
+		if remember {
+			form.Set("souvenir", "1")
+		}
+		q, _ := url.ParseQuery(sel)
+		for k, v := range q {
+			form[k] = v
+		}
+		res := c.post("/prendre_rdv/prescripteur", form, "Cookie", "rdvsync_visiteur="+visitor.Value)
+		p := cookieNamed(res.Response, "rdvsync_prescripteur")
+		if res.StatusCode != http.StatusSeeOther || p == nil {
+			t.Fatalf("prescripteur form: %d", res.StatusCode)
+		}
+		if !p.Secure || !p.HttpOnly || p.SameSite != http.SameSiteLaxMode {
+			t.Errorf("prescripteur cookie %+v", p)
+		}
+		return p
+	}
+	if p := post(false); p.MaxAge != 0 || !p.Expires.IsZero() {
+		t.Errorf("not asked to remember: cookie %+v, want a session cookie", p)
+	}
+	if p := post(true); p.MaxAge != 30*24*3600 {
+		t.Errorf("asked to remember: cookie %+v, want 30 days", p)
+	}
+}
+
+// TestNotMe: the prescripteur form filled from a remembered prescripteur
+// offers "Ce n'est pas moi", which forgets it.
+func TestNotMe(t *testing.T) {
+	h := newHarness(t)
+	c := h.client()
+	sel := selArras + "&creneau=" + url.QueryEscape(firstSlot)
+	form := url.Values{"csrf": {c.csrf("/prendre_rdv/prescripteur?"+sel, "/prendre_rdv/prescripteur")}, "prenom": {"Jean"}, "nom": {"Petit"},
+		"email": {"jean.petit@mediatheque.example.org"}, "souvenir": {"1"}}
 	q, _ := url.ParseQuery(sel)
 	for k, v := range q {
 		form[k] = v
 	}
-	res = c.post("/prendre_rdv/prescripteur", form, "Cookie", "rdvsync_visiteur="+visitor.Value)
-	p := cookieNamed(res.Response, "rdvsync_prescripteur")
-	if res.StatusCode != http.StatusSeeOther || p == nil {
+	if res := c.post("/prendre_rdv/prescripteur", form); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("prescripteur form: %d", res.StatusCode)
 	}
-	if !p.Secure || !p.HttpOnly || p.SameSite != http.SameSiteLaxMode || p.MaxAge != 90*24*3600 {
-		t.Errorf("prescripteur cookie %+v", p)
+	res := c.get("/prendre_rdv/prescripteur?" + sel)
+	if !strings.Contains(res.body, `value="jean.petit@mediatheque.example.org"`) || !strings.Contains(res.body, "Ce n'est pas moi") ||
+		!strings.Contains(res.body, `name="souvenir" value="1" aria-describedby="prescripteur-souvenir-messages" checked`) {
+		i := strings.Index(res.body, "souvenir")
+		t.Fatalf("the remembered prescripteur fills the form, with its choice and a way out: %s", res.body[max(0, i-300):min(len(res.body), i+400)])
+	}
+	m := regexp.MustCompile(`href="([^"]*oublier=1)"`).FindStringSubmatch(res.body)
+	if m == nil {
+		t.Fatal("no Ce n'est pas moi link")
+	}
+	res = c.get(html.UnescapeString(m[1]))
+	if ck := cookieNamed(res.Response, "rdvsync_prescripteur"); ck == nil || ck.MaxAge >= 0 {
+		t.Errorf("Ce n'est pas moi does not delete the cookie: %+v", ck)
+	}
+	if strings.Contains(res.body, "jean.petit") || strings.Contains(res.body, "Ce n'est pas moi") {
+		t.Error("Ce n'est pas moi still shows Jean Petit's details")
+	}
+	if res := c.get("/prendre_rdv/beneficiaire?" + sel); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("forgotten prescripteur: the bénéficiaire step answers %d, want a redirect to the prescripteur form", res.StatusCode)
 	}
 }
 

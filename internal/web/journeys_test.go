@@ -49,6 +49,14 @@ func TestBrowserPrescripteurJourney(t *testing.T) {
 	b.step("recapitulatif", click(`form[action="/prendre_rdv/confirmer"] button`), page("confirmation"))
 	b.mustSee("Rendez-vous confirmé", "jean.petit@mediatheque.example.org", "ni annuler ni modifier", "03 21 00 00 00",
 		"Apportez une pièce d'identité")
+	// The bénéficiaire, and exactly the messages it will get: an SMS (no
+	// email), and no reminder, as Thursday 9:00 is less than 48 hours away.
+	b.mustSee("Bénéficiaire", "Léa Dubois", "06 12 34 56 78",
+		"Le bénéficiaire reçoit une confirmation par SMS, avec le lien pour le déplacer ou l'annuler jusqu'à 4 heures avant.",
+		"Le rendez-vous est trop proche pour un rappel : il n'en recevra pas.")
+	if strings.Contains(b.text("main"), "48 heures") {
+		t.Error("the confirmation still promises a reminder 48 hours before")
+	}
 
 	list := h.rdvs()
 	if len(list) != 1 {

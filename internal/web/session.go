@@ -28,8 +28,11 @@ const (
 // AgentSessionTTL is how long an agent stays signed in.
 const AgentSessionTTL = 8 * time.Hour
 
-// PrescripteurCookieTTL is how long the prescripteur's details are remembered.
-const PrescripteurCookieTTL = 90 * 24 * time.Hour
+// PrescripteurCookieTTL is how long the prescripteur's details are
+// remembered when it asks for it ("Se souvenir de moi sur cet
+// ordinateur"); otherwise they last as long as the browser session, as
+// the computer is often shared (a médiathèque's, a France services').
+const PrescripteurCookieTTL = 30 * 24 * time.Hour
 
 // randomID returns 256 random bits, base64url-encoded (43 characters).
 func randomID() string {
@@ -124,6 +127,8 @@ type prescripteur struct {
 	LastName  string `json:"l"`
 	Email     string `json:"e"`
 	Phone     string `json:"p,omitempty"`
+	// Remember keeps the details after the browser is closed.
+	Remember bool `json:"r,omitempty"`
 }
 
 // readPrescripteur returns the remembered prescripteur, if any.
@@ -142,5 +147,14 @@ func readPrescripteur(r *http.Request) (prescripteur, bool) {
 
 func (w *Web) rememberPrescripteur(rw http.ResponseWriter, p prescripteur) {
 	b, _ := json.Marshal(p)
-	http.SetCookie(rw, w.cookie(prescripteurCookie, base64.RawURLEncoding.EncodeToString(b), PrescripteurCookieTTL))
+	ttl := time.Duration(0) // the browser session
+	if p.Remember {
+		ttl = PrescripteurCookieTTL
+	}
+	http.SetCookie(rw, w.cookie(prescripteurCookie, base64.RawURLEncoding.EncodeToString(b), ttl))
+}
+
+// forgetPrescripteur removes the remembered details ("Ce n'est pas moi").
+func (w *Web) forgetPrescripteur(rw http.ResponseWriter) {
+	http.SetCookie(rw, w.cookie(prescripteurCookie, "", -1))
 }

@@ -183,6 +183,7 @@ func (w *Web) Routes() []Route {
 		{"GET " + oidcCallbackPath, p(w.handleOIDCCallback)},
 		{"GET /agents/agenda", p(w.handleAgenda)},
 		{"GET /agents", p(w.handleAgentHome)},
+		{"GET /agents/prescriptions", p(w.handlePrescriptions)},
 		{"GET /agents/rdvs/{id}", p(w.handleAgentRDV)},
 		{"GET /agents/rdvs/{id}/annuler", p(w.handleAgentCancelForm)},
 		{"POST /agents/rdvs/{id}/annuler", p(w.handleAgentCancel)},
