@@ -189,7 +189,7 @@ type usagerChoice struct {
 
 func (w *Web) interneForm(c *reqCtx, f *flow, q string) *interne {
 	in := &interne{
-		Stepper: newStepper(f.sel, 6, "Prescription interne : l'usager"), Summary: f.summary(stepChosen),
+		Stepper: newInterneStepper(f.sel, "Prescription interne : l'usager"), Summary: f.summary(stepChosen),
 		SearchHidden: f.sel.hidden(),
 		Query: field{ID: "recherche", Name: "q", Label: "Rechercher un usager", Value: q, Type: "search", Autocomplete: "off",
 			Hint: "Nom, prénom, email ou téléphone (2 caractères au moins)"},

@@ -21,34 +21,48 @@ import (
 type selection struct {
 	Prescripteur bool   // prescripteur=1: the prescripteur link
 	Org          string // the organisation link /org/{id}
-	Adresse      string // street
-	CodePostal   string
-	Commune      string
-	CodeINSEE    string
-	Service      string
-	Motif        string
-	Lieu         string
-	Date         string // first day of the week of créneaux shown, YYYY-MM-DD
-	Creneau      string // the chosen start, RFC 3339 with the organisation's offset
+	// Agent (agent=1) is "Trouver un RDV" of a signed-in agent: the motifs
+	// of its organisations, agents-only ones included; with Elargir
+	// (elargir=1) the prescription-open motifs of its territories, for the
+	// usager's address.
+	Agent, Elargir bool
+	Adresse        string // street
+	CodePostal     string
+	Commune        string
+	CodeINSEE      string
+	Service        string
+	Motif          string
+	Lieu           string
+	Date           string // first day of the week of créneaux shown, YYYY-MM-DD
+	Creneau        string // the chosen start, RFC 3339 with the organisation's offset
 }
 
 // selectionKeys are the query parameters of a selection, in URL order.
-var selectionKeys = []string{"prescripteur", "org", "adresse", "code_postal", "commune", "code_insee",
+var selectionKeys = []string{"prescripteur", "org", "agent", "elargir", "adresse", "code_postal", "commune", "code_insee",
 	"service", "motif", "lieu", "date", "creneau"}
 
 func selectionFrom(q url.Values) selection {
 	get := func(k string) string { return strings.TrimSpace(q.Get(k)) }
-	return selection{Prescripteur: get("prescripteur") == "1", Org: get("org"),
+	return selection{Prescripteur: get("prescripteur") == "1", Org: get("org"), Agent: get("agent") == "1", Elargir: get("elargir") == "1",
 		Adresse: get("adresse"), CodePostal: get("code_postal"), Commune: get("commune"), CodeINSEE: strings.ToUpper(get("code_insee")),
 		Service: get("service"), Motif: get("motif"), Lieu: get("lieu"), Date: get("date"), Creneau: get("creneau")}
 }
 
 func (s selection) values() []string {
-	p := ""
-	if s.Prescripteur {
-		p = "1"
+	flag := func(b bool) string {
+		if b {
+			return "1"
+		}
+		return ""
 	}
-	return []string{p, s.Org, s.Adresse, s.CodePostal, s.Commune, s.CodeINSEE, s.Service, s.Motif, s.Lieu, s.Date, s.Creneau}
+	return []string{flag(s.Prescripteur), s.Org, flag(s.Agent), flag(s.Elargir), s.Adresse, s.CodePostal, s.Commune, s.CodeINSEE,
+		s.Service, s.Motif, s.Lieu, s.Date, s.Creneau}
+}
+
+// withAddress reports whether the flow starts at the usager's address:
+// the prescripteur link and an agent's widened search.
+func (s selection) withAddress() bool {
+	return s.Org == "" && (!s.Agent || s.Elargir)
 }
 
 // hiddenField is a name/value pair carried by a form.
@@ -106,7 +120,7 @@ func (s selection) stepURL(path string) string { return path + "?" + s.query() }
 
 // upTo returns the selection as it was before step st was chosen.
 func (s selection) upTo(st step) selection {
-	out := selection{Prescripteur: s.Prescripteur, Org: s.Org}
+	out := selection{Prescripteur: s.Prescripteur, Org: s.Org, Agent: s.Agent, Elargir: s.Elargir}
 	if st > stepAdresse {
 		out.Adresse, out.CodePostal, out.Commune, out.CodeINSEE = s.Adresse, s.CodePostal, s.Commune, s.CodeINSEE
 	}
@@ -144,6 +158,7 @@ const (
 type flow struct {
 	sel        selection
 	org        *catalog.Organisation // the organisation link's, or nil
+	agent      *catalog.Agent        // the agent of "Trouver un RDV", or nil
 	address    sector.Address
 	match      sector.Match
 	service    *catalog.Service
@@ -161,15 +176,27 @@ type flow struct {
 // ok is false when the organisation of the link does not exist.
 // editAddress shows the address step again, filled in; addressSent says
 // the address form was sent (a missing postal code is then an error).
-func (w *Web) resolve(cat *catalog.Catalog, sel selection, editAddress, addressSent bool) (*flow, bool) {
+// agent is the signed-in agent: a selection of "Trouver un RDV" without
+// one is not resolved (ok false).
+func (w *Web) resolve(cat *catalog.Catalog, sel selection, agent *catalog.Agent, editAddress, addressSent bool) (*flow, bool) {
 	f := &flow{sel: sel}
-	if sel.Org != "" {
+	if sel.Agent {
+		if agent == nil {
+			return nil, false
+		}
+		f.agent, f.sel.Org, f.sel.Prescripteur = agent, "", false
+	} else {
+		f.sel.Elargir = false
+	}
+	if sel.Org != "" && !sel.Agent {
 		if f.org = cat.Organisation(sel.Org); f.org == nil {
 			return nil, false
 		}
 		f.sel.Adresse, f.sel.CodePostal, f.sel.Commune, f.sel.CodeINSEE = "", "", "", ""
+	} else if !f.sel.withAddress() {
+		f.sel.Adresse, f.sel.CodePostal, f.sel.Commune, f.sel.CodeINSEE = "", "", "", ""
 	} else {
-		f.sel.Prescripteur = true
+		f.sel.Prescripteur = !sel.Agent
 		f.addrErrors = checkAddress(&f.sel, addressSent)
 		if editAddress || len(f.addrErrors) > 0 || f.sel.CodePostal == "" {
 			f.step = stepAdresse
@@ -238,13 +265,22 @@ func (f *flow) truncate() *flow {
 // services when nil): open to prescripteurs, allowed for the address,
 // in the organisation of the link, and offered in a plage of an agent
 // who may receive the address (agent-level sectorisation).
+//
+// An agent's search offers the motifs of its organisations, agents-only
+// ones included; widened, the prescription-open motifs of its territories
+// allowed for the address.
 func (f *flow) motifs(cat *catalog.Catalog, service *catalog.Service) []*catalog.Motif {
 	var out []*catalog.Motif
 	for _, m := range cat.Motifs {
 		if (service != nil && m.Service != service) || (f.org != nil && m.Organisation != f.org) {
 			continue
 		}
-		if !slots.MayBook(nil, m) || !f.match.AllowsMotif(m) {
+		switch {
+		case f.agent != nil && !f.sel.Elargir:
+			if !f.agent.MemberOf(m.Organisation) {
+				continue
+			}
+		case !m.BookableBy.OpenToPrescription() || !slots.MayBook(f.agent, m) || !f.match.AllowsMotif(m):
 			continue
 		}
 		if slices.ContainsFunc(m.Plages, func(p *catalog.Plage) bool { return f.match.AllowsAgent(m, p.Agent) }) {
@@ -278,6 +314,11 @@ func lastDay(m *catalog.Motif, now time.Time, caller booking.Caller) rdv.Date {
 	}
 	return rdv.DateOf(now.Add(m.MaxBookingDelay).In(m.Organisation.Location))
 }
+
+// caller is who searches the créneaux: the agent of "Trouver un RDV"
+// (agents see every free agent, without the booking delays), or the
+// public.
+func (f *flow) caller() booking.Caller { return booking.Caller{Agent: f.agent} }
 
 // slotFree re-checks the chosen créneau: it is still among the slots the
 // caller may book that day.

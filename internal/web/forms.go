@@ -22,7 +22,7 @@ import (
 // selection is incomplete or the créneau was taken meanwhile it answers
 // (a redirect to the step to choose again) and returns nil.
 func (w *Web) chosenFlow(rw http.ResponseWriter, r *http.Request, c *reqCtx, vals url.Values, caller booking.Caller, check bool) *flow {
-	f, ok := w.resolve(c.cat, selectionFrom(vals), false, vals.Has("code_postal"))
+	f, ok := w.resolve(c.cat, selectionFrom(vals), c.agent, false, vals.Has("code_postal"))
 	if !ok {
 		w.notFound(rw, r, c)
 		return nil
@@ -275,7 +275,7 @@ func (w *Web) handleBeneficiaireSubmit(rw http.ResponseWriter, r *http.Request, 
 		Hidden:      append(f.sel.hidden(), usagerHidden(u)...),
 		ConfirmCSRF: w.csrfToken(c.visitor, "/prendre_rdv/confirmer"), EditCSRF: w.csrfToken(c.visitor, "/prendre_rdv/beneficiaire"),
 	}
-	if f.org == nil {
+	if f.sel.withAddress() {
 		rc.Address = f.addressText()
 	}
 	if u.Phone == "" {
@@ -417,7 +417,7 @@ func (w *Web) handleConfirmation(rw http.ResponseWriter, r *http.Request, c *req
 		w.notFound(rw, r, c)
 		return
 	}
-	f, ok := w.resolve(c.cat, selectionFrom(q), false, q.Has("code_postal"))
+	f, ok := w.resolve(c.cat, selectionFrom(q), c.agent, false, q.Has("code_postal"))
 	if !ok || f.step != stepChosen {
 		w.notFound(rw, r, c)
 		return

@@ -184,6 +184,7 @@ func (w *Web) Routes() []Route {
 		{"GET /agents/agenda", p(w.handleAgenda)},
 		{"GET /agents", p(w.handleAgentHome)},
 		{"GET /agents/prescriptions", p(w.handlePrescriptions)},
+		{"GET /agents/trouver", p(w.handleFind)},
 		{"GET /agents/rdvs/{id}", p(w.handleAgentRDV)},
 		{"GET /agents/rdvs/{id}/annuler", p(w.handleAgentCancelForm)},
 		{"POST /agents/rdvs/{id}/annuler", p(w.handleAgentCancel)},

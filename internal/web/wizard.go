@@ -30,10 +30,27 @@ type stepper struct {
 	Next    string
 }
 
+// interneTitles are the steps of a prescription interne: the agent books
+// on the page where it picks the usager, with no recap after it.
+var interneTitles = []string{"Adresse de l'usager", "Service", "Motif", "Lieu", "Créneau", "L'usager"}
+
 // newStepper places page index i of stepTitles in the flow of sel.
 func newStepper(sel selection, i int, title string) stepper {
 	titles := stepTitles
-	if sel.Org != "" {
+	if sel.Agent {
+		titles = interneTitles
+	}
+	return placeStep(sel, titles, i, title)
+}
+
+// newInterneStepper is the stepper of the prescription interne page, the
+// last step.
+func newInterneStepper(sel selection, title string) stepper {
+	return placeStep(sel, interneTitles, len(interneTitles)-1, title)
+}
+
+func placeStep(sel selection, titles []string, i int, title string) stepper {
+	if !sel.withAddress() {
 		titles, i = titles[1:], i-1
 	}
 	s := stepper{Title: title, Current: i + 1, Count: len(titles)}
@@ -53,7 +70,7 @@ func (f *flow) summary(upTo step) []summaryItem {
 	var out []summaryItem
 	if f.org != nil {
 		out = append(out, summaryItem{Label: "Organisation", Value: f.org.Name})
-	} else if upTo > stepAdresse {
+	} else if upTo > stepAdresse && f.sel.withAddress() {
 		out = append(out, summaryItem{Label: "Adresse de l'usager", Value: f.addressText(),
 			EditURL: f.sel.wizardURL("etape=adresse")})
 	}
@@ -93,7 +110,7 @@ func (f *flow) addressText() string {
 
 // usagerAddress is the address booked with a new usager.
 func (f *flow) usagerAddress() booking.UsagerInput {
-	if f.org != nil {
+	if !f.sel.withAddress() {
 		return booking.UsagerInput{}
 	}
 	return booking.UsagerInput{Address: f.addressText(), PostalCode: f.address.PostalCode, CityCode: f.address.CityCode}
@@ -115,6 +132,7 @@ type wizardBody struct {
 	Week        *week
 	Unavailable bool
 	Chosen      *chosen
+	Widen       string // an agent's search: widen it to the territory
 }
 
 type addressForm struct {
@@ -150,16 +168,32 @@ type chosen struct {
 	LoginURL        string
 }
 
+// handleFind is "Trouver un RDV" of the agent's space.
+func (w *Web) handleFind(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
+	if !requireAgent(rw, r, c, "/agents/trouver") {
+		return
+	}
+	redirect(rw, r, selection{Agent: true}.wizardURL())
+}
+
 func (w *Web) handleWizard(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 	q := r.URL.Query()
 	sel := selectionFrom(q)
 	sel.Org = r.PathValue("organisation_id")
-	f, ok := w.resolve(c.cat, sel, q.Get("etape") == "adresse", q.Has("code_postal"))
+	if sel.Agent && !requireAgent(rw, r, c, r.URL.RequestURI()) {
+		return
+	}
+	f, ok := w.resolve(c.cat, sel, c.agent, q.Get("etape") == "adresse", q.Has("code_postal"))
 	if !ok {
 		w.notFound(rw, r, c)
 		return
 	}
 	b := wizardBody{Summary: f.summary(f.step)}
+	if f.agent != nil && !f.sel.Elargir && f.step < stepChosen {
+		// "Pas de créneau qui convienne ?": the territory's motifs open to
+		// prescription, from the usager's address.
+		b.Widen = selection{Agent: true, Elargir: true}.wizardURL()
+	}
 	ctx := r.Context()
 	title := ""
 	switch f.step {
@@ -172,12 +206,18 @@ func (w *Web) handleWizard(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 			if n := len(f.motifs(c.cat, s)); n > 0 {
 				sel := f.sel
 				sel.Service = s.ID
-				b.Choices = append(b.Choices, choice{Title: s.Name, Detail: plural(n, "motif", "motifs") + " ouvert" + pluralS(n) + " à la prescription",
-					URL: sel.wizardURL()})
+				detail := plural(n, "motif", "motifs") + " ouvert" + pluralS(n) + " à la prescription"
+				if f.agent != nil && !f.sel.Elargir {
+					detail = plural(n, "motif", "motifs") + " de vos organisations"
+				}
+				b.Choices = append(b.Choices, choice{Title: s.Name, Detail: detail, URL: sel.wizardURL()})
 			}
 		}
 		b.Empty = "Cette organisation ne propose pas de rendez-vous par prescription en ligne."
-		if f.org == nil {
+		switch {
+		case f.agent != nil && !f.sel.Elargir:
+			b.Empty = "Vos organisations ne proposent aucun motif avec des plages d'ouverture."
+		case f.org == nil:
 			b.Empty = "Aucun service ne propose de rendez-vous par prescription pour cette adresse."
 			b.Restart = f.sel.wizardURL("etape=adresse")
 		}
@@ -195,7 +235,7 @@ func (w *Web) handleWizard(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 			sel := f.sel
 			sel.Lieu = l.ID
 			f.lieu = l
-			next, found, err := w.booking.NextSlot(ctx, booking.Caller{}, f.slotsRequest(0, 0))
+			next, found, err := w.booking.NextSlot(ctx, f.caller(), f.slotsRequest(0, 0))
 			if err != nil {
 				w.internalError(rw, r, c, err)
 				return
@@ -210,7 +250,7 @@ func (w *Web) handleWizard(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 		f.lieu = nil
 	case stepCreneau:
 		title = "Choisissez un créneau"
-		wk, err := w.week(r, f, booking.Caller{})
+		wk, err := w.week(r, f, f.caller())
 		if err != nil {
 			w.internalError(rw, r, c, err)
 			return
@@ -218,6 +258,11 @@ func (w *Web) handleWizard(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 		b.Week = wk
 		b.Unavailable = q.Get("indisponible") == "1"
 	case stepChosen:
+		if f.agent != nil {
+			// An agent's search ends in prescription interne.
+			redirect(rw, r, f.sel.stepURL("/prendre_rdv/prescription_interne"))
+			return
+		}
 		free, err := w.slotFree(ctx, booking.Caller{}, f)
 		if err != nil {
 			w.internalError(rw, r, c, err)
@@ -245,8 +290,12 @@ func (w *Web) handleWizard(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 func (w *Web) addressForm(f *flow) *addressForm {
 	fe := f.addrErrors
+	hidden := []hiddenField{{"prescripteur", "1"}}
+	if f.agent != nil {
+		hidden = []hiddenField{{"agent", "1"}, {"elargir", "1"}}
+	}
 	a := &addressForm{
-		Hidden: []hiddenField{{"prescripteur", "1"}},
+		Hidden: hidden,
 		Adresse: field{ID: "adresse", Name: "adresse", Label: "Numéro et voie", Optional: true, Value: f.sel.Adresse,
 			Autocomplete: "address-line1", Hint: "Par exemple : 3 rue Ronville", Error: fe["adresse"]},
 		CodePostal: field{ID: "code_postal", Name: "code_postal", Label: "Code postal", Value: f.sel.CodePostal,
