@@ -285,8 +285,12 @@ func (w *Web) moveQuery(c *reqCtx, b *booking.Booked, caller booking.Caller, dat
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
+	var skip time.Time
+	if x.Active() {
+		skip = x.StartsAt // moving to the same time is no move
+	}
 	return weekQuery{caller: caller, req: req, lieu: c.cat.Lieu(x.LieuID), first: first, today: today,
-		last: lastDay(m, w.now(), caller), skip: x.StartsAt,
+		last: lastDay(m, w.now(), caller), skip: skip,
 		weekURL: func(d rdv.Date) string { return base + sep + "date=" + d.String() },
 		slotURL: func(t time.Time) string {
 			return base + sep + "date=" + rdv.DateOf(t).String() + "&creneau=" + url.QueryEscape(t.Format(time.RFC3339))

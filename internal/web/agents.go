@@ -198,8 +198,7 @@ func (w *Web) interneForm(c *reqCtx, f *flow, q string) *interne {
 		Fields: []field{
 			{ID: "usager-prenom", Name: "prenom", Label: "Prénom", Autocomplete: "off"},
 			{ID: "usager-nom", Name: "nom", Label: "Nom", Autocomplete: "off"},
-			{ID: "usager-telephone", Name: "telephone", Label: "Téléphone portable", Type: "tel", Optional: true, Autocomplete: "off",
-				Hint: "Exemple : 06 12 34 56 78", Warning: noNotification},
+			phoneField(f.motif, "usager-telephone", "Téléphone portable", "Exemple : 06 12 34 56 78", ""),
 			{ID: "usager-email", Name: "email", Label: "Email", Type: "email", Optional: true, Autocomplete: "off"},
 		},
 		Context: field{ID: "usager-contexte", Name: "contexte", Label: "Informations utiles pour l'agent", Optional: true,
@@ -286,7 +285,7 @@ func (w *Web) handleInterneSubmit(rw http.ResponseWriter, r *http.Request, c *re
 			in.ExistingErr = "Choisissez un usager dans les résultats de la recherche."
 		}
 	} else {
-		u, fe, _ = postedUsager(form)
+		u, fe, _ = postedUsager(form, f.motif)
 		addr := f.usagerAddress()
 		addr.FirstName, addr.LastName, addr.PhoneNumber, addr.Email = u.FirstName, u.LastName, u.Phone, u.Email
 		req.Usager, req.Context = &addr, u.Context

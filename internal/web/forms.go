@@ -184,7 +184,11 @@ type usagerInput struct {
 	FirstName, LastName, Phone, Email, Context string
 }
 
-func postedUsager(form url.Values) (usagerInput, map[string]string, bool) {
+// postedUsager reads and checks the bénéficiaire's form for motif m. A
+// phone RDV needs the number the agent will call; otherwise a number
+// given without an email must be a mobile: a landline would receive none
+// of the messages (RDV Solidarités flags landlines the same way).
+func postedUsager(form url.Values, m *catalog.Motif) (usagerInput, map[string]string, bool) {
 	u := usagerInput{FirstName: strings.TrimSpace(form.Get("prenom")), LastName: strings.TrimSpace(form.Get("nom")),
 		Phone: strings.TrimSpace(form.Get("telephone")), Email: strings.TrimSpace(form.Get("email")),
 		Context: strings.TrimSpace(form.Get("contexte"))}
@@ -194,11 +198,36 @@ func postedUsager(form url.Values) (usagerInput, map[string]string, bool) {
 	mobile := checkPhone(fe, "telephone", u.Phone)
 	checkEmail(fe, "email", u.Email, false)
 	checkMultiline(fe, "contexte", u.Context, 2000)
+	switch {
+	case fe["telephone"] != "":
+	case phoneRDV(m) && u.Phone == "":
+		fe["telephone"] = msgPhoneRDV
+	case !phoneRDV(m) && u.Phone != "" && !mobile && u.Email == "":
+		fe["telephone"] = "Ce numéro est un fixe : il ne reçoit pas de SMS. Sans email, le bénéficiaire ne recevrait aucun message : " +
+			"indiquez un téléphone portable, ou ajoutez son email."
+	}
 	return u, fe, mobile
 }
 
+// msgPhoneRDV asks for the phone of a phone RDV.
+const msgPhoneRDV = "Indiquez le numéro du bénéficiaire : l'agent l'appellera à l'heure du rendez-vous téléphonique."
+
+func phoneRDV(m *catalog.Motif) bool { return m != nil && m.LocationType == rdv.LocationPhone }
+
+// phoneField is the bénéficiaire's phone field for motif m: required for
+// a phone RDV (a landline will do), a mobile otherwise.
+func phoneField(m *catalog.Motif, id, label, hint, value string) field {
+	if phoneRDV(m) {
+		return field{ID: id, Name: "telephone", Label: strings.Replace(label, "Téléphone portable", "Téléphone", 1), Type: "tel", Value: value,
+			Autocomplete: "off", Hint: "L'agent appellera ce numéro à l'heure du rendez-vous ; un portable reçoit aussi la confirmation et le rappel par SMS. " +
+				"Exemple : 06 12 34 56 78"}
+	}
+	return field{ID: id, Name: "telephone", Label: label, Type: "tel", Value: value, Autocomplete: "off", Optional: true, Hint: hint,
+		Warning: noNotification}
+}
+
 // noNotification is the warning of the bénéficiaire's phone field.
-const noNotification = "Sans numéro de téléphone, aucune notification ne sera envoyée au bénéficiaire"
+const noNotification = "Sans numéro de téléphone portable ni email, aucune notification ne sera envoyée au bénéficiaire"
 
 func (w *Web) beneficiaireForm(c *reqCtx, f *flow, p prescripteur, u usagerInput) *personForm {
 	return &personForm{
@@ -210,9 +239,7 @@ func (w *Web) beneficiaireForm(c *reqCtx, f *flow, p prescripteur, u usagerInput
 		Fields: []field{
 			{ID: "beneficiaire-prenom", Name: "prenom", Label: "Prénom du bénéficiaire", Value: u.FirstName, Autocomplete: "off"},
 			{ID: "beneficiaire-nom", Name: "nom", Label: "Nom du bénéficiaire", Value: u.LastName, Autocomplete: "off"},
-			{ID: "beneficiaire-telephone", Name: "telephone", Label: "Téléphone portable du bénéficiaire", Type: "tel", Value: u.Phone,
-				Autocomplete: "off", Optional: true, Hint: "Pour la confirmation et le rappel par SMS. Exemple : 06 12 34 56 78",
-				Warning: noNotification},
+			phoneField(f.motif, "beneficiaire-telephone", "Téléphone portable du bénéficiaire", "Pour la confirmation et le rappel par SMS. Exemple : 06 12 34 56 78", u.Phone),
 			{ID: "beneficiaire-email", Name: "email", Label: "Email du bénéficiaire", Type: "email", Value: u.Email,
 				Autocomplete: "off", Optional: true, Hint: "Pour la confirmation et le rappel par email."},
 		},
@@ -259,7 +286,7 @@ func (w *Web) handleBeneficiaireSubmit(rw http.ResponseWriter, r *http.Request, 
 	if !ok {
 		return
 	}
-	u, fe, mobile := postedUsager(r.PostForm)
+	u, fe, mobile := postedUsager(r.PostForm, f.motif)
 	if r.PostForm.Get("modifier") == "1" {
 		w.renderPerson(rw, r, c, http.StatusOK, w.beneficiaireForm(c, f, p, u))
 		return
@@ -278,7 +305,7 @@ func (w *Web) handleBeneficiaireSubmit(rw http.ResponseWriter, r *http.Request, 
 	if f.sel.withAddress() {
 		rc.Address = f.addressText()
 	}
-	if u.Phone == "" {
+	if u.Phone == "" && u.Email == "" {
 		rc.NoNotification = noNotification
 	}
 	// A double click on "Confirmer le RDV" replays the first booking.
@@ -308,7 +335,7 @@ func (w *Web) handleConfirm(rw http.ResponseWriter, r *http.Request, c *reqCtx) 
 	if !ok {
 		return
 	}
-	u, fe, _ := postedUsager(r.PostForm)
+	u, fe, _ := postedUsager(r.PostForm, f.motif)
 	if len(fe) > 0 {
 		w.beneficiaireErrors(rw, r, c, f, p, u, fe)
 		return

@@ -476,7 +476,7 @@ func TestConfirmTwiceBooksOnce(t *testing.T) {
 	for _, m := range regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`).FindAllStringSubmatch(recap.body[i:end], -1) {
 		confirm.Add(m[1], html.UnescapeString(m[2]))
 	}
-	if !strings.Contains(recap.body, "Sans numéro de téléphone, aucune notification ne sera envoyée au bénéficiaire") {
+	if !strings.Contains(recap.body, "Sans numéro de téléphone portable ni email, aucune notification ne sera envoyée au bénéficiaire") {
 		t.Error("the recap must warn that the bénéficiaire gets no notification")
 	}
 	var first string
@@ -498,6 +498,10 @@ func TestConfirmTwiceBooksOnce(t *testing.T) {
 	res := c.get(first)
 	if res.StatusCode != http.StatusOK || !strings.Contains(res.body, "Rendez-vous confirmé") {
 		t.Errorf("confirmation page: %d", res.StatusCode)
+	}
+	// No email, no phone: no message at all, and the page says so.
+	if !strings.Contains(res.body, "Le bénéficiaire ne recevra aucun message") || strings.Contains(res.body, "rappel") {
+		t.Error("the confirmation page must say that the bénéficiaire gets no message")
 	}
 	// The confirmation link is for this browser only.
 	if res := h.client().get(first); res.StatusCode != http.StatusNotFound {

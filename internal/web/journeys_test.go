@@ -39,7 +39,7 @@ func TestBrowserPrescripteurJourney(t *testing.T) {
 		set("#prescripteur-prenom", "Jean"), set("#prescripteur-nom", "Petit"),
 		set("#prescripteur-email", "jean.petit@mediatheque.example.org"), set("#prescripteur-telephone", "03 21 00 00 20"),
 		click(`main form button[type="submit"]`), chromedp.WaitVisible(chromedp.CSS("#beneficiaire-prenom")))
-	b.mustSee("Rendez-vous pris par Jean Petit", "Sans numéro de téléphone, aucune notification ne sera envoyée au bénéficiaire")
+	b.mustSee("Rendez-vous pris par Jean Petit", "Sans numéro de téléphone portable ni email, aucune notification ne sera envoyée au bénéficiaire")
 	b.step("beneficiaire",
 		set("#beneficiaire-prenom", "Léa"), set("#beneficiaire-nom", "Dubois"), set("#beneficiaire-telephone", "06 12 34 56 78"),
 		set("#beneficiaire-contexte", "Première demande de RSA."),
