@@ -275,6 +275,7 @@ type recap struct {
 	Hidden              []hiddenField
 	ConfirmCSRF         string
 	EditCSRF            string
+	UsagerMayChange     bool // the motif lets the usager move or cancel from its link
 }
 
 func (w *Web) handleBeneficiaireSubmit(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -298,7 +299,7 @@ func (w *Web) handleBeneficiaireSubmit(rw http.ResponseWriter, r *http.Request, 
 	rc := recap{
 		Stepper: newStepper(f.sel, 7, "Récapitulatif"), Summary: f.summary(stepChosen),
 		Prescripteur: p, PrescripteurEditURL: f.sel.stepURL("/prendre_rdv/prescripteur"),
-		Usager: u, NotMobile: u.Phone != "" && !mobile,
+		Usager: u, NotMobile: u.Phone != "" && !mobile, UsagerMayChange: f.motif.CancellableByUsager,
 		Hidden:      append(f.sel.hidden(), usagerHidden(u)...),
 		ConfirmCSRF: w.csrfToken(c.visitor, "/prendre_rdv/confirmer"), EditCSRF: w.csrfToken(c.visitor, "/prendre_rdv/beneficiaire"),
 	}
@@ -435,6 +436,8 @@ type confirmation struct {
 	Instructions string
 	AgentURL     string // the RDV's agent page, for an agent of its organisation or who prescribed it
 	Restart      string
+	// UsagerMayChange: the motif lets the usager move or cancel from its link.
+	UsagerMayChange bool
 }
 
 func (w *Web) handleConfirmation(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -460,7 +463,7 @@ func (w *Web) handleConfirmation(rw http.ResponseWriter, r *http.Request, c *req
 		return
 	}
 	cf := confirmation{Interne: kind == "interne", Organisation: f.motif.Organisation.Name, Phone: french.Phone(f.motif.Organisation.Phone),
-		Instructions: f.motif.Instructions, Restart: selection{Prescripteur: true, Org: f.sel.Org}.wizardURL(),
+		Instructions: f.motif.Instructions, Restart: selection{Prescripteur: true, Org: f.sel.Org}.wizardURL(), UsagerMayChange: f.motif.CancellableByUsager,
 		Beneficiaire: person{Name: strings.TrimSpace(b.Usager.FirstName + " " + b.Usager.LastName), Email: b.Usager.Email,
 			Phone: french.Phone(b.Usager.PhoneNumber), PhoneHref: telHref(b.Usager.PhoneNumber)}}
 	if cf.Interne {
