@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/french"
 	"rdvsync/internal/rdv"
 )
 
@@ -66,7 +67,7 @@ func NewEvent(cat *catalog.Catalog, r *rdv.RDV, u *rdv.Usager, details Details) 
 		ev.Summary += " — " + u.FirstName + " " + u.LastName
 		line := "Usager : " + u.FirstName + " " + u.LastName
 		if u.PhoneNumber != "" {
-			line += ", " + u.PhoneNumber
+			line += ", " + french.Phone(u.PhoneNumber)
 		}
 		desc = append(desc, line)
 		if r.Context != "" {

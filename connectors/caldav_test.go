@@ -246,7 +246,7 @@ func TestCalDAVDetails(t *testing.T) {
 					all = append(all, v)
 				}
 				text := strings.Join(all, "\n")
-				for _, personal := range []string{"Dubois", "Léa", "+33612345678", "Premier contact"} {
+				for _, personal := range []string{"Dubois", "Léa", "06 12 34 56 78", "Premier contact"} {
 					if strings.Contains(text, personal) != tc.showsLea {
 						t.Errorf("details %s: %q shown = %v:\n%s", tc.details, personal, !tc.showsLea, text)
 					}

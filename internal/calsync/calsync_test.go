@@ -148,7 +148,7 @@ func TestFullDetailsCarryTheUsager(t *testing.T) {
 	h.book(t, "2026-12-03T09:00:00+01:00")
 	h.settled(t)
 	evs := h.mem.Events()
-	if len(evs) != 1 || !strings.Contains(evs[0].Summary, "Léa Dubois") || !strings.Contains(evs[0].Description, "+33612345678") {
+	if len(evs) != 1 || !strings.Contains(evs[0].Summary, "Léa Dubois") || !strings.Contains(evs[0].Description, "Léa Dubois, 06 12 34 56 78") {
 		t.Fatalf("details: full: %+v", evs)
 	}
 }

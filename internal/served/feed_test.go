@@ -80,7 +80,7 @@ func TestFeedContent(t *testing.T) {
 		mustNotHas []string
 	}{
 		{camille, "RDV – Camille Martin", camilleUIDs,
-			[]string{"Léa Dubois", "+33612345678", "Dossier RSA à compléter", "[Annulé] RDV Orientation RSA"}, nil},
+			[]string{"Léa Dubois", "06 12 34 56 78", "Dossier RSA à compléter", "[Annulé] RDV Orientation RSA"}, nil},
 		// Thomas has no calendar block: minimal details, no usager data.
 		{thomas, "RDV – Thomas Leroy", []string{rdvThomas, rdvShared}, nil,
 			[]string{"Léa", "Dubois", "Marc", "Petit", "+336", "Dossier"}},
