@@ -36,14 +36,13 @@ func TestBrowserAgentActsOnRDV(t *testing.T) {
 	// Move: the slot picker of the wizard, on a phone, then the confirmation.
 	monday9 := "2026-12-07T09:00:00+01:00"
 	b.step("deplacer", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), click(`a[href$="/deplacer"]`), page("deplacer"))
-	if wide, _ := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); wide {
-		t.Error("the slot picker is wider than a phone's screen")
-	}
+	b.fitsPhone("the slot picker is wider than a phone's screen")
 	b.mustSee("Déplacer le rendez-vous", "Orientation RSA", "Léa Dubois", "Du mardi 1er décembre au lundi 7 décembre", "lundi 7 décembre")
 	b.step("deplacer-choix", click(`a[href*="creneau=`+url.QueryEscape(monday9)+`"]`), page("deplacer-confirmation"))
 	b.mustSee("Nouveau créneau : lundi 7 décembre 2026 à 9 h 00.")
 	b.step("deplace", click(`main form button[type="submit"]`), page("agent_rdv"))
 	b.mustSee("Le rendez-vous est déplacé", "Rendez-vous du lundi 7 décembre 2026 à 9 h 00")
+	b.fitsPhone("the agent's RDV page is wider than a phone's screen")
 	got := h.get(id)
 	if !got.RDV.StartsAt.Equal(mustTime(monday9)) || got.RDV.Status != rdv.StatusUnknown {
 		t.Errorf("after the move: %v %s", got.RDV.StartsAt, got.RDV.Status)
@@ -57,6 +56,7 @@ func TestBrowserAgentActsOnRDV(t *testing.T) {
 	// The status: absent, after its confirmation.
 	b.step("absent", click(`a[href$="statut=noshow"]`), page("agent-statut"))
 	b.mustSee("Marquer le rendez-vous « Absent »", "L'usager n'est pas venu et n'a pas prévenu")
+	b.fitsPhone("the confirmation page is wider than a phone's screen")
 	b.step("absent-fait", click(`main form button[type="submit"]`), page("agent_rdv"))
 	b.mustSee("Le statut du rendez-vous est enregistré")
 	b.badge("Absence non excusée")
@@ -97,5 +97,14 @@ func (b *browser) badge(want string) {
 	b.t.Helper()
 	if got := b.text("main .fr-badge"); !strings.EqualFold(got, want) {
 		b.t.Errorf("status badge %q, want %q", got, want)
+	}
+}
+
+// fitsPhone fails with msg when the page is wider than the viewport (a
+// phone's, 390 px, after chromedp.EmulateViewport).
+func (b *browser) fitsPhone(msg string) {
+	b.t.Helper()
+	if wide, _ := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); wide {
+		b.t.Error(msg)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"rdvsync/internal/rdv"
 )
 
@@ -43,7 +45,8 @@ func TestBrowserAgentFindsASlot(t *testing.T) {
 	b.mustSee("Rendez-vous confirmé", "Léa Dubois", "06 12 34 56 78", "Vous allez recevoir un email de confirmation",
 		"Mes prescriptions")
 
-	b.step("prescriptions", click(`main a[href="/agents/prescriptions"]`), page("prescriptions"))
+	b.step("prescriptions", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), click(`main a[href="/agents/prescriptions"]`), page("prescriptions"))
+	b.fitsPhone("Mes prescriptions is wider than a phone's screen")
 	b.mustSee("Orientation RSA", "MDS Arras", "Léa Dubois", "jeudi 3 décembre 2026 à 9 h 00")
 	b.step("rdv", click(`main table a`), page("agent_rdv"))
 	b.mustSee("Vous avez pris ce rendez-vous en prescription interne", "Julie Lefebvre", "Léa Dubois")

@@ -230,9 +230,7 @@ func TestBrowserUsagerCancels(t *testing.T) {
 	link := "/rdv/" + lea.RDV.ID + "?token=" + url.QueryEscape(lea.RDV.UsagerToken)
 	// The link comes by SMS: on a phone.
 	b.step("rdv", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), b.open(link), page("usager_rdv"))
-	if wide, _ := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); wide {
-		t.Error("the page is wider than a phone's screen")
-	}
+	b.fitsPhone("the page is wider than a phone's screen")
 	b.mustSee("Votre rendez-vous", "Orientation RSA", "jeudi 3 décembre 2026 à 9 h 00", "MDS Arras Centre", "1 place Foch, 62000 Arras",
 		"Apportez une pièce d'identité", "Ajouter à mon agenda")
 	if href := b.attr(`a[href*="rdv.ics"]`, "href"); href != "/rdv/"+lea.RDV.ID+"/rdv.ics?token="+url.QueryEscape(lea.RDV.UsagerToken) {
@@ -270,9 +268,7 @@ func TestBrowserUsagerMoves(t *testing.T) {
 		t.Errorf("the service's phone link %q", href)
 	}
 	b.step("deplacer", click(`a[href*="/deplacement?token="]`), page("usager-deplacer"))
-	if wide, _ := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); wide {
-		t.Error("the slot picker is wider than a phone's screen")
-	}
+	b.fitsPhone("the slot picker is wider than a phone's screen")
 	b.mustSee("Déplacer le rendez-vous", "Orientation RSA", "lundi 7 décembre")
 	monday9 := "2026-12-07T09:00:00+01:00"
 	b.step("choix", click(`a[href*="creneau=`+url.QueryEscape(monday9)+`"]`), page("usager-deplacer-confirmation"))
