@@ -13,6 +13,7 @@ import (
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/french"
 	"rdvsync/internal/rdv"
+	"rdvsync/internal/slots"
 )
 
 // usagerRDV is the usager's page of its RDV.
@@ -23,7 +24,7 @@ type usagerRDV struct {
 	Status                                                                       string
 	Cancelled, JustCancelled, JustMoved, JustBooked                              bool
 	ICSURL                                                                       string
-	CanChange                                                                    bool
+	CanChange, CanMove                                                           bool
 	NoChange                                                                     string // why it cannot be moved or cancelled online
 	MoveURL, CancelURL                                                           string
 	RebookURL                                                                    string // after a cancellation, for a motif the usager books itself
@@ -110,6 +111,9 @@ func (w *Web) usagerPage(c *reqCtx, b *booking.Booked, token string) *usagerRDV 
 			"Pour prévenir de votre absence, " + v.Contact + "."
 	default:
 		v.CanChange = true
+		// Moving picks among the public créneaux: a motif booked only by
+		// agents is moved by its service.
+		v.CanMove = m != nil && slots.MayBook(nil, m)
 	}
 	return v
 }
@@ -132,11 +136,22 @@ func (w *Web) handleUsagerRDV(rw http.ResponseWriter, r *http.Request, c *reqCtx
 // cancellation; a cancelled RDV, or one past the limits, sends the usager
 // back to its page, which says why.
 func (w *Web) usagerToChange(rw http.ResponseWriter, r *http.Request, c *reqCtx, token string) (*booking.Booked, bool) {
+	return w.usagerMay(rw, r, c, token, func(v *usagerRDV) bool { return v.CanChange })
+}
+
+// usagerToMove is usagerToChange for a move.
+func (w *Web) usagerToMove(rw http.ResponseWriter, r *http.Request, c *reqCtx, token string) (*booking.Booked, bool) {
+	return w.usagerMay(rw, r, c, token, func(v *usagerRDV) bool { return v.CanMove })
+}
+
+// usagerMay loads the RDV of the usager's link when its page allows the
+// action; otherwise it sends the usager back to its page.
+func (w *Web) usagerMay(rw http.ResponseWriter, r *http.Request, c *reqCtx, token string, allowed func(*usagerRDV) bool) (*booking.Booked, bool) {
 	b, ok := w.usagerBooked(rw, r, c, token)
 	if !ok {
 		return nil, false
 	}
-	if !w.usagerPage(c, b, token).CanChange {
+	if !allowed(w.usagerPage(c, b, token)) {
 		redirect(rw, r, usagerLink(b.RDV, token))
 		return nil, false
 	}
@@ -164,7 +179,7 @@ func (w *Web) handleUsagerCancelForm(rw http.ResponseWriter, r *http.Request, c 
 
 func (w *Web) handleUsagerMoveForm(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 	token := r.URL.Query().Get("token")
-	b, ok := w.usagerToChange(rw, r, c, token)
+	b, ok := w.usagerToMove(rw, r, c, token)
 	if !ok {
 		return
 	}
@@ -177,7 +192,7 @@ func (w *Web) handleUsagerMoveForm(rw http.ResponseWriter, r *http.Request, c *r
 
 func (w *Web) handleUsagerMove(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 	token := r.PostForm.Get("token")
-	b, ok := w.usagerToChange(rw, r, c, token)
+	b, ok := w.usagerToMove(rw, r, c, token)
 	if !ok {
 		return
 	}
@@ -198,15 +213,7 @@ func (w *Web) handleUsagerMove(rw http.ResponseWriter, r *http.Request, c *reqCt
 // rebookable returns the cancelled RDV of the usager's link when its motif
 // is one the usager books itself; otherwise it sends it back to its page.
 func (w *Web) rebookable(rw http.ResponseWriter, r *http.Request, c *reqCtx, token string) (*booking.Booked, bool) {
-	b, ok := w.usagerBooked(rw, r, c, token)
-	if !ok {
-		return nil, false
-	}
-	if w.usagerPage(c, b, token).RebookURL == "" {
-		redirect(rw, r, usagerLink(b.RDV, token))
-		return nil, false
-	}
-	return b, true
+	return w.usagerMay(rw, r, c, token, func(v *usagerRDV) bool { return v.RebookURL != "" })
 }
 
 func (w *Web) handleRebookForm(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
