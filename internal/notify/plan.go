@@ -155,7 +155,7 @@ func (s *Service) OnChange(tx *store.Tx, c booking.Change) error {
 			out = append(out, outMessage{KindSMS, m})
 		}
 	}
-	if (ev == EventCreated || ev == EventCancelled) && a.CreatedBy.Email != "" && prescribed(a) {
+	if (ev == EventCreated || ev == EventCancelled) && a.PrescriberTold() {
 		m := base
 		m.Recipient = RecipientPrescripteur
 		out = append(out, outMessage{KindEmail, m})
@@ -178,20 +178,6 @@ func (s *Service) OnChange(tx *store.Tx, c booking.Change) error {
 		out = append(out, outMessage{KindEmail, m})
 	}
 	return enqueue(tx, a.ID, out, c.Now)
-}
-
-// prescribed reports whether someone booked r for the usager and is told
-// of its confirmation and cancellation: a prescripteur, or an agent who
-// booked in prescription interne an RDV it does not receive itself (as
-// RDV Solidarités confirms to the prescribing agent).
-func prescribed(r *rdv.RDV) bool {
-	switch r.CreatedBy.Type {
-	case rdv.CreatedByPrescripteur:
-		return true
-	case rdv.CreatedByAgent:
-		return !slices.Contains(r.AgentIDs, r.CreatedBy.AgentID)
-	}
-	return false
 }
 
 type outMessage struct {

@@ -2,6 +2,7 @@ package rdv
 
 import (
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -104,6 +105,23 @@ func (r *RDV) Usager() *Usager {
 // notifications send it to the usager.
 func UsagerURL(publicURL string, r *RDV) string {
 	return publicURL + "/rdv/" + url.PathEscape(r.ID) + "?token=" + url.QueryEscape(r.UsagerToken)
+}
+
+// PrescriberTold reports whether whoever booked r for the usager is told
+// of its confirmation and cancellation by email: a prescripteur, or an
+// agent who booked in prescription interne an RDV it does not receive
+// itself (as RDV Solidarités confirms to the prescribing agent).
+func (r *RDV) PrescriberTold() bool {
+	if r.CreatedBy.Email == "" {
+		return false
+	}
+	switch r.CreatedBy.Type {
+	case CreatedByPrescripteur:
+		return true
+	case CreatedByAgent:
+		return !slices.Contains(r.AgentIDs, r.CreatedBy.AgentID)
+	}
+	return false
 }
 
 // Interval returns the time span the RDV occupies.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -477,7 +476,7 @@ func (w *Web) handleConfirmation(rw http.ResponseWriter, r *http.Request, c *req
 	if p, ok := readPrescripteur(r); ok && !cf.Interne {
 		cf.Messages = append([]string{"Vous allez recevoir un email de confirmation à l'adresse " + p.Email + "."}, cf.Messages...)
 	}
-	if cf.Interne && !slices.Contains(b.RDV.AgentIDs, b.RDV.CreatedBy.AgentID) {
+	if cf.Interne && b.RDV.PrescriberTold() {
 		cf.Messages = append([]string{"Vous allez recevoir un email de confirmation, avec le lien de la page du rendez-vous."}, cf.Messages...)
 	}
 	if c.agent != nil {
