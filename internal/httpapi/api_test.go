@@ -624,3 +624,26 @@ func TestPhoneRDVNeedsThePhone(t *testing.T) {
 		t.Errorf("phone RDV for a known usager without a phone: %d %s, want 422 on usager_id", resp.status, resp.body)
 	}
 }
+
+// TestPrescribingAgentReadsOnly: the agent of the médiathèque who booked
+// an RDV of the MDS Arras in prescription interne reads it, with the
+// usager's cancellation reason, and cannot change it.
+func TestPrescribingAgentReadsOnly(t *testing.T) {
+	s := newServer(t, serverOptions{})
+	booked := decodeJSON[rdvJSON](t, s.must(http.StatusCreated, req{method: "POST", path: "/api/v1/rdvs", agent: "julie-lefebvre",
+		body: map[string]any{"motif_id": rsa, "lieu_id": arrasCentre, "starts_at": thu9,
+			"usager": map[string]any{"first_name": "Léa", "last_name": "Dubois", "phone_number": "06 12 34 56 78"}}}))
+	path := "/api/v1/rdvs/" + booked.ID
+	s.must(http.StatusOK, req{method: "POST", path: path + "/cancel?token=" + booked.usagerToken(t), body: map[string]string{"reason": "Je déménage."}})
+	seen := decodeJSON[rdvJSON](t, s.must(http.StatusOK, req{method: "GET", path: path, agent: "julie-lefebvre"}))
+	if seen.Status != "excused" || seen.CancelReason != "Je déménage." {
+		t.Errorf("the prescribing agent reads %+v", seen)
+	}
+	if resp := s.do(req{method: "POST", path: path + "/status", agent: "julie-lefebvre", body: map[string]string{"status": "seen"}}); resp.status != http.StatusForbidden {
+		t.Errorf("the prescribing agent changes the status: %d %s, want 403", resp.status, resp.body)
+	}
+	// An agent of an organisation that has nothing to do with it: still 403.
+	if resp := s.do(req{method: "GET", path: path, agent: "sophie-dupont"}); resp.status != http.StatusForbidden {
+		t.Errorf("another organisation's agent reads it: %d, want 403", resp.status)
+	}
+}
