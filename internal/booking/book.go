@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/french"
 	"rdvsync/internal/rdv"
 	"rdvsync/internal/slots"
 	"rdvsync/internal/store"
@@ -466,7 +467,7 @@ func (s *Service) plan(ctx context.Context, caller Caller, req BookRequest, now 
 		// serves to learn which agents are free.
 		if p.start.Before(now.Add(p.motif.MinBookingDelay)) || p.start.After(now.Add(p.motif.MaxBookingDelay)) {
 			return nil, rdv.Invalid("starts_at", fmt.Sprintf("ce créneau n'est pas réservable en ligne : réservez entre %s et %s à l'avance",
-				frenchDelay(p.motif.MinBookingDelay), frenchDelay(p.motif.MaxBookingDelay)))
+				french.Delay(p.motif.MinBookingDelay), french.Delay(p.motif.MaxBookingDelay)))
 		}
 	}
 	err := s.store.View(ctx, func(tx *store.ReadTx) error {
@@ -519,24 +520,6 @@ func (f fieldErrors) cleanCode(field, s string, n int) string {
 		}
 	}
 	return s
-}
-
-// frenchDelay prints a booking delay for users: "30 minutes", "2 heures", "90 jours".
-func frenchDelay(d time.Duration) string {
-	switch {
-	case d%(24*time.Hour) == 0 && d > 0:
-		return plural(int(d/(24*time.Hour)), "jour")
-	case d%time.Hour == 0 && d > 0:
-		return plural(int(d/time.Hour), "heure")
-	}
-	return plural(int(d/time.Minute), "minute")
-}
-
-func plural(n int, word string) string {
-	if n > 1 {
-		return fmt.Sprintf("%d %ss", n, word)
-	}
-	return fmt.Sprintf("%d %s", n, word)
 }
 
 // BodyHash returns the hex sha256 used to compare idempotent requests.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/french"
 	"rdvsync/internal/rdv"
 	"rdvsync/internal/slots"
 )
@@ -130,7 +131,7 @@ func (s *Service) noSlot(ctx context.Context, caller Caller, req BookRequest) er
 
 // MotifHorizon is how far ahead an anonymous caller may book motif m, in
 // French ("90 jours"), for the messages that say nothing is free.
-func MotifHorizon(m *catalog.Motif) string { return frenchDelay(m.MaxBookingDelay) }
+func MotifHorizon(m *catalog.Motif) string { return french.Delay(m.MaxBookingDelay) }
 
 // Replayed returns the booking recorded for idem, nil when there is none,
 // or the *RefusedError of a refusal recorded for it.

@@ -74,3 +74,53 @@ func TelURI(s string) string {
 	}
 	return "tel:" + phonenumbers.Format(n, phonenumbers.E164)
 }
+
+// Duration writes the length of an RDV on a page: "45 minutes",
+// "1 heure", "2 heures", "1 h 30".
+func Duration(d time.Duration) string {
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%d minutes", m)
+	case m == 0 && h == 1:
+		return "1 heure"
+	case m == 0:
+		return fmt.Sprintf("%d heures", h)
+	}
+	return fmt.Sprintf("%d h %02d", h, m)
+}
+
+// ShortDuration writes a length where room is short (messages): "45 min",
+// "1 h", "1 h 30".
+func ShortDuration(d time.Duration) string {
+	m := int(d.Round(time.Minute) / time.Minute)
+	switch {
+	case m < 60:
+		return fmt.Sprintf("%d min", m)
+	case m%60 == 0:
+		return fmt.Sprintf("%d h", m/60)
+	}
+	return fmt.Sprintf("%d h %02d", m/60, m%60)
+}
+
+// Delay writes a booking delay in its largest whole unit: "30 minutes",
+// "2 heures", "90 jours".
+func Delay(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d%day == 0 && d > 0:
+		return count(int(d/day), "jour")
+	case d%time.Hour == 0 && d > 0:
+		return count(int(d/time.Hour), "heure")
+	}
+	return count(int(d/time.Minute), "minute")
+}
+
+// count writes n and word, plural from 2 on as French wants ("1 jour",
+// "0 minute", "2 jours").
+func count(n int, word string) string {
+	if n > 1 {
+		return strconv.Itoa(n) + " " + word + "s"
+	}
+	return strconv.Itoa(n) + " " + word
+}

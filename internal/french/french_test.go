@@ -43,3 +43,23 @@ func TestPhone(t *testing.T) {
 		}
 	}
 }
+
+func TestDurations(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{Duration(45 * time.Minute), "45 minutes"},
+		{Duration(time.Hour), "1 heure"},
+		{Duration(2 * time.Hour), "2 heures"},
+		{Duration(90 * time.Minute), "1 h 30"},
+		{ShortDuration(20 * time.Minute), "20 min"},
+		{ShortDuration(time.Hour), "1 h"},
+		{ShortDuration(90 * time.Minute), "1 h 30"},
+		{Delay(30 * time.Minute), "30 minutes"},
+		{Delay(2 * time.Hour), "2 heures"},
+		{Delay(90 * 24 * time.Hour), "90 jours"},
+		{Delay(24 * time.Hour), "1 jour"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}

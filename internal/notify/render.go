@@ -125,8 +125,8 @@ func newView(cat *catalog.Catalog, r *rdv.RDV, u *rdv.Usager, m *message, agent 
 	loc := zone(cat, r.OrganisationID)
 	v := &view{Event: m.Event, Recipient: m.Recipient, Removed: m.Removed, Added: m.Added,
 		When: french.DateTime(m.Start.In(loc)), WhenShort: french.DateTimeShort(m.Start.In(loc)),
-		Duration: frenchDuration(m.End.Sub(m.Start)), CancelledByUsager: m.Status == rdv.StatusExcused,
-		BookedBy: string(r.CreatedBy.Type), CancelLimit: frenchDuration(booking.UsagerCancelLimit)}
+		Duration: french.ShortDuration(m.End.Sub(m.Start)), CancelledByUsager: m.Status == rdv.StatusExcused,
+		BookedBy: string(r.CreatedBy.Type), CancelLimit: french.ShortDuration(booking.UsagerCancelLimit)}
 	if o := cat.Organisation(r.OrganisationID); o != nil {
 		v.setOrganisation(o)
 	}
@@ -220,18 +220,6 @@ func place(cat *catalog.Catalog, lieuID string, lt rdv.LocationType) (string, st
 		return l.Name, l.Address
 	}
 	return locationLabels[lt], ""
-}
-
-// frenchDuration writes "45 min", "1 h", "1 h 30".
-func frenchDuration(d time.Duration) string {
-	m := int(d.Round(time.Minute) / time.Minute)
-	switch {
-	case m < 60:
-		return fmt.Sprintf("%d min", m)
-	case m%60 == 0:
-		return fmt.Sprintf("%d h", m/60)
-	}
-	return fmt.Sprintf("%d h %02d", m/60, m%60)
 }
 
 // rendered is one message's text.

@@ -16,14 +16,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
-func TestFrenchDurations(t *testing.T) {
-	for d, want := range map[time.Duration]string{20 * time.Minute: "20 min", time.Hour: "1 h", 90 * time.Minute: "1 h 30"} {
-		if got := frenchDuration(d); got != want {
-			t.Errorf("frenchDuration(%v) = %q, want %q", d, got, want)
-		}
-	}
-}
-
 func exampleCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
 	data, err := os.ReadFile("../../config.example.yaml")

@@ -55,7 +55,7 @@ func (w *Web) rdvSummary(cat *catalog.Catalog, b *booking.Booked, withUsager boo
 		out = append(out, summaryItem{Label: "Motif", Value: m.Name + " — " + m.Organisation.Name})
 		place = locationLabels[m.LocationType]
 	}
-	out = append(out, summaryItem{Label: "Date", Value: french.DateTime(w.local(cat, x, x.StartsAt)) + " (" + frenchDuration(x.EndsAt.Sub(x.StartsAt)) + ")"})
+	out = append(out, summaryItem{Label: "Date", Value: french.DateTime(w.local(cat, x, x.StartsAt)) + " (" + french.Duration(x.EndsAt.Sub(x.StartsAt)) + ")"})
 	if l := cat.Lieu(x.LieuID); l != nil {
 		place = l.Name + ", " + l.Address
 	}

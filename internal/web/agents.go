@@ -411,7 +411,7 @@ func (w *Web) handleAgentRDV(rw http.ResponseWriter, r *http.Request, c *reqCtx)
 		return
 	}
 	x := b.RDV
-	v := agentRDV{When: french.DateTime(w.local(c.cat, x, x.StartsAt)), Duration: frenchDuration(x.EndsAt.Sub(x.StartsAt)),
+	v := agentRDV{When: french.DateTime(w.local(c.cat, x, x.StartsAt)), Duration: french.Duration(x.EndsAt.Sub(x.StartsAt)),
 		Status: statusLabels[x.Status], Cancelled: x.Status.Cancelled(), Motif: x.MotifID, Organisation: x.OrganisationID,
 		CreatedBy: createdBy(c.cat, x), CreatedAt: french.DateTime(w.local(c.cat, x, x.CreatedAt)), Context: x.Context,
 		UsagerURL: rdv.UsagerURL(w.publicBase(c.cat), x),

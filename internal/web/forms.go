@@ -505,7 +505,7 @@ func (w *Web) messagesSent(cat *catalog.Catalog, m *catalog.Motif, b *booking.Bo
 	} else {
 		link := "le lien pour consulter son rendez-vous"
 		if m.CancellableByUsager {
-			link = "le lien pour le déplacer ou l'annuler jusqu'à " + frenchDuration(booking.UsagerCancelLimit) + " avant"
+			link = "le lien pour le déplacer ou l'annuler jusqu'à " + french.Duration(booking.UsagerCancelLimit) + " avant"
 		}
 		msg := "Le bénéficiaire reçoit une confirmation " + strings.Join(channels, " et ") + ", avec " + link + "."
 		loc := m.Organisation.Location

@@ -1,27 +1,11 @@
 package web
 
 import (
-	"fmt"
 	"html/template"
-	"time"
 
 	"rdvsync/internal/french"
 	"rdvsync/internal/rdv"
 )
-
-// frenchDuration prints a motif duration: "45 minutes", "1 heure", "1 h 30".
-func frenchDuration(d time.Duration) string {
-	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-	switch {
-	case h == 0:
-		return fmt.Sprintf("%d minutes", m)
-	case m == 0 && h == 1:
-		return "1 heure"
-	case m == 0:
-		return fmt.Sprintf("%d heures", h)
-	}
-	return fmt.Sprintf("%d h %02d", h, m)
-}
 
 var locationLabels = map[rdv.LocationType]string{
 	rdv.LocationPublicOffice: "Sur place",

@@ -70,7 +70,7 @@ func (w *Web) usagerPage(c *reqCtx, b *booking.Booked, token string) *usagerRDV 
 	id := url.PathEscape(x.ID)
 	tok := "?token=" + url.QueryEscape(token)
 	v := &usagerRDV{Name: b.Usager.FirstName + " " + b.Usager.LastName, When: french.DateTime(w.local(c.cat, x, x.StartsAt)),
-		Duration: frenchDuration(x.EndsAt.Sub(x.StartsAt)), Motif: x.MotifID, Status: statusLabels[x.Status],
+		Duration: french.Duration(x.EndsAt.Sub(x.StartsAt)), Motif: x.MotifID, Status: statusLabels[x.Status],
 		Cancelled: x.Status.Cancelled(), ICSURL: "/rdv/" + id + "/rdv.ics" + tok,
 		MoveURL: "/rdv/" + id + "/deplacement" + tok, CancelURL: "/rdv/" + id + "/annulation" + tok}
 	m := c.cat.Motif(x.MotifID)

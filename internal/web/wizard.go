@@ -93,7 +93,7 @@ func (f *flow) summary(upTo step) []summaryItem {
 		out = append(out, item)
 	}
 	if upTo > stepCreneau && !f.start.IsZero() {
-		out = append(out, summaryItem{Label: "Créneau", Value: french.DateTime(f.start) + " (" + frenchDuration(f.motif.Duration) + ")",
+		out = append(out, summaryItem{Label: "Créneau", Value: french.DateTime(f.start) + " (" + french.Duration(f.motif.Duration) + ")",
 			EditURL: f.sel.upTo(stepCreneau).wizardURL()})
 	}
 	return out
@@ -227,7 +227,7 @@ func (w *Web) handleWizard(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 			sel := f.sel
 			sel.Motif = m.ID
 			b.Choices = append(b.Choices, choice{Title: m.Name, Desc: m.Organisation.Name,
-				Detail: locationLabels[m.LocationType] + " · " + frenchDuration(m.Duration), URL: sel.wizardURL()})
+				Detail: locationLabels[m.LocationType] + " · " + french.Duration(m.Duration), URL: sel.wizardURL()})
 		}
 	case stepLieu:
 		title = "Choisissez un lieu"
