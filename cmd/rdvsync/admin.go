@@ -48,20 +48,18 @@ type adminInfo struct {
 
 // writeAdminFile writes the admin file in dir, and in each of also that
 // exists (best effort: the configured store's directory may be read-only).
-func writeAdminFile(dir, addr, storePath string, also ...string) (string, error) {
-	b := make([]byte, 32)
-	rand.Read(b)
+func writeAdminFile(dir, addr, token, storePath string, also ...string) error {
 	abs, err := filepath.Abs(storePath)
 	if err != nil {
-		return "", fmt.Errorf("admin file: %w", err)
+		return fmt.Errorf("admin file: %w", err)
 	}
-	info := adminInfo{Addr: addr, Token: base64.RawURLEncoding.EncodeToString(b), Store: abs}
+	info := adminInfo{Addr: addr, Token: token, Store: abs}
 	data, _ := json.Marshal(info)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("admin file: %w", err)
+		return fmt.Errorf("admin file: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, adminFile), data, 0o600); err != nil {
-		return "", fmt.Errorf("admin file: %w", err)
+		return fmt.Errorf("admin file: %w", err)
 	}
 	for _, d := range also {
 		if st, err := os.Stat(d); err != nil || !st.IsDir() || d == dir {
@@ -72,7 +70,14 @@ func writeAdminFile(dir, addr, storePath string, also ...string) (string, error)
 		}
 		os.WriteFile(filepath.Join(d, adminFile), data, 0o600)
 	}
-	return info.Token, nil
+	return nil
+}
+
+// newAdminToken is a fresh random token for the admin routes.
+func newAdminToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // adminAuth lets through the requests that carry the admin token.

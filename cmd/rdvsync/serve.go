@@ -70,22 +70,39 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d := &daemon{configPath: *path, listen: *listen, storePath: *storePath, noSync: *noSync, demo: *demo, log: logger, stdout: stdout}
-	if err := d.run(ctx); err != nil {
+	// Take SIGHUP first: its default action would kill a daemon still
+	// starting (a reload sent right after it announced its address).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	d, err := newDaemon(ctx, daemonOptions{configPath: *path, listen: *listen, storePath: *storePath, noSync: *noSync, demo: *demo,
+		log: logger, stdout: stdout})
+	if err == nil {
+		err = d.serve(ctx, hup)
+		if cerr := d.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		logger.Error("rdvsync stopped", slog.Any("error", err))
 		return 1
 	}
 	return 0
 }
 
-// daemon holds what serve wires together.
-type daemon struct {
+// daemonOptions are serve's flags and outputs.
+type daemonOptions struct {
 	configPath, listen, storePath string
 	noSync                        bool
-	demo                          bool   // -demo: published demo tokens allowed off loopback
-	configuredStore               string // store.path of the file, before -store
+	demo                          bool // -demo: published demo tokens allowed off loopback
 	log                           *slog.Logger
 	stdout                        io.Writer
+}
+
+// daemon holds what serve wires together.
+type daemon struct {
+	daemonOptions
+	configuredStore string // store.path of the file, before -store
 
 	catalog    atomic.Pointer[catalog.Catalog]
 	reloads    *prometheus.CounterVec // by result: ok, error
@@ -95,6 +112,15 @@ type daemon struct {
 	store      *store.Store
 	feeds      *served.Server
 	hooks      *webhook.Service
+
+	// handler is every route of the daemon (API, pages, feeds, metrics,
+	// admin); adminToken is the admin routes' token, written to the admin
+	// file once the listener is known.
+	handler    http.Handler
+	adminToken string
+	// stop ends the background jobs (cron, dispatcher, busy refresh) and
+	// closes the store.
+	stop func() error
 }
 
 // load reads and validates the configuration, logging every problem.
@@ -161,35 +187,49 @@ func loopbackOnly(listen string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (d *daemon) run(ctx context.Context) error {
-	// Take SIGHUP first: its default action would kill a daemon still
-	// starting (a reload sent right after it announced its address).
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// newDaemon builds the daemon exactly as `serve` runs it: store, booking
+// service with its effects (calendar pushes, notifications, webhooks), the
+// outbox dispatcher, cron jobs and busy-time refresh running, and the HTTP
+// handler of every route. Benchmarks use it too, so that they measure the
+// path users run. Close stops it.
+func newDaemon(ctx context.Context, opts daemonOptions) (_ *daemon, err error) {
+	if opts.log == nil {
+		opts.log = slog.New(slog.DiscardHandler)
+	}
+	if opts.stdout == nil {
+		opts.stdout = io.Discard
+	}
+	d := &daemon{daemonOptions: opts}
 	cat, err := d.load()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.catalog.Store(cat)
 	cfg := cat.Config
 	storePath := cfg.StorePath()
 	st, err := store.Open(storePath, store.Options{NoSync: d.noSync, Logger: d.log})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer func() {
+	closeStore := func() error {
 		if err := st.Close(); err != nil {
 			d.log.Error("closing store", slog.Any("error", err))
-		} else {
-			d.log.Info("store closed", "path", storePath)
+			return err
+		}
+		d.log.Info("store closed", "path", storePath)
+		return nil
+	}
+	d.stop = closeStore
+	defer func() {
+		if err != nil {
+			d.stop()
 		}
 	}()
 
 	// Integer ids for RDV Solidarités' webhook receivers: every configured
 	// object gets its own before anything is sent.
 	if _, err := webhook.AssignIDs(ctx, st, cat); err != nil {
-		return fmt.Errorf("rdvs_id: %w", err)
+		return nil, fmt.Errorf("rdvs_id: %w", err)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -203,7 +243,7 @@ func (d *daemon) run(ctx context.Context) error {
 	// reminders in a time index moved to the outbox by cron.
 	notifier, err := notify.New(st, d.catalog.Load, notify.Options{Logger: d.log, Registerer: reg})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Outgoing webhooks: ordered events per (endpoint, RDV), signed both ways.
 	hooks := webhook.New(st, d.catalog.Load, webhook.Options{Render: httpapi.WebhookRDVView, RenderUsager: httpapi.WebhookUsagerView, Logger: d.log})
@@ -214,7 +254,7 @@ func (d *daemon) run(ctx context.Context) error {
 	notifier.SetKick(dispatcher.Kick)
 	hooks.SetKick(dispatcher.Kick)
 	if err := sync.LoadBusy(ctx); err != nil {
-		return fmt.Errorf("load cached busy times: %w", err)
+		return nil, fmt.Errorf("load cached busy times: %w", err)
 	}
 
 	// One budget per client for anonymous callers of the API and the
@@ -245,6 +285,26 @@ func (d *daemon) run(ctx context.Context) error {
 	})
 	d.sync, d.store, d.hooks = sync, st, hooks
 
+	mux := http.NewServeMux()
+	api.Register(mux)
+	d.feeds.Register(mux, api.Wrap)
+	// The booking pages (prescripteur link, organisation link, agents, usager).
+	var webKey []byte
+	if err := st.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		webKey, err = tx.DaemonSecret("web", 32)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	web.New(web.Options{Booking: svc, Catalog: d.catalog.Load, Logger: d.log, Wrap: api.Wrap, Key: webKey, Mailer: notifier,
+		Anonymous: anonymous, Failures: failures,
+		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://")}).Register(mux)
+	d.adminToken = newAdminToken()
+	d.registerAdmin(mux, d.adminToken)
+	d.registerStoreAdmin(mux, d.adminToken)
+	d.handler = mux
+
 	loops, stopLoops := context.WithCancel(context.Background())
 	var wg sync2.WaitGroup
 	wg.Add(1)
@@ -258,48 +318,47 @@ func (d *daemon) run(ctx context.Context) error {
 	if err != nil {
 		stopLoops()
 		wg.Wait()
-		return err
+		return nil, err
 	}
 	sched.Start()
-	defer func() {
+	d.stop = func() error {
 		// Stop order: cron jobs, then the dispatcher (deliveries in flight
-		// finish or their lease expires), then the store (deferred above).
+		// finish or their lease expires), then the store.
 		<-sched.Stop().Done()
 		stopLoops()
 		wg.Wait()
 		d.log.Info("background jobs stopped")
-	}()
+		return closeStore()
+	}
+	return d, nil
+}
+
+// Close stops the background jobs and closes the store.
+func (d *daemon) Close() error { return d.stop() }
+
+// httpServer is the daemon's HTTP server, its timeouts included.
+func (d *daemon) httpServer() *http.Server {
+	return &http.Server{Handler: d.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
+}
+
+// serve listens and serves until ctx ends (then finishes the requests in
+// flight), reloading the configuration on every SIGHUP.
+func (d *daemon) serve(ctx context.Context, hup <-chan os.Signal) error {
+	cat := d.catalog.Load()
+	cfg := cat.Config
+	storePath := cfg.StorePath()
 	addr := cfg.Server.Listen
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	adminToken, err := writeAdminFile(cfg.SpoolDir(), ln.Addr().String(), storePath, filepath.Dir(d.configuredStore))
-	if err != nil {
+	if err := writeAdminFile(cfg.SpoolDir(), ln.Addr().String(), d.adminToken, storePath, filepath.Dir(d.configuredStore)); err != nil {
 		ln.Close()
 		return err
 	}
 
-	mux := http.NewServeMux()
-	api.Register(mux)
-	d.feeds.Register(mux, api.Wrap)
-	// The booking pages (prescripteur link, organisation link, agents, usager).
-	var webKey []byte
-	if err := st.Update(ctx, func(tx *store.Tx) error {
-		var err error
-		webKey, err = tx.DaemonSecret("web", 32)
-		return err
-	}); err != nil {
-		return err
-	}
-	web.New(web.Options{Booking: svc, Catalog: d.catalog.Load, Logger: d.log, Wrap: api.Wrap, Key: webKey, Mailer: notifier,
-		Anonymous: anonymous, Failures: failures,
-		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://")}).Register(mux)
-	d.registerAdmin(mux, adminToken)
-	d.registerStoreAdmin(mux, adminToken)
-
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
+	srv := d.httpServer()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	d.ready.Store(true)

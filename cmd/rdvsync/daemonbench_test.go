@@ -1,0 +1,362 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"rdvsync/internal/dataset"
+	"rdvsync/internal/slots"
+	"rdvsync/internal/store"
+)
+
+// The département of DESIGN §8 (40 organisations, 400 agents, 1 200
+// plages, 100 000 RDVs), generated once per process.
+var benchDataset = sync.OnceValue(func() *dataset.Dataset { return dataset.Generate(1, dataset.Params{}) })
+
+// loadDaemon is a daemon built by newDaemon, as `serve` builds it, on the
+// dataset's configuration with every effect on: email and SMS
+// notifications to the spool, an outgoing webhook and, for every agent, a
+// CalDAV calendar, both answered by peers on loopback. It serves on a
+// loopback listener with serve's own http.Server.
+type loadDaemon struct {
+	*daemon
+	url, dir string
+	data     *dataset.Dataset
+	peer     *effectPeer
+}
+
+// effectPeer answers the webhook POSTs and the CalDAV PUTs, counting them.
+type effectPeer struct {
+	webhooks, puts atomic.Int64
+}
+
+func (p *effectPeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	switch {
+	case r.URL.Path == "/hook":
+		p.webhooks.Add(1)
+		w.WriteHeader(http.StatusOK)
+	case r.Method == http.MethodPut:
+		p.puts.Add(1)
+		w.Header().Set("ETag", fmt.Sprintf(`"%d"`, time.Now().UnixNano()))
+		w.WriteHeader(http.StatusCreated)
+	case r.Method == http.MethodDelete:
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+	}
+}
+
+var agentLine = regexp.MustCompile(`(?m)^(  - \{ id: (agent-[^,]+),.*) \}$`)
+
+// startLoadDaemon writes the configuration, copies seeded (a store file,
+// or "" for an empty store) and starts the daemon.
+func startLoadDaemon(tb testing.TB, d *dataset.Dataset, seeded string, fsync bool) *loadDaemon {
+	tb.Helper()
+	dir := tb.TempDir()
+	peer := &effectPeer{}
+	ps := httptest.NewServer(peer)
+	tb.Cleanup(ps.Close)
+	if err := os.WriteFile(filepath.Join(dir, "hook-secret"), []byte("whsec_bench-secret-0123456789abcdef\n"), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "caldav-password"), []byte("secret\n"), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	agents := agentLine.ReplaceAllString(string(d.YAML()),
+		fmt.Sprintf(`$1, calendar: { caldav: { url: "%s/dav/$2/", username: "$2", password_file: caldav-password } } }`, ps.URL))
+	cfg := fmt.Sprintf(`server:
+  listen: "127.0.0.1:0"
+  public_url: "http://127.0.0.1:8080"
+store:
+  path: rdvsync.db
+notifications:
+  reminder_before: 48h
+  email:
+    from: "RDV Solidarités <ne-pas-repondre@example.org>"
+webhooks:
+  outgoing:
+    - { id: bench, url: "%s/hook", secret_file: hook-secret, allow_private: true }
+%s`, ps.URL, agents)
+	path := filepath.Join(dir, "rdvsync.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	if seeded != "" {
+		if err := copyFile(seeded, filepath.Join(dir, "rdvsync.db")); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	dm, err := newDaemon(context.Background(), daemonOptions{configPath: path, noSync: !fsync})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := dm.httpServer()
+	go srv.Serve(ln)
+	dm.ready.Store(true)
+	tb.Cleanup(func() {
+		srv.Close()
+		if err := dm.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return &loadDaemon{daemon: dm, url: "http://" + ln.Addr().String(), dir: dir, data: d, peer: peer}
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o600)
+}
+
+// seededStore is a store file holding the dataset's 100 000 RDVs, written
+// once per process and copied by each run.
+var seededStore = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "rdvsync-bench-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "seeded.db")
+	st, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		return "", err
+	}
+	d := benchDataset()
+	err = d.Seed(context.Background(), st, time.Now())
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	return path, err
+})
+
+// bookBody is the POST /api/v1/rdvs body booking sl for usager n.
+func bookBody(sl slots.Slot, n int) []byte {
+	body := map[string]any{
+		"motif_id": sl.Motif.ID, "starts_at": sl.Start.Format(time.RFC3339), "agent_id": sl.Agent.ID,
+		"usager": map[string]string{"first_name": "Usager", "last_name": fmt.Sprintf("Bench %d", n),
+			"email": fmt.Sprintf("bench%d@example.org", n), "phone_number": fmt.Sprintf("06%08d", 12_000_000+n)},
+		"context": "Orientation suite à la demande de la médiathèque, besoin d'aide pour les démarches RSA.",
+	}
+	if sl.Lieu != nil {
+		body["lieu_id"] = sl.Lieu.ID
+	}
+	b, _ := json.Marshal(body)
+	return b
+}
+
+// book posts one booking and returns its status.
+func (ld *loadDaemon) book(ctx context.Context, client *http.Client, sl slots.Slot, n int, idemKey string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ld.url+"/api/v1/rdvs", bytes.NewReader(bookBody(sl, n)))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer dataset-token-"+sl.Agent.ID)
+	req.Header.Set("Content-Type", "application/json")
+	if idemKey != "" {
+		req.Header.Set("Idempotency-Key", idemKey)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// bookAll books slots from clients concurrent clients and returns the
+// latency of each booking.
+func (ld *loadDaemon) bookAll(tb testing.TB, todo []slots.Slot, clients int) []time.Duration {
+	tb.Helper()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	defer client.CloseIdleConnections()
+	var (
+		next      atomic.Int64
+		mu        sync.Mutex
+		latencies = make([]time.Duration, 0, len(todo))
+		wg        sync.WaitGroup
+	)
+	for range clients {
+		wg.Go(func() {
+			var mine []time.Duration
+			defer func() { mu.Lock(); latencies = append(latencies, mine...); mu.Unlock() }()
+			for {
+				n := int(next.Add(1) - 1)
+				if n >= len(todo) {
+					return
+				}
+				start := time.Now()
+				status, body, err := ld.book(context.Background(), client, todo[n], n, "")
+				mine = append(mine, time.Since(start))
+				if err != nil {
+					tb.Error(err)
+					return
+				}
+				if status != http.StatusCreated {
+					tb.Errorf("booking %s of %s: %d %s", todo[n].Start.Format(time.RFC3339), todo[n].Agent.ID, status, body)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(latencies)
+	return latencies
+}
+
+// quantile of sorted latencies, in milliseconds.
+func quantile(sorted []time.Duration, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return float64(sorted[min(len(sorted)-1, int(q*float64(len(sorted))))].Microseconds()) / 1000
+}
+
+// waitDrained waits until the outbox holds nothing due (every effect
+// delivered) and returns when that happened.
+func (ld *loadDaemon) waitDrained(tb testing.TB, limit time.Duration) time.Time {
+	tb.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		pending := 0
+		err := ld.store.View(context.Background(), func(tx *store.ReadTx) error {
+			return tx.EachOutbox("", func(r *store.OutboxRecord) error {
+				if !r.Dead {
+					pending++
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if pending == 0 {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d outbox records still pending %v after the last booking", pending, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// spooled counts the messages in a spool directory ("mail", "sms").
+func (ld *loadDaemon) spooled(tb testing.TB, kind string) int {
+	tb.Helper()
+	entries, err := os.ReadDir(filepath.Join(ld.dir, kind))
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".") {
+			n++
+		}
+	}
+	return n
+}
+
+// rawBoltRate is the raw bbolt rate of the design's physical limit: one
+// db.Update per 600-byte put, fsync on, from clients writers, in puts/s.
+func rawBoltRate(tb testing.TB, dir string, clients, puts int) float64 {
+	tb.Helper()
+	db, err := bolt.Open(filepath.Join(dir, "raw.db"), 0o600, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }); err != nil {
+		tb.Fatal(err)
+	}
+	val := bytes.Repeat([]byte("x"), 600)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for {
+				n := next.Add(1)
+				if n > int64(puts) {
+					return
+				}
+				err := db.Update(func(tx *bolt.Tx) error {
+					return tx.Bucket([]byte("b")).Put(fmt.Appendf(nil, "%016d", n), val)
+				})
+				if err != nil {
+					tb.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(puts) / time.Since(start).Seconds()
+}
+
+// BenchmarkDaemonBook books distinct free slots through the daemon users
+// run (newDaemon: the wiring of `rdvsync serve`, effects and dispatcher
+// running) over real HTTP on loopback, 32 concurrent clients, fsync on, the
+// département's 100 000 RDVs in store. Every booking writes its
+// confirmations (email and SMS), its calendar push and its webhook, which
+// the dispatcher delivers meanwhile to the spool and to loopback peers.
+//
+// Reported: bookings/s, p50 and p99 of one POST; drain-s, how long after
+// the last booking the last effect was delivered, and effects/s, the
+// delivery rate over the whole run; raw-puts/s, bbolt with one transaction
+// per put on the same disk in the same run, and raw-ratio, bookings/s over
+// that (ISSUE 14: ≥ 0.5).
+func BenchmarkDaemonBook(b *testing.B) {
+	d := benchDataset()
+	seeded, err := seededStore()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ld := startLoadDaemon(b, d, seeded, true)
+	todo, err := d.FreeSlots(time.Now(), b.N)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const clients = 32
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	latencies := ld.bookAll(b, todo, clients)
+	booked := time.Since(start)
+	b.StopTimer()
+	drained := ld.waitDrained(b, 5*time.Minute)
+	b.ReportMetric(float64(b.N)/booked.Seconds(), "bookings/s")
+	b.ReportMetric(quantile(latencies, 0.50), "p50-ms")
+	b.ReportMetric(quantile(latencies, 0.99), "p99-ms")
+	b.ReportMetric(drained.Sub(start.Add(booked)).Seconds(), "drain-s")
+	effects := ld.spooled(b, "mail") + ld.spooled(b, "sms") + int(ld.peer.webhooks.Load()+ld.peer.puts.Load())
+	b.ReportMetric(float64(effects)/drained.Sub(start).Seconds(), "effects/s")
+	raw := rawBoltRate(b, b.TempDir(), clients, 2000)
+	b.ReportMetric(raw, "raw-puts/s")
+	b.ReportMetric(float64(b.N)/booked.Seconds()/raw, "raw-ratio")
+}
