@@ -199,7 +199,7 @@ func (s *Service) ForgetConnector(agentID string) {
 // the RDV as it is now.
 func (s *Service) Deliver(ctx context.Context, rec store.OutboxRecord) error {
 	err := s.deliver(ctx, rec)
-	s.recordOutcome(rec.AgentID, err)
+	s.recordOutcome(ctx, rec.AgentID, err)
 	if errors.Is(err, connectors.ErrPermanent) {
 		return fmt.Errorf("%w: %w", outbox.ErrPermanent, err)
 	}
@@ -259,17 +259,19 @@ func (s *Service) deliver(ctx context.Context, rec store.OutboxRecord) error {
 			return err
 		}
 		next := SyncRecord{State: state, Fingerprint: fp, Sequence: ev.Sequence, PushedAt: s.now().UTC()}
-		return s.store.Update(ctx, func(tx *store.Tx) error { return tx.PutCalendarSync(agent.ID, r.ID, next) })
+		return outbox.Persist(ctx, s.store, func(tx *store.Tx) error { return tx.PutCalendarSync(agent.ID, r.ID, next) })
 	}
 	if err := conn.Delete(ctx, rec.RDVID, prev.State); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx *store.Tx) error { return tx.DeleteCalendarSync(agent.ID, rec.RDVID) })
+	return outbox.Persist(ctx, s.store, func(tx *store.Tx) error { return tx.DeleteCalendarSync(agent.ID, rec.RDVID) })
 }
 
-func (s *Service) recordOutcome(agentID string, err error) {
+// recordOutcome keeps the agent's last success or error, in the
+// transaction that records the delivery's outcome (outbox.Persist).
+func (s *Service) recordOutcome(ctx context.Context, agentID string, err error) {
 	now := s.now().UTC()
-	uerr := s.store.Update(context.Background(), func(tx *store.Tx) error {
+	uerr := outbox.Persist(ctx, s.store, func(tx *store.Tx) error {
 		var st agentSync
 		if e := tx.AgentState(agentID, "calendar_sync", &st); e != nil && !store.IsNotFound(e) {
 			return e

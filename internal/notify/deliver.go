@@ -61,7 +61,7 @@ func (s *Service) deliver(ctx context.Context, rec store.OutboxRecord, channel s
 		return nil
 	})
 	if store.IsNotFound(err) {
-		s.finish(receipt, "", "skipped", "rendez-vous introuvable", nil)
+		s.finish(ctx, receipt, "", "skipped", "rendez-vous introuvable", nil)
 		return nil
 	}
 	if err != nil {
@@ -71,7 +71,7 @@ func (s *Service) deliver(ctx context.Context, rec store.OutboxRecord, channel s
 		d.agent = d.cat.Agent(d.msg.AgentID)
 	}
 	if why := d.skipReason(channel); why != "" {
-		s.finish(receipt, "", "skipped", why, nil)
+		s.finish(ctx, receipt, "", "skipped", why, nil)
 		return nil
 	}
 	var transport string
@@ -85,10 +85,10 @@ func (s *Service) deliver(ctx context.Context, rec store.OutboxRecord, channel s
 	}
 	if err != nil {
 		err = redactError(err)
-		s.finish(receipt, transport, "failed", err.Error(), err)
+		s.finish(ctx, receipt, transport, "failed", err.Error(), err)
 		return err
 	}
-	s.finish(receipt, transport, "ok", "", nil)
+	s.finish(ctx, receipt, transport, "ok", "", nil)
 	return nil
 }
 
@@ -153,7 +153,11 @@ func (d *delivery) view() *view {
 }
 
 // finish records the outcome of an attempt: receipt, metric, log.
-func (s *Service) finish(rc store.Receipt, transport, result, reason string, err error) {
+//
+// The receipt is written in the transaction that records the delivery's
+// outcome in the outbox (outbox.Persist): one commit per message, and a
+// receipt exactly when the outbox says the message was handled.
+func (s *Service) finish(ctx context.Context, rc store.Receipt, transport, result, reason string, err error) {
 	rc.Transport, rc.Result, rc.Error, rc.At = transport, result, reason, s.now().UTC()
 	s.total.WithLabelValues(rc.Channel, rc.Event, result).Inc()
 	log := s.log.With("rdv_id", rc.RDVID, "event", rc.Event, "recipient", rc.Recipient, "channel", rc.Channel,
@@ -169,9 +173,7 @@ func (s *Service) finish(rc store.Receipt, transport, result, reason string, err
 	default:
 		log.Warn("notification failed", "transport", transport, slog.Any("error", err))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if uerr := s.store.Update(ctx, func(tx *store.Tx) error { return tx.AddReceipt(rc) }); uerr != nil {
+	if uerr := outbox.Persist(ctx, s.store, func(tx *store.Tx) error { return tx.AddReceipt(rc) }); uerr != nil {
 		log.Error("recording notification receipt", slog.Any("error", uerr))
 	}
 }

@@ -61,10 +61,10 @@ func (s *Service) deliverRefusal(ctx context.Context, rec store.OutboxRecord, ch
 	transport, err := s.sendEmail(ctx, d)
 	if err != nil {
 		err = redactError(err)
-		s.finish(receipt, transport, "failed", err.Error(), err)
+		s.finish(ctx, receipt, transport, "failed", err.Error(), err)
 		return err
 	}
-	s.finish(receipt, transport, "ok", "", nil)
+	s.finish(ctx, receipt, transport, "ok", "", nil)
 	return nil
 }
 

@@ -14,7 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,14 +74,20 @@ func (p Policy) Backoff(attempts int) time.Duration {
 
 // Options configure a Dispatcher.
 type Options struct {
-	Concurrency int           // parallel deliveries (default 4)
-	Lease       time.Duration // how long a claimed record is ours (default 2 min)
-	Poll        time.Duration // longest sleep between scans (default 5 s)
-	Timeout     time.Duration // per-delivery timeout (default 60 s)
-	Policy      Policy
-	Logger      *slog.Logger
-	Registerer  prometheus.Registerer
-	Now         func() time.Time
+	Concurrency int // parallel deliveries in all (default 32)
+	// QueueConcurrency caps the parallel deliveries of one queue (the
+	// records whose key starts with "<queue>/"). Default: 4 for
+	// "calendar" (agents' calendar servers, Google's per-user limits), 8
+	// for "webhook", Concurrency for the others (notifications: the spool,
+	// or the SMTP connection pool, which has its own size).
+	QueueConcurrency map[string]int
+	Lease            time.Duration // how long a claimed record is ours (default 2 min)
+	Poll             time.Duration // longest sleep between scans (default 5 s)
+	Timeout          time.Duration // per-delivery timeout (default 60 s)
+	Policy           Policy
+	Logger           *slog.Logger
+	Registerer       prometheus.Registerer
+	Now              func() time.Time
 }
 
 // Dispatcher runs deliveries.
@@ -92,6 +100,7 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	inflight map[string]bool
+	queues   map[string]int // deliveries in flight by queue
 
 	deliveries *prometheus.CounterVec
 }
@@ -99,8 +108,11 @@ type Dispatcher struct {
 // New returns a dispatcher for the given sinks, by record kind.
 func New(st *store.Store, sinks map[string]Sink, opts Options) *Dispatcher {
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 4
+		opts.Concurrency = 32
 	}
+	limits := map[string]int{"calendar": 4, "webhook": 8}
+	maps.Copy(limits, opts.QueueConcurrency)
+	opts.QueueConcurrency = limits
 	if opts.Lease <= 0 {
 		opts.Lease = 2 * time.Minute
 	}
@@ -119,7 +131,7 @@ func New(st *store.Store, sinks map[string]Sink, opts Options) *Dispatcher {
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Dispatcher{store: st, sinks: sinks, opts: opts, log: log.With("component", "outbox"),
-		kick: make(chan struct{}, 1), inflight: map[string]bool{}}
+		kick: make(chan struct{}, 1), inflight: map[string]bool{}, queues: map[string]int{}}
 	d.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rdvsync_outbox_deliveries_total", Help: "Outbox delivery attempts by kind and result (ok, retry, dead).",
 	}, []string{"kind", "result"})
@@ -129,46 +141,81 @@ func New(st *store.Store, sinks map[string]Sink, opts Options) *Dispatcher {
 	return d
 }
 
+// QueueOf is the queue of a record key: what precedes its first "/"
+// ("calendar", "webhook", "notify").
+func QueueOf(key string) string {
+	q, _, _ := strings.Cut(key, "/")
+	return q
+}
+
 var (
 	pendingDesc = prometheus.NewDesc("rdvsync_outbox_pending", "Outbox records waiting for delivery (not dead).", nil, nil)
 	deadDesc    = prometheus.NewDesc("rdvsync_outbox_dead",
 		"Dead letters by queue (calendar, email, sms, webhook): given up, kept with their error until re-queued.", []string{"kind"}, nil)
+	backlogDesc = prometheus.NewDesc("rdvsync_outbox_backlog",
+		"Records waiting for delivery (not dead) by queue (calendar, email, sms, webhook).", []string{"kind"}, nil)
+	oldestDesc = prometheus.NewDesc("rdvsync_outbox_oldest_pending_age_seconds",
+		"Age of the oldest record waiting for delivery (not dead) by queue: how late the queue is.", []string{"kind"}, nil)
 )
 
-// queueCollector reads the outbox once per scrape for both gauges.
+// queueCollector reads the outbox once per scrape for every gauge.
 type queueCollector struct{ d *Dispatcher }
 
 func (c queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- pendingDesc
 	ch <- deadDesc
+	ch <- backlogDesc
+	ch <- oldestDesc
 }
 
 func (c queueCollector) Collect(ch chan<- prometheus.Metric) {
-	pending, dead := c.d.queues()
-	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(pending))
-	for kind, n := range dead {
+	q := c.d.scan()
+	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(q.pending))
+	now := c.d.opts.Now()
+	for kind, n := range q.dead {
 		ch <- prometheus.MustNewConstMetric(deadDesc, prometheus.GaugeValue, float64(n), kind)
+		ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, float64(q.backlog[kind]), kind)
+		age := 0.0
+		if o, ok := q.oldest[kind]; ok {
+			age = max(0, now.Sub(o).Seconds())
+		}
+		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age, kind)
 	}
 }
 
-// queues counts the records waiting and, per kind, the dead letters; every
+// queueState is the outbox at one scrape.
+type queueState struct {
+	pending int
+	dead    map[string]int       // dead letters by kind
+	backlog map[string]int       // waiting records by kind
+	oldest  map[string]time.Time // creation of the oldest waiting record, by kind
+}
+
+// scan counts the records waiting and the dead letters, by kind; every
 // sink's kind is present, so an alert can compare against 0.
-func (d *Dispatcher) queues() (pending int, dead map[string]int) {
-	dead = map[string]int{}
+func (d *Dispatcher) scan() queueState {
+	q := queueState{dead: map[string]int{}, backlog: map[string]int{}, oldest: map[string]time.Time{}}
 	for kind := range d.sinks {
-		dead[kind] = 0
+		q.dead[kind] = 0
 	}
 	d.store.View(context.Background(), func(tx *store.ReadTx) error {
 		return tx.EachOutbox("", func(r *store.OutboxRecord) error {
+			if _, ok := q.dead[r.Kind]; !ok {
+				q.dead[r.Kind] = 0
+			}
 			if r.Dead {
-				dead[r.Kind]++
-			} else {
-				pending++
+				q.dead[r.Kind]++
+				return nil
+			}
+			q.pending++
+			q.backlog[r.Kind]++
+			if o, ok := q.oldest[r.Kind]; !ok || r.CreatedAt.Before(o) {
+				q.oldest[r.Kind] = r.CreatedAt
 			}
 			return nil
 		})
 	})
-	return pending, dead
+	return q
 }
 
 // Kick wakes the dispatcher after a commit that enqueued records.
@@ -196,10 +243,14 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	sem := make(chan struct{}, d.opts.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// Claim in batches: after a delivery ends, wait for a quarter of the
+	// slots to be free (or every delivery to end) rather than write a claim
+	// transaction per record.
+	batch := max(1, d.opts.Concurrency/4)
 	for {
 		free := d.opts.Concurrency - len(sem)
 		var recs []store.OutboxRecord
-		if free > 0 {
+		if free >= batch || (free > 0 && len(sem) == 0) {
 			var err error
 			recs, err = d.claim(ctx, free)
 			if err != nil && ctx.Err() == nil {
@@ -248,7 +299,17 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.OutboxRecord
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		var err error
-		recs, err = tx.ClaimDue(now, limit, d.opts.Lease, func(key string) bool { return d.inflight[key] })
+		// A queue at its limit is skipped; counts include the records
+		// this scan takes.
+		taken := map[string]int{}
+		recs, err = tx.ClaimDue(now, limit, d.opts.Lease, func(key string) bool {
+			q := QueueOf(key)
+			if d.inflight[key] || d.queues[q]+taken[q] >= d.queueLimit(q) {
+				return true
+			}
+			taken[q]++
+			return false
+		})
 		return err
 	})
 	if err != nil {
@@ -257,9 +318,17 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.OutboxRecord
 	d.mu.Lock()
 	for _, r := range recs {
 		d.inflight[r.Key] = true
+		d.queues[QueueOf(r.Key)]++
 	}
 	d.mu.Unlock()
 	return recs, nil
+}
+
+func (d *Dispatcher) queueLimit(q string) int {
+	if n, ok := d.opts.QueueConcurrency[q]; ok && n > 0 {
+		return n
+	}
+	return d.opts.Concurrency
 }
 
 // deliver runs one delivery of rec and records its outcome.
@@ -267,14 +336,16 @@ func (d *Dispatcher) deliver(ctx context.Context, rec store.OutboxRecord) {
 	defer func() {
 		d.mu.Lock()
 		delete(d.inflight, rec.Key)
+		d.queues[QueueOf(rec.Key)]--
 		d.mu.Unlock()
 	}()
 	sink := d.sinks[rec.Kind]
 	var err error
+	writes := &deferred{}
 	if sink == nil {
 		err = fmt.Errorf("%w: no sink for kind %q", ErrPermanent, rec.Kind)
 	} else {
-		dctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+		dctx, cancel := context.WithTimeout(context.WithValue(ctx, deferredKey{}, writes), d.opts.Timeout)
 		err = safeDeliver(dctx, sink, rec)
 		cancel()
 	}
@@ -285,7 +356,7 @@ func (d *Dispatcher) deliver(ctx context.Context, rec store.OutboxRecord) {
 	log := d.log.With("kind", rec.Kind, "key", rec.Key, "attempt", rec.Attempts+1)
 	if err == nil {
 		d.deliveries.WithLabelValues(rec.Kind, "ok").Inc()
-		d.persist(func(tx *store.Tx) error { return tx.CompleteOutbox(rec.Key, rec.Gen, now) })
+		d.persist(writes, func(tx *store.Tx) error { return tx.CompleteOutbox(rec.Key, rec.Gen, now) })
 		log.Debug("delivered")
 		return
 	}
@@ -306,7 +377,7 @@ func (d *Dispatcher) deliver(ctx context.Context, rec store.OutboxRecord) {
 		d.deliveries.WithLabelValues(rec.Kind, "retry").Inc()
 		log.Info("delivery failed: will retry", "retry_in", delay.Round(time.Second).String(), slog.Any("error", err))
 	}
-	d.persist(func(tx *store.Tx) error {
+	d.persist(writes, func(tx *store.Tx) error {
 		return tx.FailOutbox(rec.Key, rec.Gen, now, err.Error(), now.Add(delay), dead)
 	})
 }
@@ -320,11 +391,60 @@ func safeDeliver(ctx context.Context, sink Sink, rec store.OutboxRecord) (err er
 	return sink.Deliver(ctx, rec)
 }
 
-// persist writes an outcome even while shutting down.
-func (d *Dispatcher) persist(fn func(tx *store.Tx) error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// persist writes an outcome, after the sink's own writes (Persist), in
+// one transaction, even while shutting down.
+func (d *Dispatcher) persist(writes *deferred, fn func(tx *store.Tx) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), persistTimeout)
 	defer cancel()
-	if err := d.store.Update(ctx, fn); err != nil {
+	err := d.store.Update(ctx, func(tx *store.Tx) error {
+		if err := writes.run(tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+	if err != nil {
 		d.log.Error("recording delivery outcome", slog.Any("error", err))
 	}
+}
+
+// persistTimeout bounds the write of an outcome.
+const persistTimeout = 10 * time.Second
+
+type deferredKey struct{}
+
+// deferred are the writes a sink asked for during one delivery.
+type deferred struct {
+	mu  sync.Mutex
+	fns []func(*store.Tx) error
+}
+
+func (w *deferred) run(tx *store.Tx) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, fn := range w.fns {
+		if err := fn(tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Persist is how a sink writes what a delivery leaves behind (a receipt,
+// the calendar event's ETag, a webhook's delivery log). Called with the
+// context of a delivery, fn runs later, in the transaction that records
+// the delivery's outcome in the outbox: one commit per delivery instead of
+// two or three, and the sink's record and the outcome are committed
+// together or not at all (a crash in between delivers again, as before).
+// Called elsewhere, fn runs now in a transaction of its own, even if ctx
+// is canceled.
+func Persist(ctx context.Context, st *store.Store, fn func(*store.Tx) error) error {
+	if w, ok := ctx.Value(deferredKey{}).(*deferred); ok {
+		w.mu.Lock()
+		w.fns = append(w.fns, fn)
+		w.mu.Unlock()
+		return nil
+	}
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
+	defer cancel()
+	return st.Update(uctx, fn)
 }

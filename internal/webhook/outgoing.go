@@ -358,11 +358,10 @@ func (s *Service) Deliver(ctx context.Context, rec store.OutboxRecord) error {
 	if err != nil {
 		entry.Error = err.Error()
 	}
-	// The outcome is recorded even while shutting down: a delivered event
-	// must leave the queue, or it would be sent again.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	uerr := s.store.Update(pctx, func(tx *store.Tx) error {
+	// The outcome is recorded even while shutting down (a delivered event
+	// must leave the queue, or it would be sent again), in the transaction
+	// that records the delivery in the outbox (outbox.Persist).
+	uerr := outbox.Persist(ctx, s.store, func(tx *store.Tx) error {
 		if err == nil {
 			if err := tx.CompleteItem(rec.Key, it.ID); err != nil {
 				return err
