@@ -75,19 +75,21 @@ func (p Policy) Backoff(attempts int) time.Duration {
 // Options configure a Dispatcher.
 type Options struct {
 	Concurrency int // parallel deliveries in all (default 32)
-	// QueueConcurrency caps the parallel deliveries of one queue (the
-	// records whose key starts with "<queue>/"). Default: 4 for
-	// "calendar" (agents' calendar servers, Google's per-user limits), 8
-	// for "webhook", Concurrency for the others (notifications: the spool,
-	// or the SMTP connection pool, which has its own size).
-	QueueConcurrency map[string]int
-	Lease            time.Duration // how long a claimed record is ours (default 2 min)
-	Poll             time.Duration // longest sleep between scans (default 5 s)
-	Timeout          time.Duration // per-delivery timeout (default 60 s)
-	Policy           Policy
-	Logger           *slog.Logger
-	Registerer       prometheus.Registerer
-	Now              func() time.Time
+	// LaneConcurrency caps the parallel deliveries of one lane of a queue:
+	// the records whose keys share their first two segments
+	// ("calendar/<agent>", "webhook/<endpoint>"), by queue (the first
+	// segment). Default: 2 for "calendar" (an agent's calendar server,
+	// Google's per-user limits), 8 for "webhook" (one receiver),
+	// Concurrency for the others (notifications: the spool, or the SMTP
+	// connection pool, which has its own size).
+	LaneConcurrency map[string]int
+	Lease           time.Duration // how long a claimed record is ours (default 2 min)
+	Poll            time.Duration // longest sleep between scans (default 5 s)
+	Timeout         time.Duration // per-delivery timeout (default 60 s)
+	Policy          Policy
+	Logger          *slog.Logger
+	Registerer      prometheus.Registerer
+	Now             func() time.Time
 }
 
 // Dispatcher runs deliveries.
@@ -100,7 +102,7 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	inflight map[string]bool
-	queues   map[string]int // deliveries in flight by queue
+	lanes    map[string]int // deliveries in flight by lane
 
 	deliveries *prometheus.CounterVec
 }
@@ -110,9 +112,9 @@ func New(st *store.Store, sinks map[string]Sink, opts Options) *Dispatcher {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 32
 	}
-	limits := map[string]int{"calendar": 4, "webhook": 8}
-	maps.Copy(limits, opts.QueueConcurrency)
-	opts.QueueConcurrency = limits
+	limits := map[string]int{"calendar": 2, "webhook": 8}
+	maps.Copy(limits, opts.LaneConcurrency)
+	opts.LaneConcurrency = limits
 	if opts.Lease <= 0 {
 		opts.Lease = 2 * time.Minute
 	}
@@ -131,7 +133,7 @@ func New(st *store.Store, sinks map[string]Sink, opts Options) *Dispatcher {
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Dispatcher{store: st, sinks: sinks, opts: opts, log: log.With("component", "outbox"),
-		kick: make(chan struct{}, 1), inflight: map[string]bool{}, queues: map[string]int{}}
+		kick: make(chan struct{}, 1), inflight: map[string]bool{}, lanes: map[string]int{}}
 	d.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rdvsync_outbox_deliveries_total", Help: "Outbox delivery attempts by kind and result (ok, retry, dead).",
 	}, []string{"kind", "result"})
@@ -299,15 +301,15 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.OutboxRecord
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		var err error
-		// A queue at its limit is skipped; counts include the records
+		// A lane at its limit is skipped; counts include the records
 		// this scan takes.
 		taken := map[string]int{}
 		recs, err = tx.ClaimDue(now, limit, d.opts.Lease, func(key string) bool {
-			q := QueueOf(key)
-			if d.inflight[key] || d.queues[q]+taken[q] >= d.queueLimit(q) {
+			l := laneOf(key)
+			if d.inflight[key] || d.lanes[l]+taken[l] >= d.laneLimit(key) {
 				return true
 			}
-			taken[q]++
+			taken[l]++
 			return false
 		})
 		return err
@@ -318,14 +320,21 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.OutboxRecord
 	d.mu.Lock()
 	for _, r := range recs {
 		d.inflight[r.Key] = true
-		d.queues[QueueOf(r.Key)]++
+		d.lanes[laneOf(r.Key)]++
 	}
 	d.mu.Unlock()
 	return recs, nil
 }
 
-func (d *Dispatcher) queueLimit(q string) int {
-	if n, ok := d.opts.QueueConcurrency[q]; ok && n > 0 {
+// laneOf is the first two segments of a record key.
+func laneOf(key string) string {
+	q, rest, _ := strings.Cut(key, "/")
+	sub, _, _ := strings.Cut(rest, "/")
+	return q + "/" + sub
+}
+
+func (d *Dispatcher) laneLimit(key string) int {
+	if n, ok := d.opts.LaneConcurrency[QueueOf(key)]; ok && n > 0 {
 		return n
 	}
 	return d.opts.Concurrency
@@ -336,7 +345,7 @@ func (d *Dispatcher) deliver(ctx context.Context, rec store.OutboxRecord) {
 	defer func() {
 		d.mu.Lock()
 		delete(d.inflight, rec.Key)
-		d.queues[QueueOf(rec.Key)]--
+		d.lanes[laneOf(rec.Key)]--
 		d.mu.Unlock()
 	}()
 	sink := d.sinks[rec.Kind]
