@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -66,9 +67,16 @@ func (p *effectPeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 var agentLine = regexp.MustCompile(`(?m)^(  - \{ id: (agent-[^,]+),.*) \}$`)
 
-// startLoadDaemon writes the configuration, copies seeded (a store file,
-// or "" for an empty store) and starts the daemon.
-func startLoadDaemon(tb testing.TB, d *dataset.Dataset, seeded string, fsync bool) *loadDaemon {
+// loadOptions say how to start a loadDaemon.
+type loadOptions struct {
+	seeded string // store file copied before start; "" for an empty store
+	fsync  bool
+	log    *slog.Logger // default: discard
+}
+
+// startLoadDaemon writes the configuration, copies the seeded store and
+// starts the daemon.
+func startLoadDaemon(tb testing.TB, d *dataset.Dataset, o loadOptions) *loadDaemon {
 	tb.Helper()
 	dir := tb.TempDir()
 	peer := &effectPeer{}
@@ -99,12 +107,12 @@ webhooks:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	if seeded != "" {
-		if err := copyFile(seeded, filepath.Join(dir, "rdvsync.db")); err != nil {
+	if o.seeded != "" {
+		if err := copyFile(o.seeded, filepath.Join(dir, "rdvsync.db")); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	dm, err := newDaemon(context.Background(), daemonOptions{configPath: path, noSync: !fsync})
+	dm, err := newDaemon(context.Background(), daemonOptions{configPath: path, noSync: !o.fsync, log: o.log})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -335,7 +343,7 @@ func BenchmarkDaemonBook(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ld := startLoadDaemon(b, d, seeded, true)
+	ld := startLoadDaemon(b, d, loadOptions{seeded: seeded, fsync: true})
 	todo, err := d.FreeSlots(time.Now(), b.N)
 	if err != nil {
 		b.Fatal(err)

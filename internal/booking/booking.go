@@ -303,3 +303,14 @@ func newToken() string {
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// StatusClientClosedRequest is the HTTP status logged and counted for a
+// request its client canceled (closed the connection) before the answer:
+// nginx's 499. The client never sees it.
+const StatusClientClosedRequest = 499
+
+// ClientGone tells whether err comes from the client going away: the
+// request's context ctx is canceled and err says so. Not a server error.
+func ClientGone(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled)
+}

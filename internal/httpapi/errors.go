@@ -53,6 +53,13 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, status, body)
 		return
 	}
+	if booking.ClientGone(r.Context(), err) {
+		// Not a server error: the client stopped waiting. What was
+		// committed stays (an Idempotency-Key retry returns it).
+		a.log.Info("request canceled by the client", "method", r.Method, "route", r.Pattern)
+		w.WriteHeader(booking.StatusClientClosedRequest)
+		return
+	}
 	switch {
 	case errors.Is(err, rdv.ErrIdempotencyReuse):
 		writeErrorCode(w, http.StatusUnprocessableEntity, "idempotency_key_reused", "Cette clé Idempotency-Key a déjà servi pour une autre requête.")

@@ -375,6 +375,12 @@ func (w *Web) notFound(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 // internalError logs err (no personal data: the route and the error) and
 // shows a page that says nothing internal.
 func (w *Web) internalError(rw http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
+	if booking.ClientGone(r.Context(), err) {
+		// Not a server error: the visitor left. What was committed stays.
+		w.log.Info("page canceled by the client", "method", r.Method, "route", r.Pattern)
+		rw.WriteHeader(booking.StatusClientClosedRequest)
+		return
+	}
 	w.log.Error("page failed", "method", r.Method, "route", r.Pattern, slog.Any("error", err))
 	if errors.Is(err, store.ErrDamaged) {
 		// As the API: 503 while the operator restores a backup.
