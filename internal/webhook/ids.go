@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/store"
@@ -116,6 +117,33 @@ func UnconfiguredIDs(ctx context.Context, st *store.Store, cat *catalog.Catalog)
 	return out, err
 }
 
+// explicitCache keeps the rdvs_ids the current catalogue gives, by kind:
+// building them walks every motif, agent, lieu… of the configuration, and
+// each RDV change rendered for a webhook asks for them inside its write
+// transaction, where every concurrent booking waits for it.
+var explicitCache struct {
+	sync.Mutex
+	cat    *catalog.Catalog
+	byKind map[string]map[string]int64
+}
+
+// explicitIDs is configured's map for cat, built once per catalogue. The
+// map is shared: read it only.
+func explicitIDs(cat *catalog.Catalog, kind string) map[string]int64 {
+	c := &explicitCache
+	c.Lock()
+	defer c.Unlock()
+	if c.cat != cat {
+		c.cat, c.byKind = cat, map[string]map[string]int64{}
+	}
+	m, ok := c.byKind[kind]
+	if !ok {
+		_, m = configured(cat, kind)
+		c.byKind[kind] = m
+	}
+	return m
+}
+
 // idResolver finds configured objects' ids inside a change's transaction,
 // allocating the missing ones (a configuration reloaded between
 // AssignIDs and the change, or tests without serve).
@@ -136,7 +164,7 @@ func (r *idResolver) id(kind, id string) (int64, error) {
 	}
 	explicit, ok := r.explicit[kind]
 	if !ok {
-		_, explicit = configured(r.cat, kind)
+		explicit = explicitIDs(r.cat, kind)
 		r.explicit[kind] = explicit
 	}
 	got, err := r.tx.ConfigRdvsIDs(kind, explicit, []string{id})
