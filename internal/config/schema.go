@@ -93,6 +93,9 @@ type SMTP struct {
 	PasswordFile string `yaml:"password_file"`
 	PasswordEnv  string `yaml:"password_env"`
 	TLS          string `yaml:"tls"` // starttls | tls | none
+	// Connections is the size of the connection pool: messages sent at
+	// once, each connection reused for the next message (default 4).
+	Connections int `yaml:"connections"`
 }
 
 type SMS struct {

@@ -363,6 +363,11 @@ func (v *validator) global() {
 			v.errorf(p+".port", "%d is not a TCP port", s.Port)
 		}
 		oneOf(v, p+".tls", &s.TLS, "starttls", "starttls", "tls", "none")
+		if s.Connections == 0 {
+			s.Connections = 4
+		} else if s.Connections < 1 || s.Connections > 64 {
+			v.errorf(p+".connections", "%d: must be 1 to 64 connections", s.Connections)
+		}
 		s.Password = v.secret(p, "password", s.PasswordFile, s.PasswordEnv, s.Username != "")
 	}
 	if w := n.SMS.Webhook; w != nil {

@@ -41,7 +41,11 @@ func (s *Service) sendEmail(ctx context.Context, d *delivery) (string, error) {
 			return err
 		})
 	}
-	return transport, sendSMTP(ctx, cfg.SMTP, m)
+	pool, err := s.smtpPool(cfg.SMTP)
+	if err != nil {
+		return transport, err
+	}
+	return transport, pool.send(ctx, m)
 }
 
 // buildEmail renders d's email: plain text and HTML alternatives, and for
@@ -177,10 +181,8 @@ func paramValue(s string) string {
 	}, s)
 }
 
-// sendSMTP sends m through the configured server. Refusals that retrying
-// cannot fix (5xx to MAIL, RCPT or DATA) are permanent; everything else
-// (connection refused, timeouts, 4xx such as 421) is retried.
-func sendSMTP(ctx context.Context, c *config.SMTP, m *mail.Msg) error {
+// newSMTPClient is the go-mail client (settings, no connection) for c.
+func newSMTPClient(c *config.SMTP) (*mail.Client, error) {
 	opts := []mail.Option{mail.WithPort(c.Port), mail.WithTimeout(smtpTimeout)}
 	switch c.TLS {
 	case "tls":
@@ -203,12 +205,15 @@ func sendSMTP(ctx context.Context, c *config.SMTP, m *mail.Msg) error {
 	}
 	client, err := mail.NewClient(c.Host, opts...)
 	if err != nil {
-		return permanent(fmt.Errorf("smtp client: %w", err))
+		return nil, permanent(fmt.Errorf("smtp client: %w", err))
 	}
-	err = client.DialAndSendWithContext(ctx, m)
-	if err == nil {
-		return nil
-	}
+	return client, nil
+}
+
+// smtpError classifies a failed send. Refusals that retrying cannot fix
+// (5xx to MAIL, RCPT or DATA) are permanent; everything else (connection
+// refused, timeouts, 4xx such as 421) is retried.
+func smtpError(c *config.SMTP, err error) error {
 	var se *mail.SendError
 	if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
 		switch se.Reason {

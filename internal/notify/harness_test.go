@@ -333,6 +333,9 @@ type smtpServer struct {
 	unknown  atomic.Value // string: answer 550 to RCPT for this address
 	mu       sync.Mutex
 	received []*received
+	// sessions counts connections; open and maxOpen, those open now and
+	// at most at once.
+	sessions, open, maxOpen int
 }
 
 type received struct {
@@ -362,7 +365,14 @@ func (s *smtpServer) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.addr = ln.Addr().String()
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &smtpSession{srv: s}, nil }))
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		s.mu.Lock()
+		s.sessions++
+		s.open++
+		s.maxOpen = max(s.maxOpen, s.open)
+		s.mu.Unlock()
+		return &smtpSession{srv: s}, nil
+	}))
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
@@ -432,7 +442,12 @@ func (ss *smtpSession) Data(r io.Reader) error {
 }
 
 func (ss *smtpSession) Reset()        { ss.cur = received{} }
-func (ss *smtpSession) Logout() error { return nil }
+func (ss *smtpSession) Logout() error {
+	ss.srv.mu.Lock()
+	ss.srv.open--
+	ss.srv.mu.Unlock()
+	return nil
+}
 
 // email is a received message, parsed as a mail client would.
 type email struct {

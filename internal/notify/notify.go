@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,6 +59,9 @@ type Service struct {
 	tmpl    *templates
 	signin  *signInTemplates
 	total   *prometheus.CounterVec
+
+	smtpMu sync.Mutex
+	smtp   *smtpPool // for the SMTP settings in force
 }
 
 var _ booking.Effect = (*Service)(nil)
