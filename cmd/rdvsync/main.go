@@ -29,6 +29,7 @@ func commands() []command {
 		{"sync-retry", "re-queue the calendar pushes that were given up (after fixing their cause)", runSyncRetry},
 		{"check-store", "check the store file (pages, indexes, overlaps); exits 1 with a report on damage", runCheckStore},
 		{"backup", "write a consistent copy of the store (-out FILE), also while the daemon runs", runBackup},
+		{"compact", "rewrite the store file into full pages (daemon stopped): gives freed space back", runCompact},
 		{"healthcheck", "exit 0 when the daemon of a configuration answers /readyz (container HEALTHCHECK)", runHealthcheck},
 		{"version", "print the version, VCS revision and Go version of this binary", runVersion},
 	}

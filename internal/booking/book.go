@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/french"
 	"rdvsync/internal/rdv"
@@ -156,7 +154,7 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 		return nil, err
 	}
 	r := &rdv.RDV{
-		ID: uuid.NewString(), Status: rdv.StatusUnknown, StartsAt: p.start.UTC(), EndsAt: p.start.Add(p.motif.Duration).UTC(),
+		ID: newID(), Status: rdv.StatusUnknown, StartsAt: p.start.UTC(), EndsAt: p.start.Add(p.motif.Duration).UTC(),
 		MotifID: p.motif.ID, OrganisationID: p.motif.Organisation.ID, CreatedBy: p.createdBy, Context: p.context,
 		CreatedAt: now.UTC(), UpdatedAt: now.UTC(), UsagerToken: newToken(), Version: 1,
 	}
@@ -164,7 +162,7 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 		r.LieuID = p.lieu.ID
 	}
 	newUsager := p.usager
-	newUsager.ID, newUsager.CreatedAt, newUsager.UpdatedAt = uuid.NewString(), now.UTC(), now.UTC()
+	newUsager.ID, newUsager.CreatedAt, newUsager.UpdatedAt = newID(), now.UTC(), now.UTC()
 	out := &Booked{}
 	err = s.store.Update(ctx, func(tx *store.Tx) error {
 		// This function may run more than once (bbolt Batch): it only

@@ -441,7 +441,7 @@ func (ss *smtpSession) Data(r io.Reader) error {
 	return nil
 }
 
-func (ss *smtpSession) Reset()        { ss.cur = received{} }
+func (ss *smtpSession) Reset() { ss.cur = received{} }
 func (ss *smtpSession) Logout() error {
 	ss.srv.mu.Lock()
 	ss.srv.open--

@@ -252,5 +252,9 @@ func (tx *Tx) UsagerWritten(id string) (written, created bool) {
 
 func (tx *ReadTx) bucket(name []byte) *bolt.Bucket {
 	// Every top-level bucket is created by migration 1 and never dropped.
-	return tx.btx.Bucket(name)
+	b := tx.btx.Bucket(name)
+	if appendMostly[string(name)] {
+		b.FillPercent = fillAppend
+	}
+	return b
 }
