@@ -27,7 +27,7 @@ import (
 	"rdvsync/internal/store"
 )
 
-// The département of DESIGN §8 (40 organisations, 400 agents, 1 200
+// The département of docs/design.md §8 (40 organisations, 400 agents, 1 200
 // plages, 100 000 RDVs), generated once per process.
 var benchDataset = sync.OnceValue(func() *dataset.Dataset { return dataset.Generate(1, dataset.Params{}) })
 
@@ -341,7 +341,7 @@ func rawBoltRate(tb testing.TB, dir string, clients, puts int) float64 {
 // the last booking the last effect was delivered, and effects/s, the
 // delivery rate over the whole run; raw-puts/s, bbolt with one transaction
 // per put on the same disk in the same run, and raw-ratio, bookings/s over
-// that (ISSUE 14: ≥ 0.5).
+// that (goal: ≥ 0.5).
 func BenchmarkDaemonBook(b *testing.B) {
 	d := benchDataset()
 	seeded, err := seededStore()
@@ -418,7 +418,7 @@ func (ld *loadDaemon) sizes(tb testing.TB) (file, compacted, pages int64) {
 // secrets: 0.1 MB): the growth of the file as the daemon left it
 // (file-B/rdv) and after rdvsync compact (compact-B/rdv), that is RDV,
 // usager, indexes, receipts, calendar sync state, reminders; and the
-// compacted pages in use (pages-B/rdv), which file sizes round up. ISSUE 14 asks
+// compacted pages in use (pages-B/rdv), which file sizes round up. The goal is
 // ≤ 1 500 bytes per RDV in steady state.
 func BenchmarkStoreSizePerRDV(b *testing.B) {
 	d := benchDataset()
