@@ -85,5 +85,9 @@ func (s *Service) SendSignInLink(ctx context.Context, a *catalog.Agent, link str
 			return err
 		})
 	}
-	return redactError(sendSMTP(ctx, cfg.SMTP, m))
+	pool, err := s.smtpPool(cfg.SMTP)
+	if err != nil {
+		return redactError(err)
+	}
+	return redactError(pool.send(ctx, m))
 }
