@@ -1,12 +1,14 @@
 // Package outbox delivers the consequences of RDV changes after their
 // transaction commits: calendar pushes (and, later, notifications and
 // webhooks). Records are written by the change's own transaction
-// (store.Tx.Enqueue); the Dispatcher claims due records with a lease,
-// hands each to the sink of its kind with bounded concurrency, and
-// persists the outcome: done, retry with exponential backoff and jitter,
-// or dead letter (permanent error, or retry budget spent) with the error
-// kept. A record whose lease expires because the process died is claimed
-// again, so delivery is at least once; sinks are idempotent.
+// (store.Tx.Enqueue); the Dispatcher claims due records in memory (the
+// store's lock makes it their only user), hands each to the sink of its
+// kind with bounded concurrency, and persists the outcome: done, retry
+// with exponential backoff and jitter, or dead letter (permanent error, or
+// retry budget spent) with the error kept. A record in flight when the
+// process died is still due at the next start (leases written by earlier
+// versions are released then), so delivery is at least once; sinks are
+// idempotent.
 package outbox
 
 import (
@@ -83,7 +85,6 @@ type Options struct {
 	// Concurrency for the others (notifications: the spool, or the SMTP
 	// connection pool, which has its own size).
 	LaneConcurrency map[string]int
-	Lease           time.Duration // how long a claimed record is ours (default 2 min)
 	Poll            time.Duration // longest sleep between scans (default 5 s)
 	Timeout         time.Duration // per-delivery timeout (default 60 s)
 	Policy          Policy
@@ -115,9 +116,6 @@ func New(st *store.Store, sinks map[string]Sink, opts Options) *Dispatcher {
 	limits := map[string]int{"calendar": 2, "webhook": 8}
 	maps.Copy(limits, opts.LaneConcurrency)
 	opts.LaneConcurrency = limits
-	if opts.Lease <= 0 {
-		opts.Lease = 2 * time.Minute
-	}
 	if opts.Poll <= 0 {
 		opts.Poll = 5 * time.Second
 	}
@@ -270,7 +268,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		wait := d.opts.Poll
 		if len(recs) == 0 {
 			d.store.View(ctx, func(tx *store.ReadTx) error {
-				if next, ok := tx.NextOutboxDue(); ok {
+				if next, ok := tx.NextOutboxDueExcept(d.isInflight); ok {
 					wait = min(wait, max(time.Until(next), 10*time.Millisecond))
 				}
 				return nil
@@ -297,14 +295,17 @@ func (d *Dispatcher) Run(ctx context.Context) {
 func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.OutboxRecord, error) {
 	var recs []store.OutboxRecord
 	now := d.opts.Now()
-	err := d.store.Update(ctx, func(tx *store.Tx) error {
+	// Claims are kept in memory (inflight), not written: the store's lock
+	// makes this process its only user, and a record claimed when the
+	// process dies is still due at the next start.
+	err := d.store.View(ctx, func(tx *store.ReadTx) error {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		var err error
 		// A lane at its limit is skipped; counts include the records
 		// this scan takes.
 		taken := map[string]int{}
-		recs, err = tx.ClaimDue(now, limit, d.opts.Lease, func(key string) bool {
+		recs, err = tx.DueOutbox(now, limit, func(key string) bool {
 			l := laneOf(key)
 			if d.inflight[key] || d.lanes[l]+taken[l] >= d.laneLimit(key) {
 				return true
@@ -324,6 +325,12 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.OutboxRecord
 	}
 	d.mu.Unlock()
 	return recs, nil
+}
+
+func (d *Dispatcher) isInflight(key string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.inflight[key]
 }
 
 // laneOf is the first two segments of a record key.

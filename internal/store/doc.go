@@ -42,7 +42,7 @@
 //	└── <t created_at><scope>\x00<key>              → ·
 //	outbox                                          pending, failing and dead deliveries (outbox.go)
 //	└── <key>                                       → {"v":1, OutboxRecord}
-//	outbox_due                                      scanned by ClaimDue; dead records have no entry
+//	outbox_due                                      scanned by DueOutbox; dead records have no entry
 //	└── <t due><key>                                → ·
 //	calendar_sync
 //	└── <agent id>\x00<rdv id>                      → {"v":1, "data": owner's document}

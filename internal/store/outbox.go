@@ -146,6 +146,44 @@ func (tx *Tx) ClaimDue(now time.Time, limit int, lease time.Duration, busy func(
 	return out, nil
 }
 
+// DueOutbox returns up to limit records due at now, oldest first, skipping
+// keys in busy, without writing: a dispatcher that is the store's only
+// user keeps its claims in memory (the store's lock makes it the only
+// one), so a crash leaves the records due as they were, and no commit is
+// spent per claim. ClaimDue writes a lease instead.
+func (tx *ReadTx) DueOutbox(now time.Time, limit int, busy func(key string) bool) ([]OutboxRecord, error) {
+	var out []OutboxRecord
+	c := tx.bucket(bucketOutboxDue).Cursor()
+	end := keyNanos(now.UTC())
+	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+		if keyNanos(keyTime(k)) > end {
+			break
+		}
+		key := string(k[timeKeyLen:])
+		if busy != nil && busy(key) {
+			continue
+		}
+		r, err := tx.outboxRecord(key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *r)
+	}
+	return out, nil
+}
+
+// NextOutboxDueExcept returns when the earliest record not in busy is
+// due, or false if none.
+func (tx *ReadTx) NextOutboxDueExcept(busy func(key string) bool) (time.Time, bool) {
+	c := tx.bucket(bucketOutboxDue).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if !busy(string(k[timeKeyLen:])) {
+			return keyTime(k), true
+		}
+	}
+	return time.Time{}, false
+}
+
 // ReleaseLeases makes every claimed record due now. Only one process holds
 // the store, so at start any lease is a delivery the previous process did
 // not finish (it died): it is retried at once instead of after the lease.
