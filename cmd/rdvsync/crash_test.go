@@ -273,6 +273,9 @@ func TestMain(m *testing.M) {
 	if testBinary.dir != "" {
 		os.RemoveAll(testBinary.dir)
 	}
+	if seededDir != "" {
+		os.RemoveAll(seededDir) // the benchmarks' seeded store (100 MB)
+	}
 	os.Exit(code)
 }
 

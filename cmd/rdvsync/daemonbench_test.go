@@ -145,13 +145,17 @@ func copyFile(from, to string) error {
 	return os.WriteFile(to, b, 0o600)
 }
 
+// seededDir holds seededStore's file; TestMain removes it.
+var seededDir string
+
 // seededStore is a store file holding the dataset's 100 000 RDVs, written
 // once per process and copied by each run.
 var seededStore = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "rdvsync-bench-")
+	dir, err := os.MkdirTemp("", "rdvsync-daemonbench-")
 	if err != nil {
 		return "", err
 	}
+	seededDir = dir
 	path := filepath.Join(dir, "seeded.db")
 	st, err := store.Open(path, store.Options{NoSync: true})
 	if err != nil {
