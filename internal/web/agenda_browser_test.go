@@ -1,10 +1,8 @@
 package web_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -71,23 +69,12 @@ func TestBrowserSignInByLinkThenAgenda(t *testing.T) {
 func TestBrowserOIDCSignIn(t *testing.T) {
 	h, _ := oidcHarness(t, false)
 	b := newBrowser(t, h)
-	// The provider's own login page is not ours: no axe-core there.
-	atProvider := func(username string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-		defer cancel()
-		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
-			set(`input[name="username"]`, username), click(`button`)); err != nil {
-			loc, _ := chromedp.Run(b.ctx, chromedp.Location())
-			t.Fatalf("provider's login page: %v (at %s)", err, loc)
-		}
-	}
 	b.step("connexion", b.open("/agents/agenda"), page("login"))
 	b.mustSee("Avec votre identité professionnelle", "Se connecter avec Keycloak")
 	if err := chromedp.Do(b.ctx, click("#oidc-connexion")); err != nil {
 		t.Fatal(err)
 	}
-	atProvider("camille")
+	b.atProvider("camille")
 	b.step("agenda", page("agenda"))
 	b.mustSee("Mon agenda")
 	if bar := b.text(".rdv-agent-bar"); !strings.Contains(bar, "Camille Martin") {
@@ -98,7 +85,7 @@ func TestBrowserOIDCSignIn(t *testing.T) {
 	if err := chromedp.Do(b.ctx, click("#oidc-connexion")); err != nil {
 		t.Fatal(err)
 	}
-	atProvider("inconnue")
+	b.atProvider("inconnue")
 	b.step("inconnue", page("signin_problem"))
 	b.mustSee("Compte agent introuvable", "personne@ailleurs.example")
 }

@@ -38,6 +38,13 @@ type shot struct {
 // the test fails.
 func newBrowser(t *testing.T, h *harness) *browser {
 	t.Helper()
+	return newBrowserFor(t, h, 40*time.Second)
+}
+
+// newBrowserFor is newBrowser for a test that may drive the browser for
+// up to limit (a journey through many pages).
+func newBrowserFor(t *testing.T, h *harness, limit time.Duration) *browser {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("RDVSYNC_SKIP_BROWSER") == "1" {
 			t.Skip("no Chromium at " + chromiumPath + " (RDVSYNC_SKIP_BROWSER=1)")
@@ -68,7 +75,7 @@ func newBrowser(t *testing.T, h *harness) *browser {
 		cancelAlloc()
 		t.Fatalf("start Chromium: %v", err)
 	}
-	tctx, cancelT := context.WithTimeout(ctx, 40*time.Second)
+	tctx, cancelT := context.WithTimeout(ctx, limit)
 	b := &browser{t: t, ctx: tctx, h: h}
 	t.Cleanup(func() {
 		cancelT()

@@ -15,6 +15,7 @@ import (
 
 	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
+	"rdvsync/internal/store"
 	"rdvsync/internal/testenv"
 	"rdvsync/internal/web"
 )
@@ -61,11 +62,26 @@ func newHarness(t *testing.T, edit ...func(*web.Options)) *harness {
 // newHarnessWith serves the pages of cat on a fresh store.
 func newHarnessWith(t *testing.T, cat *catalog.Catalog, edit ...func(*web.Options)) *harness {
 	t.Helper()
+	return newHarnessEffects(t, cat, nil, edit...)
+}
+
+// effects returns what booking does with each change beside the store
+// (notifications, as the daemon wires them), on the harness's clock.
+type effects func(cat *catalog.Catalog, st *store.Store, clock func() time.Time) []booking.Effect
+
+// newHarnessEffects serves the pages of cat on a fresh store, with the
+// booking effects of wire (nil: none).
+func newHarnessEffects(t *testing.T, cat *catalog.Catalog, wire effects, edit ...func(*web.Options)) *harness {
+	t.Helper()
 	st := testenv.Store(t)
 	h := &harness{t: t, cat: cat}
 	h.setNow(now)
 	clock := func() time.Time { return *h.now.Load() }
-	h.svc = booking.New(func() *catalog.Catalog { return cat }, st, booking.Options{Now: clock})
+	var eff []booking.Effect
+	if wire != nil {
+		eff = wire(cat, st, clock)
+	}
+	h.svc = booking.New(func() *catalog.Catalog { return cat }, st, booking.Options{Now: clock, Effects: eff})
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

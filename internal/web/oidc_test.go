@@ -25,6 +25,12 @@ var (
 // agent has).
 func oidcHarness(t *testing.T, emailInIDToken bool) (*harness, *provider) {
 	t.Helper()
+	return oidcHarnessEffects(t, emailInIDToken, nil)
+}
+
+// oidcHarnessEffects is oidcHarness with the booking effects of wire.
+func oidcHarnessEffects(t *testing.T, emailInIDToken bool, wire effects) (*harness, *provider) {
+	t.Helper()
 	client := &opClient{id: "rdvsync", secret: oidcSecret, emailInIDToken: emailInIDToken}
 	prov := newProvider(t, client, map[string]opUser{
 		"camille":  {email: "Camille.Martin@Example.org", verified: &yes},
@@ -34,7 +40,7 @@ func oidcHarness(t *testing.T, emailInIDToken bool) (*harness, *provider) {
 	t.Setenv("RDVSYNC_TEST_OIDC_SECRET", oidcSecret)
 	cat := testenv.Example(t, "  email_link: true\n", "  email_link: true\n  oidc: { name: Keycloak, issuer: \""+prov.issuer+
 		"\", client_id: rdvsync, client_secret_env: RDVSYNC_TEST_OIDC_SECRET }\n")
-	h := newHarnessWith(t, cat)
+	h := newHarnessEffects(t, cat, wire)
 	client.redirectURI = h.srv.URL + "/agents/connexion/oidc/retour"
 	return h, prov
 }
