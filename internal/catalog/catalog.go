@@ -70,6 +70,14 @@ type Motif struct {
 	Lieux []*Lieu
 }
 
+// UsagerMayMove says whether the usager moves an RDV of m from its link:
+// the motif lets it change the RDV, and its créneaux are public (the slot
+// picker offers what a prescripteur would see); an agents-only motif is
+// moved by its service.
+func (m *Motif) UsagerMayMove() bool {
+	return m.CancellableByUsager && m.BookableBy.OpenToPrescription()
+}
+
 type Agent struct {
 	ID, FirstName, LastName, Email string
 	Organisations                  []*Organisation

@@ -102,6 +102,7 @@ type view struct {
 	Context        string // agents only
 
 	CancellableByUsager bool
+	UsagerMayMove       bool   // the usager's page offers to move it (catalog.Motif.UsagerMayMove)
 	CancelLimit         string // how long before the start the usager may still cancel: "4 h"
 	UsagerURL           string // the usager only
 	AgentURL            string // agents only
@@ -133,6 +134,7 @@ func newView(cat *catalog.Catalog, r *rdv.RDV, u *rdv.Usager, m *message, agent 
 	var lt rdv.LocationType
 	if mo := cat.Motif(r.MotifID); mo != nil {
 		v.Motif, v.Instructions, v.CancellableByUsager, lt = mo.Name, mo.Instructions, mo.CancellableByUsager, mo.LocationType
+		v.UsagerMayMove = mo.UsagerMayMove()
 	}
 	v.Place, v.Address = place(cat, m.LieuID, lt)
 	if m.PrevStart != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"rdvsync/internal/booking"
 )
@@ -138,4 +139,34 @@ func TestSpoolPrescribingAgentAndCancelReason(t *testing.T) {
 	contains(t, "agent's cancellation", camille.html, "Raison de l'annulation : <em")
 	lacks(t, "usager's cancellation", spooled("cancelled", "usager").text, "Raison de l'annulation")
 	contains(t, "prescribing agent's cancellation", spooled("cancelled", "prescripteur").text, "à sa demande")
+}
+
+// TestSpoolAgentsOnlyMotifLink: an RDV of a motif only agents book is
+// moved by its service, not from the usager's link (its page offers no
+// move): the usager's confirmation says it may cancel from the link and
+// whom to call to move it.
+func TestSpoolAgentsOnlyMotifLink(t *testing.T) {
+	h := newHarness(t, setup{}, tuesday)
+	b, err := h.booking.Book(context.Background(), booking.Caller{Agent: h.cat.Load().Agent("camille-martin")}, booking.BookRequest{
+		MotifID: "suivi-social-arras", LieuID: "mds-arras-centre", StartsAt: thursday9.Format(time.RFC3339), AgentID: "camille-martin",
+		Usager: &booking.UsagerInput{FirstName: lea.first, LastName: lea.last, Email: lea.email},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.settled(t)
+	files, _ := filepath.Glob(filepath.Join(h.cat.Load().Config.SpoolDir(), "mail", b.RDV.ID+".created.*usager*.eml"))
+	if len(files) != 1 {
+		t.Fatalf("%d spooled confirmations to the usager, want 1", len(files))
+	}
+	raw, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := parseEmail(t, raw)
+	contains(t, "usager's confirmation", e.text, "Pour consulter ce rendez-vous ou l'annuler (jusqu'à 4 h avant) : ",
+		"Pour le déplacer, contactez MDS Arras au 03 21 00 00 00.")
+	contains(t, "usager's confirmation", e.html, "Ce lien permet aussi d'annuler le rendez-vous, jusqu'à 4 h avant. Pour le déplacer, contactez MDS Arras")
+	lacks(t, "usager's confirmation", e.text, "le déplacer ou l'annuler")
+	lacks(t, "usager's confirmation", e.html, "déplacer ou d'annuler")
 }

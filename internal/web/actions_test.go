@@ -266,3 +266,56 @@ func TestUsagerBooksAgain(t *testing.T) {
 		t.Errorf("booking again a prescription motif: %d, want a redirect", res.StatusCode)
 	}
 }
+
+// TestUsagerLinkPromisesWhatItsPageDoes: an RDV of a motif only agents
+// book is moved by its service (the usager's page offers no move), one of
+// a motif with cancellable_by_usager: false is neither moved nor cancelled
+// from the link; the confirmation and the agent's RDV page say so.
+func TestUsagerLinkPromisesWhatItsPageDoes(t *testing.T) {
+	h := newHarness(t)
+	c := h.client()
+	c.login("camille-martin")
+	interne := "agent=1&service=social&motif=suivi-social-arras&lieu=mds-arras-centre&creneau=" + url.QueryEscape(firstSlot)
+	form, _ := url.ParseQuery(interne)
+	form.Set("csrf", c.csrf("/prendre_rdv/prescription_interne?"+interne, "/prendre_rdv/prescription_interne"))
+	form.Set("mode", "nouveau")
+	form.Set("prenom", "Léa")
+	form.Set("nom", "Dubois")
+	form.Set("telephone", "06 12 34 56 78")
+	res := c.post("/prendre_rdv/prescription_interne", form)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("interne: %d\n%s", res.StatusCode, res.body)
+	}
+	confirmation := c.get(res.Header.Get("Location")).body
+	if !strings.Contains(confirmation, "avec le lien pour l&#39;annuler jusqu&#39;à 4 heures avant.") || strings.Contains(confirmation, "déplacer") {
+		t.Errorf("the confirmation of an agents-only motif promises a move from the usager's link:\n%s", confirmation)
+	}
+	list := h.rdvs()
+	if len(list) != 1 {
+		t.Fatalf("%d RDVs", len(list))
+	}
+	suivi := list[0]
+	ccas, err := h.svc.Book(context.Background(), booking.Caller{Agent: h.cat.Agent("nadia-morel")}, booking.BookRequest{
+		MotifID: "aide-numerique-ccas", LieuID: "ccas-lens-mairie", StartsAt: "2026-12-01T14:00:00+01:00",
+		Usager: &booking.UsagerInput{FirstName: "Nora", LastName: "Haddad", PhoneNumber: "06 11 22 33 44"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsa := h.book("2026-12-07T09:00:00+01:00", booking.UsagerInput{FirstName: "Marc", LastName: "Girard", PhoneNumber: "06 98 76 54 32"})
+	nadia := h.client()
+	nadia.login("nadia-morel")
+	for _, tt := range []struct {
+		c    *client
+		id   string
+		want string
+	}{
+		{c, suivi.RDV.ID, "Le lien personnel de l'usager pour voir ou annuler ce rendez-vous,"},
+		{nadia, ccas.RDV.ID, "Le lien personnel de l'usager pour voir ce rendez-vous,"},
+		{c, rsa.RDV.ID, "Le lien personnel de l'usager pour voir, déplacer ou annuler ce rendez-vous,"},
+	} {
+		if page := tt.c.get("/agents/rdvs/" + tt.id); !strings.Contains(page.body, tt.want) {
+			t.Errorf("the agent's page of %s does not say %q", tt.id, tt.want)
+		}
+	}
+}

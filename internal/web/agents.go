@@ -382,7 +382,9 @@ type agentRDV struct {
 	Address, BirthDate                                 string
 	Context                                            string
 	UsagerURL                                          string
-	CancelledAt, CancelReason                          string
+	// What the usager's page lets it do, as the link's text says.
+	UsagerMayCancel, UsagerMayMove bool
+	CancelledAt, CancelReason      string
 	// Done says what the agent just did (after an action).
 	Done string
 	// CanChange: an agent of the RDV's organisation (not the agent who
@@ -440,6 +442,7 @@ func (w *Web) handleAgentRDV(rw http.ResponseWriter, r *http.Request, c *reqCtx)
 	}
 	if m := c.cat.Motif(x.MotifID); m != nil {
 		v.Motif, v.Organisation, v.Place = m.Name, m.Organisation.Name, locationLabels[m.LocationType]
+		v.UsagerMayCancel, v.UsagerMayMove = m.CancellableByUsager, m.UsagerMayMove()
 	}
 	if l := c.cat.Lieu(x.LieuID); l != nil {
 		v.Place = l.Name + ", " + l.Address

@@ -504,8 +504,11 @@ func (w *Web) messagesSent(cat *catalog.Catalog, m *catalog.Motif, b *booking.Bo
 		out = append(out, "Le bénéficiaire ne recevra aucun message (ni email, ni téléphone portable) : transmettez-lui vous-même la date, le lieu et ce qu'il doit savoir.")
 	} else {
 		link := "le lien pour consulter son rendez-vous"
-		if m.CancellableByUsager {
+		switch {
+		case m.UsagerMayMove():
 			link = "le lien pour le déplacer ou l'annuler jusqu'à " + french.Duration(booking.UsagerCancelLimit) + " avant"
+		case m.CancellableByUsager:
+			link = "le lien pour l'annuler jusqu'à " + french.Duration(booking.UsagerCancelLimit) + " avant"
 		}
 		msg := "Le bénéficiaire reçoit une confirmation " + strings.Join(channels, " et ") + ", avec " + link + "."
 		loc := m.Organisation.Location

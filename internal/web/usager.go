@@ -13,7 +13,6 @@ import (
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/french"
 	"rdvsync/internal/rdv"
-	"rdvsync/internal/slots"
 )
 
 // usagerRDV is the usager's page of its RDV.
@@ -111,9 +110,7 @@ func (w *Web) usagerPage(c *reqCtx, b *booking.Booked, token string) *usagerRDV 
 			"Pour prévenir de votre absence, " + v.Contact + "."
 	default:
 		v.CanChange = true
-		// Moving picks among the public créneaux: a motif booked only by
-		// agents is moved by its service.
-		v.CanMove = m != nil && slots.MayBook(nil, m)
+		v.CanMove = m != nil && m.UsagerMayMove()
 	}
 	return v
 }
