@@ -28,7 +28,12 @@ import (
 //
 // Endpoint documents (a webhook endpoint's delivery log) are kept in the
 // agent_state bucket under "webhook:<endpoint id>": agent ids cannot hold
-// ':' (config id pattern), so they never collide with an agent's.
+// ':' (config id pattern), so they never collide with an agent's. The
+// entries of a delivery log have a key each, "webhook:<endpoint id>",
+// "delivery", then the entry's sequence number in 16 hex digits (no 0
+// byte, so EachAgentState never mistakes one for a document): a delivery
+// writes its entry instead of decoding and re-encoding the whole log
+// inside the group commit every booking waits on.
 
 // QueuedItem is one entry of an ordered outbox record.
 type QueuedItem struct {
@@ -124,4 +129,39 @@ func (tx *ReadTx) WebhookState(endpointID, name string, v any) error {
 // PutWebhookState stores the document name of a webhook endpoint.
 func (tx *Tx) PutWebhookState(endpointID, name string, v any) error {
 	return tx.PutAgentState(webhookStateKey(endpointID), name, v)
+}
+
+func webhookDeliveryKey(endpointID string, seq uint64) []byte {
+	return joinKey(webhookStateKey(endpointID), "delivery", fmt.Sprintf("%016x", seq))
+}
+
+// WebhookDelivery decodes the entry seq of an endpoint's delivery log into
+// v, or returns an error wrapping rdv.ErrNotFound.
+func (tx *ReadTx) WebhookDelivery(endpointID string, seq uint64, v any) error {
+	b := tx.bucket(bucketAgentState).Get(webhookDeliveryKey(endpointID, seq))
+	if b == nil {
+		return fmt.Errorf("webhook delivery %d: %w", seq, rdv.ErrNotFound)
+	}
+	return getState(b, v)
+}
+
+// PutWebhookDelivery stores the entry seq of an endpoint's delivery log.
+func (tx *Tx) PutWebhookDelivery(endpointID string, seq uint64, v any) error {
+	b, err := putState(v)
+	if err != nil {
+		return err
+	}
+	return tx.bucket(bucketAgentState).Put(webhookDeliveryKey(endpointID, seq), b)
+}
+
+// DeleteWebhookDeliveries deletes the entries from to to (excluded) of an
+// endpoint's delivery log.
+func (tx *Tx) DeleteWebhookDeliveries(endpointID string, from, to uint64) error {
+	b := tx.bucket(bucketAgentState)
+	for seq := from; seq < to; seq++ {
+		if err := b.Delete(webhookDeliveryKey(endpointID, seq)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"slices"
 	"time"
 
 	"rdvsync/internal/catalog"
@@ -26,9 +25,19 @@ type Delivery struct {
 	DurationMS int64     `json:"duration_ms"`
 }
 
-// deliveryLog is the document kept per endpoint (store.Tx.PutWebhookState).
+// deliveryLog is the document kept per endpoint (store.Tx.PutWebhookState):
+// the last outcomes and where the log's entries are. Each entry has its own
+// key (store.Tx.PutWebhookDelivery), numbered from Oldest to Next
+// (excluded); a delivery writes its entry and this small document, and the
+// oldest entries are deleted once every Options.KeepDeliveries deliveries,
+// so the store holds between keep and twice keep of them.
 type deliveryLog struct {
-	Deliveries    []Delivery `json:"deliveries"` // oldest first, the last Options.KeepDeliveries
+	// Deliveries is the log as the document held it before its entries had
+	// keys of their own: the next delivery moves them to their keys.
+	Deliveries    []Delivery `json:"deliveries,omitempty"`
+	Oldest        uint64     `json:"oldest,omitempty"`
+	Next          uint64     `json:"next,omitempty"`
+	Keep          int        `json:"keep,omitempty"` // entries the report shows (Options.KeepDeliveries)
 	LastSuccessAt *time.Time `json:"last_success_at,omitempty"`
 	LastError     string     `json:"last_error,omitempty"`
 	LastErrorAt   *time.Time `json:"last_error_at,omitempty"`
@@ -36,15 +45,36 @@ type deliveryLog struct {
 
 const logName = "deliveries"
 
+func (l *deliveryLog) append(tx *store.Tx, endpointID string, d Delivery) error {
+	if err := tx.PutWebhookDelivery(endpointID, l.Next, d); err != nil {
+		return err
+	}
+	l.Next++
+	return nil
+}
+
 func (s *Service) logAttempt(tx *store.Tx, endpointID string, d Delivery) error {
 	var l deliveryLog
 	if err := tx.WebhookState(endpointID, logName, &l); err != nil && !store.IsNotFound(err) {
 		return err
 	}
-	l.Deliveries = append(l.Deliveries, d)
-	if n := len(l.Deliveries) - s.keep; n > 0 {
-		l.Deliveries = slices.Delete(l.Deliveries, 0, n)
+	for _, old := range l.Deliveries {
+		if err := l.append(tx, endpointID, old); err != nil {
+			return err
+		}
 	}
+	l.Deliveries = nil
+	if err := l.append(tx, endpointID, d); err != nil {
+		return err
+	}
+	// Trimmed in batches of keep: one delivery in keep deletes keep entries.
+	if keep := uint64(s.keep); l.Next-l.Oldest >= 2*keep {
+		if err := tx.DeleteWebhookDeliveries(endpointID, l.Oldest, l.Next-keep); err != nil {
+			return err
+		}
+		l.Oldest = l.Next - keep
+	}
+	l.Keep = s.keep
 	at := d.At
 	if d.Error == "" {
 		l.LastSuccessAt = &at
@@ -52,6 +82,27 @@ func (s *Service) logAttempt(tx *store.Tx, endpointID string, d Delivery) error 
 		l.LastError, l.LastErrorAt = d.Error, &at
 	}
 	return tx.PutWebhookState(endpointID, logName, l)
+}
+
+// recentDeliveries returns the last entries of an endpoint's log (as many
+// as the delivery that wrote it kept), newest first.
+func recentDeliveries(tx *store.ReadTx, endpointID string, l deliveryLog) ([]Delivery, error) {
+	var out []Delivery
+	keep := l.Keep
+	if keep <= 0 {
+		keep = int(l.Next-l.Oldest) + len(l.Deliveries)
+	}
+	for i := len(l.Deliveries) - 1; i >= 0 && len(out) < keep; i-- {
+		out = append(out, l.Deliveries[i])
+	}
+	for seq := l.Next; seq > l.Oldest && len(out) < keep; seq-- {
+		var d Delivery
+		if err := tx.WebhookDelivery(endpointID, seq-1, &d); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // Queue is the state of the events of one RDV waiting for one endpoint.
@@ -149,10 +200,8 @@ func endpointReport(tx *store.ReadTx, ep *config.OutgoingWebhook) (DeliveryRepor
 		return rep, err
 	}
 	rep.LastSuccessAt, rep.LastError, rep.LastErrorAt = l.LastSuccessAt, l.LastError, l.LastErrorAt
-	for i := len(l.Deliveries) - 1; i >= 0; i-- {
-		rep.Deliveries = append(rep.Deliveries, l.Deliveries[i])
-	}
-	return rep, nil
+	rep.Deliveries, err = recentDeliveries(tx, ep.ID, l)
+	return rep, err
 }
 
 // Deliveries reports an endpoint's delivery log and dead letters, or an
