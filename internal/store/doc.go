@@ -47,7 +47,8 @@
 //	calendar_sync
 //	└── <agent id>\x00<rdv id>                      → {"v":1, "data": owner's document}
 //	agent_state
-//	└── <agent id>\x00<name>                        → {"v":1, "data": owner's document}
+//	├── <agent id>\x00<name>                        → {"v":1, "data": owner's document}
+//	└── webhook:<endpoint id>\x00delivery\x00<seq>   → {"v":1, "data": delivery log entry}; seq: 16 hex digits
 //	reminders                                       pending reminders, scanned by TakeDueReminders
 //	└── <t due><rdv id>                             → {"v":1, start, version}
 //	reminder_by_rdv                                 one per RDV: the pending reminder, or the trace of the sent one
