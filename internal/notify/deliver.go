@@ -188,7 +188,11 @@ func permanent(err error) error {
 
 // writeSpool writes a spool file atomically (a reader never sees half a
 // message) and replaces one of the same name: a retried write of a message
-// leaves one file.
+// leaves one file. It returns once the file and its name are on disk
+// (spoolSyncs): the receipt that says "ok" is written after, so a crash
+// never loses a file a receipt promised. A crash before that leaves no
+// receipt and the outbox record in place: the message is written again
+// under the same name, replacing whatever the crash left.
 func writeSpool(dir, name string, write func(f *os.File) error) error {
 	// The spool holds personal data: only the daemon's user may read it.
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -200,7 +204,7 @@ func writeSpool(dir, name string, write func(f *os.File) error) error {
 	}
 	defer os.Remove(f.Name())
 	err = write(f)
-	if err == nil {
+	if err == nil && syncEachSpoolFile {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -208,6 +212,9 @@ func writeSpool(dir, name string, write func(f *os.File) error) error {
 	}
 	if err == nil {
 		err = os.Rename(f.Name(), filepath.Join(dir, name))
+	}
+	if err == nil {
+		err = spoolSyncs.wait(dir)
 	}
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
