@@ -6,7 +6,7 @@ import "sync"
 // once (up to 32) each write and rename their file, then wait for one sync
 // that started after their rename (syncSpoolDir: on Linux one syncfs(2) for
 // the whole group instead of an fsync per file and none for the directory).
-var spoolSyncs = groupSyncs{syncs: map[string]*groupSync{}, sync: syncSpoolDir}
+var spoolSyncs = &groupSyncs{syncs: map[string]*groupSync{}, sync: syncSpoolDir}
 
 type groupSyncs struct {
 	mu    sync.Mutex

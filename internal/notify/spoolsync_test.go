@@ -19,7 +19,7 @@ func recordSyncs(t *testing.T, err error) (snapshots func() [][]string) {
 	var mu sync.Mutex
 	var snaps [][]string
 	old := spoolSyncs
-	spoolSyncs = groupSyncs{syncs: map[string]*groupSync{}, sync: func(dir string) error {
+	spoolSyncs = &groupSyncs{syncs: map[string]*groupSync{}, sync: func(dir string) error {
 		entries, rerr := os.ReadDir(dir)
 		if rerr != nil {
 			return rerr
