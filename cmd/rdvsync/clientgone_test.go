@@ -49,7 +49,7 @@ func (h *levelCounter) Handle(_ context.Context, r slog.Record) error {
 func TestClientGoneIsNotAServerError(t *testing.T) {
 	logs := &levelCounter{}
 	ld := startLoadDaemon(t, benchDataset(), loadOptions{fsync: true, log: slog.New(logs)})
-	todo, err := ld.data.FreeSlots(time.Now(), 160)
+	todo, err := ld.data.FreeSlots(time.Now(), 160, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestConfirmationsKeepUpWithBookings(t *testing.T) {
 		bookings = 1000
 	}
 	ld := startLoadDaemon(t, benchDataset(), loadOptions{})
-	todo, err := ld.data.FreeSlots(time.Now(), bookings)
+	todo, err := ld.data.FreeSlots(time.Now(), bookings, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -354,7 +354,7 @@ func BenchmarkDaemonBook(b *testing.B) {
 		b.Fatal(err)
 	}
 	ld := startLoadDaemon(b, d, loadOptions{seeded: seeded, fsync: true})
-	todo, err := d.FreeSlots(time.Now(), b.N)
+	todo, err := d.FreeSlots(time.Now(), b.N, true)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -432,7 +432,7 @@ func BenchmarkStoreSizePerRDV(b *testing.B) {
 	d := benchDataset()
 	_, base, basePages := startLoadDaemon(b, d, loadOptions{}).sizes(b)
 	ld := startLoadDaemon(b, d, loadOptions{})
-	todo, err := d.FreeSlots(time.Now(), b.N)
+	todo, err := d.FreeSlots(time.Now(), b.N, false)
 	if err != nil {
 		b.Fatal(err)
 	}

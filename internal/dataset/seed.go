@@ -48,12 +48,18 @@ func (d *Dataset) Seed(ctx context.Context, st *store.Store, now time.Time) erro
 	return nil
 }
 
-// FreeSlots returns n distinct bookable slots around the dataset's RDVs,
-// from the week of now on: for each agent, the free slots of one motif (one
+// FreeSlots returns n distinct bookable slots from the week of now on, in
+// a store holding the dataset's RDVs (seeded, as Seed writes them: the
+// slots go around them, on the grid they shift) or in an empty store (not
+// seeded: the plain grid of the plages). For each agent, the free slots of one motif (one
 // motif per agent, so booking one slot never shifts the grid of another),
 // sorted by start so that concurrent clients book different agents.
-func (d *Dataset) FreeSlots(now time.Time, n int) ([]slots.Slot, error) {
+func (d *Dataset) FreeSlots(now time.Time, n int, seeded bool) ([]slots.Slot, error) {
 	cat := d.Catalog
+	var busy slots.Busy
+	if seeded {
+		busy = d.Busy
+	}
 	var out []slots.Slot
 	start := rdv.DateOf(now.In(cat.Organisations[0].Location))
 	for week := start; len(out) < n; week = week.AddDays(7) {
@@ -65,7 +71,7 @@ func (d *Dataset) FreeSlots(now time.Time, n int) ([]slots.Slot, error) {
 			if len(a.Plages) == 0 {
 				continue
 			}
-			q := slots.Query{Motif: a.Plages[0].Motifs[0], Agent: a, Caller: a, AgentView: true, Busy: d.Busy,
+			q := slots.Query{Motif: a.Plages[0].Motifs[0], Agent: a, Caller: a, AgentView: true, Busy: busy,
 				From: week, To: week.AddDays(6), Now: now}
 			batch = append(batch, slots.Search(cat, q)...)
 		}

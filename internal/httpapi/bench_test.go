@@ -32,7 +32,7 @@ func BenchmarkBookHTTP(b *testing.B) {
 	if err := d.Seed(context.Background(), s.store, now); err != nil {
 		b.Fatal(err)
 	}
-	todo, err := d.FreeSlots(now, b.N)
+	todo, err := d.FreeSlots(now, b.N, true)
 	if err != nil {
 		b.Fatal(err)
 	}
