@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -89,7 +88,7 @@ var ErrDSRefused = errors.New("the Démarches Simplifiées API refused the proce
 // as outgoing webhooks: no proxy, no redirects, and no loopback or private
 // address unless the procedure allows it.
 type Dossiers struct {
-	public, private *http.Client
+	clients guarded
 }
 
 // dsTimeout bounds one API call.
@@ -97,7 +96,7 @@ const dsTimeout = 15 * time.Second
 
 // NewDossiers returns the API client.
 func NewDossiers() *Dossiers {
-	return &Dossiers{public: newClient(false, dsTimeout), private: newClient(true, dsTimeout)}
+	return &Dossiers{clients: newGuarded(dsTimeout)}
 }
 
 // Fetch reads dossier number of procedure p. A dossier the API does not
@@ -116,16 +115,8 @@ func (d *Dossiers) Fetch(ctx context.Context, p *config.DSProcedure, number int)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", "Bearer "+string(p.APIToken))
-	client := d.public
-	if p.AllowPrivate {
-		client = d.private
-	}
-	resp, err := client.Do(req)
+	resp, err := d.clients.do(req, p.AllowPrivate)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL is the admin's; the error names the cause
-		}
 		return nil, fmt.Errorf("%w: %v", ErrDSUnavailable, err)
 	}
 	defer resp.Body.Close()

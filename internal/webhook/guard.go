@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"syscall"
 	"time"
 )
@@ -76,6 +77,33 @@ func refusePrivate(network, address string, _ syscall.RawConn) error {
 // would dial for us, out of reach of the address check), no redirects
 // (a 3xx is a failed delivery: the receiver's URL is what the admin
 // configured, not where a response points), timeout on the whole exchange.
+// guarded is the pair of clients every outbound call of this package
+// uses: the public one refuses private addresses at dial time, the private
+// one serves targets the admin marked allow_private.
+type guarded struct{ public, private *http.Client }
+
+func newGuarded(timeout time.Duration) guarded {
+	return guarded{public: newClient(false, timeout), private: newClient(true, timeout)}
+}
+
+// do sends req with the client allowPrivate selects. A transport error
+// loses its url.Error wrapper: the URL is the admin's and may carry a
+// token, the cause is what the log needs.
+func (g guarded) do(req *http.Request, allowPrivate bool) (*http.Response, error) {
+	client := g.public
+	if allowPrivate {
+		client = g.private
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+	}
+	return resp, err
+}
+
 func newClient(allowPrivate bool, timeout time.Duration) *http.Client {
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	if !allowPrivate {

@@ -30,7 +30,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,7 +102,7 @@ type Service struct {
 	keep    int
 	kick    func()
 
-	public, private *http.Client // private: for endpoints with allow_private
+	clients guarded // the private one: for endpoints with allow_private
 }
 
 var (
@@ -132,7 +131,7 @@ func New(st *store.Store, cat func() *catalog.Catalog, opts Options) *Service {
 	if timeout <= 0 {
 		timeout = DeliveryTimeout
 	}
-	s.public, s.private = newClient(false, timeout), newClient(true, timeout)
+	s.clients = newGuarded(timeout)
 	return s
 }
 
@@ -395,17 +394,8 @@ func (s *Service) post(ctx context.Context, ep *config.OutgoingWebhook, it store
 	req.Header.Set(HeaderID, it.ID)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
 	req.Header.Set(HeaderSignature, Sign(keys, it.ID, ts, it.Data))
-	client := s.public
-	if ep.AllowPrivate {
-		client = s.private
-	}
-	resp, err := client.Do(req)
+	resp, err := s.clients.do(req, ep.AllowPrivate)
 	if err != nil {
-		// The url.Error would print the URL, which may carry a token.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
 		return 0, fmt.Errorf("post to endpoint %s: %w", ep.ID, err)
 	}
 	defer resp.Body.Close()
