@@ -17,7 +17,11 @@ import (
 // a damaged or lost one.
 func (s *Store) Backup(ctx context.Context, w io.Writer) (n int64, err error) {
 	err = s.View(ctx, func(tx *ReadTx) error {
-		n, err = tx.btx.WriteTo(w)
+		bt, ok := tx.kv.(boltTx)
+		if !ok {
+			return fmt.Errorf("backup: %s is not a store file: back PostgreSQL up with pg_dump", s.path)
+		}
+		n, err = bt.btx.WriteTo(w)
 		return err
 	})
 	return n, err

@@ -83,7 +83,7 @@ func (x *busyIndex) agent(id string) *agentBusy {
 // agent's snapshot once the transaction commits.
 func (tx *ReadTx) busyChanged(agentID string) {
 	if x := tx.busyIdx; x != nil {
-		tx.btx.OnCommit(func() { x.agent(agentID).gen.Add(1) })
+		tx.kv.OnCommit(func() { x.agent(agentID).gen.Add(1) })
 	}
 }
 

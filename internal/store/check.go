@@ -70,7 +70,7 @@ func Check(path string) (*CheckReport, error) {
 	err = guard(path, "check", func() error {
 		return db.View(func(tx *bolt.Tx) error {
 			rep.SizeBytes = tx.Size()
-			if v, err := schemaVersion(tx); err != nil {
+			if v, err := schemaVersion(boltTx{tx}); err != nil {
 				rep.add("%v", err)
 			} else {
 				rep.SchemaVersion = v
@@ -85,7 +85,7 @@ func Check(path string) (*CheckReport, error) {
 			for err := range tx.Check() {
 				rep.add("bbolt: %v", err)
 			}
-			checkIndexes(&ReadTx{btx: tx}, rep)
+			checkIndexes(&ReadTx{kv: boltTx{tx}}, rep)
 			return nil
 		})
 	})
@@ -126,7 +126,7 @@ func checkIndexes(tx *ReadTx, rep *CheckReport) {
 		return
 	}
 	if u := tx.bucket(bucketUsagers); u != nil {
-		rep.Usagers = u.Stats().KeyN
+		rep.Usagers = u.KeyN()
 	}
 	rdvs.ForEach(func(k, v []byte) error {
 		rep.RDVs++

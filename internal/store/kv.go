@@ -71,6 +71,9 @@ type KVBucket interface {
 	// ForEach calls fn for every key in order; a nested bucket's value
 	// is nil.
 	ForEach(fn func(k, v []byte) error) error
+	// ForEachBucket calls fn with the name of every nested bucket, in
+	// order.
+	ForEachBucket(fn func(name []byte) error) error
 	// Bucket returns the nested bucket name, or nil (or an empty bucket).
 	Bucket(name []byte) KVBucket
 	CreateBucketIfNotExists(name []byte) (KVBucket, error)

@@ -3,8 +3,6 @@ package store
 import (
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-
 	"rdvsync/internal/freetext"
 )
 
@@ -14,7 +12,7 @@ import (
 // RDV broke its agent's feed, CalDAV collection, calendar push and emails.
 // The multi-line fields of every stored RDV get LF line breaks, as
 // booking now writes them.
-func normalizeLineBreaks(tx *bolt.Tx) error {
+func normalizeLineBreaks(tx KVTx) error {
 	b := tx.Bucket(bucketRDVs)
 	changed := map[string][]byte{}
 	err := b.ForEach(func(k, v []byte) error {

@@ -1,11 +1,10 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // A migration brings the schema from version-1 to version. It runs inside the
@@ -14,7 +13,7 @@ import (
 type migration struct {
 	version int
 	name    string
-	apply   func(tx *bolt.Tx) error
+	apply   func(tx KVTx) error
 }
 
 // migrations is the schema history, oldest first: migrations[i].version is
@@ -30,7 +29,7 @@ var migrations = []migration{
 	{version: 7, name: "contact of each rdv, rdvs of each usager, erasures", apply: contactsAndUsagerRDVs},
 }
 
-func createInitialBuckets(tx *bolt.Tx) error {
+func createInitialBuckets(tx KVTx) error {
 	for _, name := range [][]byte{
 		bucketMeta, bucketRDVs, bucketUsagers,
 		bucketUsagerEmail, bucketUsagerNamePhone, bucketUsagerSearch,
@@ -46,15 +45,21 @@ func createInitialBuckets(tx *bolt.Tx) error {
 
 // migrate applies the migrations the file lacks and returns the schema
 // version found and the one now in place.
-func (s *Store) migrate(migs []migration) (from, to int, err error) {
+func (s *Store) migrate(ctx context.Context, migs []migration) (from, to int, err error) {
 	latest := len(migs)
 	var fnErr error
-	err = guard(s.path, "migrate", func() error {
-		return s.db.Update(func(tx *bolt.Tx) error {
-			fnErr = applyMigrations(tx, migs, &from)
-			return fnErr
-		})
-	})
+	apply := func(tx KVTx) error {
+		fnErr = applyMigrations(tx, migs, &from)
+		return fnErr
+	}
+	if s.bolt != nil {
+		err = s.bolt.updateAlone(apply)
+	} else {
+		// Replicas starting together: the backend's serialisable
+		// transactions let one apply each migration; the others find
+		// it done.
+		err = s.kv.Update(ctx, apply)
+	}
 	if errors.Is(err, ErrDamaged) {
 		return from, from, err
 	}
@@ -70,7 +75,7 @@ func (s *Store) migrate(migs []migration) (from, to int, err error) {
 	return from, latest, nil
 }
 
-func applyMigrations(tx *bolt.Tx, migs []migration, from *int) error {
+func applyMigrations(tx KVTx, migs []migration, from *int) error {
 	v, err := schemaVersion(tx)
 	if err != nil {
 		return err
@@ -96,7 +101,7 @@ func applyMigrations(tx *bolt.Tx, migs []migration, from *int) error {
 }
 
 // schemaVersion is 0 for a new (or pre-versioning) file.
-func schemaVersion(tx *bolt.Tx) (int, error) {
+func schemaVersion(tx KVTx) (int, error) {
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
 		return 0, nil

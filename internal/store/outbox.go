@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"rdvsync/internal/rdv"
 )
 
@@ -305,7 +303,7 @@ func (tx *Tx) RetryDead(prefix string, now time.Time) (int, error) {
 }
 
 // createOutboxBuckets is migration 2.
-func createOutboxBuckets(tx *bolt.Tx) error {
+func createOutboxBuckets(tx KVTx) error {
 	for _, name := range [][]byte{bucketOutbox, bucketOutboxDue, bucketCalendarSync, bucketAgentState} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"rdvsync/internal/rdv"
 )
 
@@ -104,7 +102,7 @@ func (tx *ReadTx) CountAgentRDVs(agentID string, from, to time.Time) int {
 }
 
 // countRange counts the keys of a time-prefixed bucket in [from, to).
-func countRange(c *bolt.Cursor, from, to time.Time) int {
+func countRange(c KVCursor, from, to time.Time) int {
 	end := timeKey(to, "")
 	n := 0
 	for k, _ := c.Seek(timeKey(from, "")); k != nil && bytes.Compare(k, end) < 0; k, _ = c.Next() {

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"rdvsync/internal/rdv"
 )
 
@@ -32,7 +30,7 @@ const (
 var RdvsIDKinds = []string{KindOrganisation, KindService, KindLieu, KindMotif, KindAgent}
 
 // nextRdvsID takes the next value of b's sequence.
-func nextRdvsID(b *bolt.Bucket) (int64, error) {
+func nextRdvsID(b KVBucket) (int64, error) {
 	n, err := b.NextSequence()
 	if err != nil {
 		return 0, fmt.Errorf("next id: %w", err)
@@ -43,7 +41,7 @@ func nextRdvsID(b *bolt.Bucket) (int64, error) {
 // keepRdvsID gives a record being written its integer id: the one of the
 // previous version (ids never change), the one it carries (kept, and the
 // sequence raised past it), or the next of the bucket's sequence.
-func keepRdvsID(b *bolt.Bucket, prev, id *int64) error {
+func keepRdvsID(b KVBucket, prev, id *int64) error {
 	switch {
 	case prev != nil && *prev != 0:
 		*id = *prev
@@ -119,7 +117,7 @@ func (tx *ReadTx) AllocatedRdvsIDs(kind string) map[string]int64 {
 
 // giveRdvsIDs is migration 5: the rdvs_ids bucket, and an integer id for
 // every RDV and usager already stored, in creation order.
-func giveRdvsIDs(tx *bolt.Tx) error {
+func giveRdvsIDs(tx KVTx) error {
 	if _, err := tx.CreateBucketIfNotExists(bucketRdvsIDs); err != nil {
 		return fmt.Errorf("create bucket %s: %w", bucketRdvsIDs, err)
 	}
@@ -133,7 +131,7 @@ func giveRdvsIDs(tx *bolt.Tx) error {
 // numberRecords gives the records of b without an integer id the next
 // values of b's sequence, oldest first. It only rewrites values of
 // existing keys, which bbolt does in place without splitting nodes.
-func numberRecords[T any](b *bolt.Bucket, decode func([]byte) (*T, error), encode func(*T) ([]byte, error), id func(*T) (*int64, time.Time)) error {
+func numberRecords[T any](b KVBucket, decode func([]byte) (*T, error), encode func(*T) ([]byte, error), id func(*T) (*int64, time.Time)) error {
 	type todo struct {
 		key []byte
 		rec *T

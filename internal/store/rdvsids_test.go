@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"rdvsync/internal/rdv"
 )
 
@@ -39,7 +37,7 @@ func TestRDVAndUsagerIntegerIDs(t *testing.T) {
 		t.Errorf("a changed usager got id %d, want its own 1", u2.RdvsID)
 	}
 	// Deleting a record does not free its id: the sequence only grows.
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRDVs).Delete([]byte("b")) }); err != nil {
+	if err := s.kv.Update(context.Background(), func(tx KVTx) error { return tx.Bucket(bucketRDVs).Delete([]byte("b")) }); err != nil {
 		t.Fatal(err)
 	}
 	s = reopenMigrated(t, s, path)
@@ -112,7 +110,7 @@ func TestMigration5NumbersStoredRecordsInCreationOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketUsagers).Put([]byte("u1"), v) }); err != nil {
+	if err := s.kv.Update(context.Background(), func(tx KVTx) error { return tx.Bucket(bucketUsagers).Put([]byte("u1"), v) }); err != nil {
 		t.Fatal(err)
 	}
 	s = reopenMigrated(t, s, path)

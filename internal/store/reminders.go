@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"rdvsync/internal/rdv"
 )
 
@@ -186,7 +184,7 @@ func (tx *Tx) PurgeReminders(startBefore time.Time) (int, error) {
 }
 
 // createNotificationBuckets is migration 3.
-func createNotificationBuckets(tx *bolt.Tx) error {
+func createNotificationBuckets(tx KVTx) error {
 	for _, name := range [][]byte{bucketReminders, bucketReminderByRDV, bucketReceipts} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)

@@ -147,14 +147,14 @@ func TestMigration3(t *testing.T) {
 	}
 	putAsOlderVersion(t, s, newRDV("r1", "org", at(1, 0), time.Hour, "a"))
 	view(t, s, func(tx *ReadTx) {
-		if tx.btx.Bucket(bucketReminders) != nil {
+		if tx.kv.Bucket(bucketReminders) != nil {
 			t.Error("a version 2 file has no reminders bucket")
 		}
 	})
 	s = reopenMigrated(t, s, path)
 	defer s.Close()
 	view(t, s, func(tx *ReadTx) {
-		if v, _ := schemaVersion(tx.btx); v < 3 {
+		if v, _ := schemaVersion(tx.kv); v < 3 {
 			t.Errorf("schema version %d after Open, want at least 3", v)
 		}
 		if _, err := tx.RDV("r1"); err != nil {

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"rdvsync/internal/rdv"
 )
 
@@ -349,7 +347,7 @@ func (tx *Tx) EndErasure(usagerID string) error {
 }
 
 // deletePrefix deletes the keys of b that start with prefix.
-func deletePrefix(b *bolt.Bucket, prefix []byte) error {
+func deletePrefix(b KVBucket, prefix []byte) error {
 	var keys [][]byte
 	c := b.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
@@ -366,7 +364,7 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 // contactsAndUsagerRDVs is migration 7: every RDV gets the contact of its
 // usager as it is now (the best knowledge of what its author gave), and
 // usager_rdvs links usagers to their RDVs.
-func contactsAndUsagerRDVs(tx *bolt.Tx) error {
+func contactsAndUsagerRDVs(tx KVTx) error {
 	if _, err := tx.CreateBucketIfNotExists(bucketErasures); err != nil {
 		return fmt.Errorf("create bucket %s: %w", bucketErasures, err)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -33,7 +34,7 @@ func traces(t *testing.T, s *Store, needle string) []string {
 			return nil
 		})
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.bolt.db.View(func(tx *bolt.Tx) error {
 		return tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walk(string(name), b) })
 	})
 	if err != nil {
@@ -168,7 +169,7 @@ func TestMigration7GivesEachRDVItsUsagersContact(t *testing.T) {
 	r := newRDV("r1", "mds-arras", at(1, 0), time.Hour, "a")
 	putAsOlderVersion(t, s, r)
 	u, _ := encodeUsager(&rdv.Usager{ID: "u1", FirstName: "Léa", LastName: "Dubois", Email: "lea@example.org", PhoneNumber: "+33612345678", PhoneMobile: true})
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketUsagers).Put([]byte("u1"), u) }); err != nil {
+	if err := s.kv.Update(context.Background(), func(tx KVTx) error { return tx.Bucket(bucketUsagers).Put([]byte("u1"), u) }); err != nil {
 		t.Fatal(err)
 	}
 	s = reopenMigrated(t, s, path)

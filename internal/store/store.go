@@ -37,13 +37,16 @@ type Options struct {
 
 // Store is an open rdvsync database. It is safe for concurrent use.
 type Store struct {
-	db     *bolt.DB
-	commit *committer
-	path   string
+	kv Backend
+	// bolt is kv when it is the embedded backend (nil otherwise): backups,
+	// sizes and checks are the file's.
+	bolt   *boltBackend
+	path   string // kv.Name()
 	logger *slog.Logger
 	// damage is the first ErrDamaged a transaction met, for Health.
 	damage atomic.Pointer[error]
-	// busy is the in-memory read model of agent_busy (busyindex.go).
+	// busy is the in-memory read model of agent_busy (busyindex.go); nil
+	// when other processes write the store too (it could not hear them).
 	busy *busyIndex
 }
 
@@ -90,8 +93,9 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s: open: %w", path, err)
 	}
-	s := &Store{db: db, commit: &committer{db: db, path: path}, path: path, logger: logger, busy: newBusyIndex()}
-	from, to, err := s.migrate(migs)
+	bb := newBoltBackend(db, path)
+	s := &Store{kv: bb, bolt: bb, path: path, logger: logger, busy: newBusyIndex()}
+	from, to, err := s.migrate(context.Background(), migs)
 	if err == nil {
 		// Read every page once now: a damaged file is refused at start
 		// rather than found by the first request that reads the page
@@ -106,16 +110,45 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 	return s, nil
 }
 
-// Close releases the file and its lock. Transactions still running are
-// waited for.
+// New opens a store on a backend other than the embedded file (the
+// PostgreSQL one: package postgres) and brings its schema up to date. The
+// store closes the backend when it is closed.
+func New(ctx context.Context, kv Backend, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{kv: kv, path: kv.Name(), logger: logger.With("component", "store")}
+	if kv.Exclusive() {
+		s.busy = newBusyIndex()
+	}
+	from, to, err := s.migrate(ctx, migrations)
+	if err != nil {
+		return nil, err
+	}
+	s.logger.Info("store opened", "store", s.path, "schema_version", to, "migrated_from", from)
+	return s, nil
+}
+
+// Exclusive is true when this process is the store's only user (the
+// embedded file): claims kept in memory are then authoritative, and
+// leases found at start are those of a process that died.
+func (s *Store) Exclusive() bool { return s.kv.Exclusive() }
+
+// Watch calls fn after another process committed writes to the outbox
+// (never for the embedded file, which no other process writes).
+func (s *Store) WatchOutbox(fn func()) { s.kv.Watch([][]byte{bucketOutbox}, fn) }
+
+// Close releases the file and its lock (or the database connections).
+// Transactions still running are waited for.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
+	if err := s.kv.Close(); err != nil {
 		return fmt.Errorf("store %s: close: %w", s.path, err)
 	}
 	return nil
 }
 
-// Path returns the file path given to Open.
+// Path returns the file path given to Open (or where the backend's data
+// is, without any password).
 func (s *Store) Path() string { return s.path }
 
 // View runs fn in a read-only transaction, which sees a consistent snapshot.
@@ -125,11 +158,9 @@ func (s *Store) View(ctx context.Context, fn func(*ReadTx) error) error {
 		return err
 	}
 	var fnErr error
-	err := guard(s.path, "read", func() error {
-		return s.db.View(func(btx *bolt.Tx) error {
-			fnErr = fn(&ReadTx{btx: btx})
-			return fnErr
-		})
+	err := s.kv.View(ctx, func(t KVTx) error {
+		fnErr = fn(&ReadTx{kv: t})
+		return fnErr
 	})
 	return s.txError("view", err, fnErr)
 }
@@ -154,11 +185,9 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 		return err
 	}
 	var fnErr error
-	err := guard(s.path, "write", func() error {
-		return s.commit.update(ctx, func(btx *bolt.Tx) error {
-			fnErr = fn(&Tx{ReadTx: ReadTx{btx: btx, busyIdx: s.busy}})
-			return fnErr
-		})
+	err := s.kv.Update(ctx, func(t KVTx) error {
+		fnErr = fn(&Tx{ReadTx: ReadTx{kv: t, busyIdx: s.busy}})
+		return fnErr
 	})
 	if ctxErr := ctx.Err(); ctxErr != nil && err == ctxErr {
 		return err
@@ -187,14 +216,12 @@ func (s *Store) Health(ctx context.Context) error {
 	if err := s.damage.Load(); err != nil {
 		return *err
 	}
+	if err := s.kv.Health(ctx); err != nil {
+		return s.txError("health", err, nil)
+	}
 	return s.View(ctx, func(tx *ReadTx) error {
-		if _, err := schemaVersion(tx.btx); err != nil {
-			return err
-		}
-		return tx.btx.ForEach(func(name []byte, b *bolt.Bucket) error {
-			b.Cursor().First()
-			return nil
-		})
+		_, err := schemaVersion(tx.kv)
+		return err
 	})
 }
 
@@ -214,9 +241,11 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
 	err := s.View(ctx, func(tx *ReadTx) error {
 		st = Stats{
-			RDVs:      tx.btx.Bucket(bucketRDVs).Stats().KeyN,
-			Usagers:   tx.btx.Bucket(bucketUsagers).Stats().KeyN,
-			SizeBytes: tx.btx.Size(),
+			RDVs:    tx.bucket(bucketRDVs).KeyN(),
+			Usagers: tx.bucket(bucketUsagers).KeyN(),
+		}
+		if bt, ok := tx.kv.(boltTx); ok {
+			st.SizeBytes = bt.btx.Size()
 		}
 		return nil
 	})
@@ -226,7 +255,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 // ReadTx is a read-only transaction. It is only valid inside the function
 // given to View or Update.
 type ReadTx struct {
-	btx *bolt.Tx
+	kv KVTx
 	// maxDur caches meta/max_rdv_duration once loaded is set.
 	maxDur time.Duration
 	loaded bool
@@ -250,11 +279,7 @@ func (tx *Tx) UsagerWritten(id string) (written, created bool) {
 	return written, created
 }
 
-func (tx *ReadTx) bucket(name []byte) *bolt.Bucket {
-	// Every top-level bucket is created by migration 1 and never dropped.
-	b := tx.btx.Bucket(name)
-	if appendMostly[string(name)] {
-		b.FillPercent = fillAppend
-	}
-	return b
+func (tx *ReadTx) bucket(name []byte) KVBucket {
+	// Every top-level bucket is created by a migration and never dropped.
+	return tx.kv.Bucket(name)
 }

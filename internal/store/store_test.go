@@ -179,7 +179,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(gotU, &u) {
 			t.Errorf("Usager lost a field (add it to usagerV1 in record.go):\n got %+v\nwant %+v", gotU, &u)
 		}
-		if v := string(tx.btx.Bucket(bucketRDVs).Get([]byte(r.ID))); !strings.HasPrefix(v, `{"v":1,`) {
+		if v := string(tx.kv.Bucket(bucketRDVs).Get([]byte(r.ID))); !strings.HasPrefix(v, `{"v":1,`) {
 			t.Errorf("stored RDV = %s, want a versioned JSON object", v)
 		}
 	})
@@ -340,7 +340,7 @@ func TestMigrations(t *testing.T) {
 	v2 := append(migrations[:len(migrations):len(migrations)], migration{
 		version: n + 1,
 		name:    "test: add motif suffix",
-		apply: func(tx *bolt.Tx) error {
+		apply: func(tx KVTx) error {
 			runs++
 			b := tx.Bucket(bucketRDVs)
 			return b.ForEach(func(k, v []byte) error {
@@ -363,7 +363,7 @@ func TestMigrations(t *testing.T) {
 			t.Fatalf("open with migration 2: %v", err)
 		}
 		view(t, s, func(tx *ReadTx) {
-			if v, _ := schemaVersion(tx.btx); v != n+1 {
+			if v, _ := schemaVersion(tx.kv); v != n+1 {
 				t.Errorf("schema version = %d, want %d", v, n+1)
 			}
 			if r, err := tx.RDV("r1"); err != nil || r.MotifID != "rsa-orientation-v2" {
@@ -389,7 +389,7 @@ func TestMigrations(t *testing.T) {
 	}
 
 	// A failing migration leaves the file untouched.
-	failing := append(v2[:len(v2):len(v2)], migration{version: n + 2, name: "test: fails", apply: func(*bolt.Tx) error { return errors.New("disk on fire") }})
+	failing := append(v2[:len(v2):len(v2)], migration{version: n + 2, name: "test: fails", apply: func(KVTx) error { return errors.New("disk on fire") }})
 	if s, err := open(path, Options{NoSync: true}, failing); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("migration %d (test: fails): disk on fire", n+2)) {
 		if s != nil {
 			s.Close()

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	bolt "go.etcd.io/bbolt"
-
 	"rdvsync/internal/rdv"
 )
 
@@ -43,7 +41,7 @@ func (tx *ReadTx) UsagerKnownTo(usagerID string, orgIDs []string) bool {
 
 // createUsagerOrgs is migration 4: the bucket, filled from the RDVs
 // already stored (keys sorted first: bbolt inserts in order cheaply).
-func createUsagerOrgs(tx *bolt.Tx) error {
+func createUsagerOrgs(tx KVTx) error {
 	b, err := tx.CreateBucketIfNotExists(bucketUsagerOrgs)
 	if err != nil {
 		return fmt.Errorf("create bucket %s: %w", bucketUsagerOrgs, err)

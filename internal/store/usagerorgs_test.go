@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"rdvsync/internal/rdv"
 )
 
@@ -65,7 +63,7 @@ func putAsOlderVersion(t *testing.T, s *Store, r *rdv.RDV) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRDVs).Put([]byte(r.ID), v) }); err != nil {
+	if err := s.kv.Update(context.Background(), func(tx KVTx) error { return tx.Bucket(bucketRDVs).Put([]byte(r.ID), v) }); err != nil {
 		t.Fatal(err)
 	}
 }
