@@ -229,16 +229,22 @@ func (d *Dispatcher) Kick() {
 // Run delivers until ctx is done, then waits for deliveries in flight.
 // It first takes back the deliveries a previous process left in flight.
 func (d *Dispatcher) Run(ctx context.Context) {
-	var released int
-	err := d.store.Update(ctx, func(tx *store.Tx) error {
-		var err error
-		released, err = tx.ReleaseLeases(d.opts.Now())
-		return err
-	})
-	if err != nil && ctx.Err() == nil {
-		d.log.Error("releasing leases of a previous run", slog.Any("error", err))
-	} else if released > 0 {
-		d.log.Info("resuming deliveries left in flight by the previous run", "count", released)
+	if d.store.Exclusive() {
+		var released int
+		err := d.store.Update(ctx, func(tx *store.Tx) error {
+			var err error
+			released, err = tx.ReleaseLeases(d.opts.Now())
+			return err
+		})
+		if err != nil && ctx.Err() == nil {
+			d.log.Error("releasing leases of a previous run", slog.Any("error", err))
+		} else if released > 0 {
+			d.log.Info("resuming deliveries left in flight by the previous run", "count", released)
+		}
+	} else {
+		// Other replicas hold live leases: a dead one's expire and are
+		// due again. Their commits wake this dispatcher.
+		d.store.WatchOutbox(d.Kick)
 	}
 	sem := make(chan struct{}, d.opts.Concurrency)
 	var wg sync.WaitGroup
@@ -295,26 +301,46 @@ func (d *Dispatcher) Run(ctx context.Context) {
 func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.OutboxRecord, error) {
 	var recs []store.OutboxRecord
 	now := d.opts.Now()
-	// Claims are kept in memory (inflight), not written: the store's lock
-	// makes this process its only user, and a record claimed when the
-	// process dies is still due at the next start.
-	err := d.store.View(ctx, func(tx *store.ReadTx) error {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		var err error
-		// A lane at its limit is skipped; counts include the records
-		// this scan takes.
+	// skip says which due records this process does not take now: those
+	// it is delivering, and those of a lane at its limit (counts include
+	// the records this scan takes). Called under d.mu.
+	skip := func() func(key string) bool {
 		taken := map[string]int{}
-		recs, err = tx.DueOutbox(now, limit, func(key string) bool {
+		return func(key string) bool {
 			l := laneOf(key)
 			if d.inflight[key] || d.lanes[l]+taken[l] >= d.laneLimit(key) {
 				return true
 			}
 			taken[l]++
 			return false
+		}
+	}
+	var err error
+	if d.store.Exclusive() {
+		// Claims are kept in memory (inflight), not written: the store's
+		// lock makes this process its only user, and a record claimed
+		// when the process dies is still due at the next start.
+		err = d.store.View(ctx, func(tx *store.ReadTx) error {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			var err error
+			recs, err = tx.DueOutbox(now, limit, skip())
+			return err
 		})
-		return err
-	})
+	} else {
+		// Replicas share the outbox: a claim is a lease written in a
+		// serialisable transaction, so of two replicas claiming one
+		// record, one commits and the other, retried, finds it leased
+		// (due only when the lease ends: a replica that dies
+		// mid-delivery hands its records over then).
+		err = d.store.Update(ctx, func(tx *store.Tx) error {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			var err error
+			recs, err = tx.ClaimDue(now, limit, d.lease(), skip())
+			return err
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -422,6 +448,10 @@ func (d *Dispatcher) persist(writes *deferred, fn func(tx *store.Tx) error) {
 		d.log.Error("recording delivery outcome", slog.Any("error", err))
 	}
 }
+
+// lease is how long a replica holds a record it claimed: the delivery's
+// timeout and the write of its outcome, with a margin.
+func (d *Dispatcher) lease() time.Duration { return d.opts.Timeout + 2*persistTimeout }
 
 // persistTimeout bounds the write of an outcome.
 const persistTimeout = 10 * time.Second
