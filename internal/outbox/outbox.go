@@ -1,13 +1,16 @@
 // Package outbox delivers the consequences of RDV changes after their
 // transaction commits: calendar pushes (and, later, notifications and
 // webhooks). Records are written by the change's own transaction
-// (store.Tx.Enqueue); the Dispatcher claims due records in memory (the
-// store's lock makes it their only user), hands each to the sink of its
+// (store.Tx.Enqueue); the Dispatcher claims due records — in memory on the
+// embedded store (its lock makes this process their only user), with a
+// lease written in the store when replicas share it (PostgreSQL) — hands
+// each to the sink of its
 // kind with bounded concurrency, and persists the outcome: done, retry
 // with exponential backoff and jitter, or dead letter (permanent error, or
 // retry budget spent) with the error kept. A record in flight when the
 // process died is still due at the next start (leases written by earlier
-// versions are released then), so delivery is at least once; sinks are
+// versions are released then), or, with replicas, when its lease ends and
+// another replica takes it, so delivery is at least once; sinks are
 // idempotent.
 package outbox
 
@@ -87,6 +90,10 @@ type Options struct {
 	LaneConcurrency map[string]int
 	Poll            time.Duration // longest sleep between scans (default 5 s)
 	Timeout         time.Duration // per-delivery timeout (default 60 s)
+	// Lease is how long a replica sharing the store holds a record it
+	// claimed before another may take it (default Timeout + 20 s). Unused
+	// on the embedded store, whose claims are in memory.
+	Lease  time.Duration
 	Policy          Policy
 	Logger          *slog.Logger
 	Registerer      prometheus.Registerer
@@ -121,6 +128,9 @@ func New(st *store.Store, sinks map[string]Sink, opts Options) *Dispatcher {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 60 * time.Second
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = opts.Timeout + 2*persistTimeout
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -337,7 +347,7 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.OutboxRecord
 			d.mu.Lock()
 			defer d.mu.Unlock()
 			var err error
-			recs, err = tx.ClaimDue(now, limit, d.lease(), skip())
+			recs, err = tx.ClaimDue(now, limit, d.opts.Lease, skip())
 			return err
 		})
 	}
@@ -448,10 +458,6 @@ func (d *Dispatcher) persist(writes *deferred, fn func(tx *store.Tx) error) {
 		d.log.Error("recording delivery outcome", slog.Any("error", err))
 	}
 }
-
-// lease is how long a replica holds a record it claimed: the delivery's
-// timeout and the write of its outcome, with a margin.
-func (d *Dispatcher) lease() time.Duration { return d.opts.Timeout + 2*persistTimeout }
 
 // persistTimeout bounds the write of an outcome.
 const persistTimeout = 10 * time.Second
