@@ -93,11 +93,11 @@ type Options struct {
 	// Lease is how long a replica sharing the store holds a record it
 	// claimed before another may take it (default Timeout + 20 s). Unused
 	// on the embedded store, whose claims are in memory.
-	Lease  time.Duration
-	Policy          Policy
-	Logger          *slog.Logger
-	Registerer      prometheus.Registerer
-	Now             func() time.Time
+	Lease      time.Duration
+	Policy     Policy
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
 }
 
 // Dispatcher runs deliveries.
