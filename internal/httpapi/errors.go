@@ -84,6 +84,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// ready; the operator restores a backup.
 		a.log.Error("request failed: store damaged", "method", r.Method, "route", r.Pattern, slog.Any("error", err))
 		writeErrorCode(w, http.StatusServiceUnavailable, "unavailable", "Le service est momentanément indisponible. Réessayez plus tard.")
+	case errors.Is(err, store.ErrUnavailable):
+		// The database cannot be reached (or kept refusing): nothing was
+		// acknowledged, the client may retry with its Idempotency-Key.
+		a.log.Error("request failed: store unavailable", "method", r.Method, "route", r.Pattern, slog.Any("error", err))
+		w.Header().Set("Retry-After", "5")
+		writeErrorCode(w, http.StatusServiceUnavailable, "unavailable", "Le service est momentanément indisponible. Réessayez plus tard.")
 	default:
 		a.log.Error("request failed", "method", r.Method, "route", r.Pattern, slog.Any("error", err))
 		writeErrorCode(w, http.StatusInternalServerError, "internal", "Une erreur interne est survenue. Réessayez dans quelques instants.")

@@ -382,8 +382,9 @@ func (w *Web) internalError(rw http.ResponseWriter, r *http.Request, c *reqCtx, 
 		return
 	}
 	w.log.Error("page failed", "method", r.Method, "route", r.Pattern, slog.Any("error", err))
-	if errors.Is(err, store.ErrDamaged) {
-		// As the API: 503 while the operator restores a backup.
+	if errors.Is(err, store.ErrDamaged) || errors.Is(err, store.ErrUnavailable) {
+		// As the API: 503 while the operator restores a backup or the
+		// database comes back.
 		w.renderError(rw, r, c, http.StatusServiceUnavailable, "Service indisponible",
 			"Le service de rendez-vous est momentanément indisponible. Réessayez plus tard.")
 		return
