@@ -29,6 +29,8 @@ var (
 	bucketRdvsIDs           = []byte("rdvs_ids")
 	bucketUsagerRDVs        = []byte("usager_rdvs")
 	bucketErasures          = []byte("erasures")
+	bucketTickets           = []byte("tickets")
+	bucketTicketExpiry      = []byte("ticket_expiry")
 )
 
 // Keys of the meta bucket.

@@ -58,6 +58,10 @@
 //	rdvs_ids                                        integer ids of configured objects (rdvsids.go)
 //	└── <kind>                                      organisation, service, lieu, motif, agent; sequence: highest id given
 //	    └── <configuration id>                      → uint64, 8 bytes big-endian
+//	tickets                                         the booking pages' sessions and links (tickets.go)
+//	└── <kind>\x00<sha256 of the id>                → <t expires><value>
+//	ticket_expiry                                   scanned by LiveTickets and PurgeTickets
+//	└── <kind>\x00<t expires><sha256 of the id>     → ·
 //
 // Retention (retention.go): DeleteRDV removes an RDV with its indexes,
 // usager_rdvs and usager_orgs entries, reminder, receipts and idempotency

@@ -27,6 +27,7 @@ var migrations = []migration{
 	{version: 5, name: "integer ids for RDV Solidarités webhook receivers", apply: giveRdvsIDs},
 	{version: 6, name: "LF line breaks in RDV free text", apply: normalizeLineBreaks},
 	{version: 7, name: "contact of each rdv, rdvs of each usager, erasures", apply: contactsAndUsagerRDVs},
+	{version: 8, name: "tickets of the booking pages (agent sessions, sign-in links)", apply: createTicketBuckets},
 }
 
 func createInitialBuckets(tx KVTx) error {
