@@ -32,22 +32,7 @@ func (d *daemon) schedule(ctx context.Context, st *store.Store, svc *booking.Ser
 		}},
 		// Once a day, at a quiet hour of the daemon's local time.
 		{"30 3 * * *", "retention", func() { retain(ctx, d.log, d.catalog.Load().Config.Retention, svc, notifier) }},
-		{"@every 1h", "idempotency-purge", func() {
-			var n int
-			err := st.Update(ctx, func(tx *store.Tx) error {
-				var err error
-				if n, err = tx.PurgeIdempotency(time.Now().Add(-booking.IdempotencyTTL)); err != nil {
-					return err
-				}
-				_, err = tx.PurgeReminders(time.Now().AddDate(0, 0, -7))
-				return err
-			})
-			if err != nil {
-				d.log.Error("purging idempotency keys", slog.Any("error", err))
-			} else if n > 0 {
-				d.log.Info("idempotency keys purged", "count", n)
-			}
-		}},
+		{"@every 1h", "idempotency-purge", func() { purgeExpired(ctx, d.log, st, time.Now()) }},
 	}
 	for _, j := range jobs {
 		if _, err := c.AddFunc(j.spec, j.run); err != nil {
@@ -61,6 +46,35 @@ func (d *daemon) schedule(ctx context.Context, st *store.Store, svc *booking.Ser
 	go sendReminders(ctx, d, notifier)
 	go retain(ctx, d.log, d.catalog.Load().Config.Retention, svc, notifier)
 	return c, nil
+}
+
+// purgeExpired deletes what has outlived its use at now: idempotency
+// records, the traces of sent reminders, and the booking pages' expired
+// tickets (agent sessions, sign-in links, OpenID Connect sign-ins), which
+// no request accepts any more but which would otherwise stay in the store.
+func purgeExpired(ctx context.Context, log *slog.Logger, st *store.Store, now time.Time) {
+	var keys, tickets int
+	err := st.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		if keys, err = tx.PurgeIdempotency(now.Add(-booking.IdempotencyTTL)); err != nil {
+			return err
+		}
+		if _, err = tx.PurgeReminders(now.AddDate(0, 0, -7)); err != nil {
+			return err
+		}
+		tickets, err = tx.PurgeTickets(now)
+		return err
+	})
+	if err != nil {
+		log.Error("purging idempotency keys, reminders and tickets", slog.Any("error", err))
+		return
+	}
+	if keys > 0 {
+		log.Info("idempotency keys purged", "count", keys)
+	}
+	if tickets > 0 {
+		log.Info("expired sessions and sign-in links purged", "count", tickets)
+	}
 }
 
 // retain applies the retention limits at the booking service's time: old

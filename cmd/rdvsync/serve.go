@@ -297,7 +297,7 @@ func newDaemon(ctx context.Context, opts daemonOptions) (_ *daemon, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	web.New(web.Options{Booking: svc, Catalog: d.catalog.Load, Logger: d.log, Wrap: api.Wrap, Key: webKey, Mailer: notifier,
+	web.New(web.Options{Booking: svc, Store: st, Catalog: d.catalog.Load, Logger: d.log, Wrap: api.Wrap, Key: webKey, Mailer: notifier,
 		Anonymous: anonymous, Failures: failures,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://")}).Register(mux)
 	d.adminToken = newAdminToken()

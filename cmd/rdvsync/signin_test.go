@@ -13,13 +13,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
 // TestDaemonSignInLink runs the daemon on the example configuration
 // (mail spooled): an agent asks for a sign-in link, reads it in the .eml
-// the daemon leaves beside the store, follows it and opens its agenda.
+// the daemon leaves beside the store, follows it and opens its agenda;
+// after a restart it is still signed in, and the link stays spent.
 func TestDaemonSignInLink(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
@@ -28,7 +30,7 @@ func TestDaemonSignInLink(t *testing.T) {
 	if err := os.WriteFile(cfg, conf, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, bin, cfg)
+	d := startDaemon(t, bin, cfg, "-log-level", "info")
 	b := newPageClient(t, d.url)
 
 	tok := b.csrf("/agents/connexion", "/agents/connexion/lien")
@@ -75,6 +77,42 @@ func TestDaemonSignInLink(t *testing.T) {
 	}
 	if strings.Contains(d.stderr.String(), "camille.martin@example.org") {
 		t.Error("the daemon logged the agent's address")
+	}
+
+	// A restart keeps the agent signed in (the session is in the store),
+	// and the link it used does not sign anyone in again.
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	if err := d.cmd.Wait(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, d.stderr.String())
+	}
+	logs := d.stderr.String()
+	d = startDaemon(t, bin, cfg, "-log-level", "info")
+	b.base = d.url
+	if agenda := b.get("/agents/agenda"); agenda.StatusCode != http.StatusOK || !strings.Contains(agenda.body, "Mon agenda") {
+		t.Errorf("agenda after a restart: %d", agenda.StatusCode)
+	}
+	if page := newPageClient(t, d.url).get(link); page.StatusCode != http.StatusGone {
+		t.Errorf("the used link after a restart: %d", page.StatusCode)
+	}
+	// Neither the link's token nor the session id is in the logs.
+	u, _ := url.Parse(d.url)
+	secrets := []string{html.UnescapeString(jeton[1])}
+	for _, ck := range b.http.Jar.Cookies(u) {
+		if ck.Name == "rdvsync_agent" {
+			secrets = append(secrets, ck.Value)
+		}
+	}
+	if len(secrets) != 2 {
+		t.Fatalf("no session cookie: %v", b.http.Jar.Cookies(u))
+	}
+	logs += d.stderr.String()
+	for _, s := range secrets {
+		if strings.Contains(logs, s) {
+			t.Error("the daemon logged a sign-in token or session id")
+		}
+	}
+	if !strings.Contains(logs, "agent signed in") {
+		t.Errorf("the sign-in is not in the log (wrong level?):\n%s", logs)
 	}
 }
 

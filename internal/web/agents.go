@@ -115,7 +115,13 @@ func (w *Web) handleLogin(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 
 func (w *Web) handleLogout(rw http.ResponseWriter, r *http.Request, c *reqCtx) {
 	if c.session != "" {
-		w.sessions.delete(c.session)
+		// Deleted from the store, so that the session ends on every
+		// replica; if that fails the agent is told, still signed in,
+		// rather than shown a sign-out that left the session alive.
+		if err := w.sessions.delete(r.Context(), c.session); err != nil {
+			w.internalError(rw, r, c, err)
+			return
+		}
 	}
 	http.SetCookie(rw, w.cookie(agentCookie, "", -1))
 	redirect(rw, r, "/agents/connexion?deconnecte=1")

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"crypto/rand"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -44,12 +45,13 @@ const (
 )
 
 type harness struct {
-	t   *testing.T
-	now atomic.Pointer[time.Time] // the clock of booking and of the pages
-	svc *booking.Service
-	cat *catalog.Catalog
-	srv *httptest.Server
-	web *web.Web
+	t    *testing.T
+	now  *atomic.Pointer[time.Time] // the clock of booking and of the pages
+	svc  *booking.Service
+	cat  *catalog.Catalog
+	srv  *httptest.Server
+	web  *web.Web
+	opts web.Options // what web was built with
 }
 
 // newHarness serves the pages of the example configuration on a fresh
@@ -74,7 +76,7 @@ type effects func(cat *catalog.Catalog, st *store.Store, clock func() time.Time)
 func newHarnessEffects(t *testing.T, cat *catalog.Catalog, wire effects, edit ...func(*web.Options)) *harness {
 	t.Helper()
 	st := testenv.Store(t)
-	h := &harness{t: t, cat: cat}
+	h := &harness{t: t, cat: cat, now: new(atomic.Pointer[time.Time])}
 	h.setNow(now)
 	clock := func() time.Time { return *h.now.Load() }
 	var eff []booking.Effect
@@ -85,7 +87,11 @@ func newHarnessEffects(t *testing.T, cat *catalog.Catalog, wire effects, edit ..
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	opts := web.Options{Booking: h.svc, Now: clock, PublicURL: srv.URL,
+	// A key of the harness's own, as the daemon reads one from the store:
+	// its replicas (replica) sign forms with it too.
+	key := make([]byte, 32)
+	rand.Read(key)
+	opts := web.Options{Booking: h.svc, Store: st, Key: key, Now: clock, PublicURL: srv.URL,
 		Wrap: func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("X-Test-Wrapped", "1")
@@ -95,9 +101,22 @@ func newHarnessEffects(t *testing.T, cat *catalog.Catalog, wire effects, edit ..
 	for _, e := range edit {
 		e(&opts)
 	}
-	h.web, h.srv = web.New(opts), srv
+	h.web, h.srv, h.opts = web.New(opts), srv, opts
 	h.web.Register(mux)
 	return h
+}
+
+// replica serves the pages of h from another web.Web on the same store,
+// with the same options (form key, public URL, clock): a second daemon
+// behind the load balancer, or this one after a restart.
+func (h *harness) replica() *harness {
+	h.t.Helper()
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	h.t.Cleanup(srv.Close)
+	r := &harness{t: h.t, now: h.now, svc: h.svc, cat: h.cat, srv: srv, web: web.New(h.opts), opts: h.opts}
+	r.web.Register(mux)
+	return r
 }
 
 // setNow moves the clock.

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,10 +50,18 @@ func newOIDCThrottle() *ratelimit.Buckets { return ratelimit.New(rate.Every(10*t
 
 // oidcFlow is a sign-in under way, kept under its state.
 type oidcFlow struct {
-	visitor  string // the browser that started it
-	nonce    string
-	verifier string // PKCE code verifier
-	ret      string
+	// Visitor is the SHA-256 of the visitor cookie of the browser that
+	// started it: enough to recognise it, nothing to replay.
+	Visitor  string `json:"b"`
+	Nonce    string `json:"n"`
+	Verifier string `json:"v"` // PKCE code verifier
+	Ret      string `json:"r"`
+}
+
+// visitorDigest is what an oidcFlow keeps of the visitor cookie.
+func visitorDigest(visitor string) string {
+	sum := sha256.Sum256([]byte(visitor))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // relyingParty is this daemon at the provider of auth.oidc. Discovery
@@ -116,9 +126,13 @@ func (w *Web) handleOIDCStart(rw http.ResponseWriter, r *http.Request, c *reqCtx
 		w.providerDown(rw, r, c, err)
 		return
 	}
-	f := oidcFlow{visitor: c.visitor, nonce: randomID(), verifier: oauth2.GenerateVerifier(), ret: safeReturn(r.URL.Query().Get("retour"))}
-	state := w.flows.put(f, w.now(), oidcFlowTTL)
-	if state == "" {
+	f := oidcFlow{Visitor: visitorDigest(c.visitor), Nonce: randomID(), Verifier: oauth2.GenerateVerifier(), Ret: safeReturn(r.URL.Query().Get("retour"))}
+	state, err := w.flows.put(r.Context(), f, w.now(), oidcFlowTTL)
+	if err != nil && !errors.Is(err, errTooManyTickets) {
+		w.internalError(rw, r, c, err)
+		return
+	}
+	if err != nil {
 		w.log.Warn("too many OpenID Connect sign-ins under way")
 		w.renderSignInProblem(rw, r, c, http.StatusServiceUnavailable, signInProblem{Heading: "Connexion impossible pour le moment",
 			Message: "Trop de connexions sont en cours. Réessayez dans quelques minutes."})
@@ -128,8 +142,8 @@ func (w *Web) handleOIDCStart(rw http.ResponseWriter, r *http.Request, c *reqCtx
 	// who is there every time, so that on a shared computer the next person
 	// cannot come in as the agent who signed out of rdvsync but is still
 	// signed in at the provider.
-	u := oauth2Config(p, cfg, w.publicBase(c.cat)+oidcCallbackPath).AuthCodeURL(state, oidc.Nonce(f.nonce),
-		oauth2.S256ChallengeOption(f.verifier), oauth2.SetAuthURLParam("prompt", "login"))
+	u := oauth2Config(p, cfg, w.publicBase(c.cat)+oidcCallbackPath).AuthCodeURL(state, oidc.Nonce(f.Nonce),
+		oauth2.S256ChallengeOption(f.Verifier), oauth2.SetAuthURLParam("prompt", "login"))
 	http.Redirect(rw, r, u, http.StatusFound)
 }
 
@@ -159,8 +173,12 @@ func (w *Web) handleOIDCCallback(rw http.ResponseWriter, r *http.Request, c *req
 		return
 	}
 	q := r.URL.Query()
-	f, ok := w.flows.take(q.Get("state"), w.now())
-	if !ok || f.visitor != c.visitor {
+	f, ok, err := w.flows.take(r.Context(), q.Get("state"), w.now())
+	if err != nil {
+		w.internalError(rw, r, c, err)
+		return
+	}
+	if !ok || f.Visitor != visitorDigest(c.visitor) {
 		// An old tab, a replayed answer, or an answer meant for another
 		// browser (login CSRF): nothing is signed in.
 		w.log.Warn("oidc callback with an unknown or foreign state")
@@ -205,7 +223,7 @@ func (w *Web) handleOIDCCallback(rw http.ResponseWriter, r *http.Request, c *req
 			Detail: claims.Email})
 		return
 	}
-	w.signIn(rw, r, c, a, "oidc", f.ret)
+	w.signIn(rw, r, c, a, "oidc", f.Ret)
 }
 
 // oidcIdentity redeems the code (with the PKCE verifier), verifies the ID
@@ -215,7 +233,7 @@ func (w *Web) oidcIdentity(ctx context.Context, p *oidc.Provider, cfg *config.OI
 	if code == "" {
 		return nil, errors.New("oidc callback without a code")
 	}
-	tok, err := oauth2Config(p, cfg, w.publicBase(cat)+oidcCallbackPath).Exchange(ctx, code, oauth2.VerifierOption(f.verifier))
+	tok, err := oauth2Config(p, cfg, w.publicBase(cat)+oidcCallbackPath).Exchange(ctx, code, oauth2.VerifierOption(f.Verifier))
 	if err != nil {
 		return nil, fmt.Errorf("oidc token request: %w", err)
 	}
@@ -227,7 +245,7 @@ func (w *Web) oidcIdentity(ctx context.Context, p *oidc.Provider, cfg *config.OI
 	if err != nil {
 		return nil, fmt.Errorf("oidc id_token: %w", err)
 	}
-	if idt.Nonce != f.nonce {
+	if idt.Nonce != f.Nonce {
 		return nil, errors.New("oidc id_token: nonce mismatch")
 	}
 	var claims oidcClaims

@@ -97,28 +97,27 @@ func (w *Web) checkCSRF(r *http.Request, visitor string) bool {
 	return got != "" && hmac.Equal([]byte(got), []byte(w.csrfToken(visitor, r.URL.Path)))
 }
 
-// sessions are the signed-in agents (agent ids by session id), in
-// memory: a restart signs everyone out.
+// sessions are the signed-in agents: agent ids by session id, in the
+// store, so that every replica knows them and a restart signs nobody out.
 type sessions = tickets[string]
 
-func newSessions() *sessions { return newTickets[string](0) }
-
-// agentSession returns the signed-in agent, if any. An agent removed from
-// the configuration since it signed in is signed out.
-func (w *Web) agentSession(r *http.Request, cat *catalog.Catalog) (*catalog.Agent, string) {
+// agentSession returns the signed-in agent, if any, and its session id.
+// An agent removed from the configuration since it signed in is signed
+// out.
+func (w *Web) agentSession(r *http.Request, cat *catalog.Catalog) (*catalog.Agent, string, error) {
 	ck, err := r.Cookie(agentCookie)
 	if err != nil || !validID(ck.Value) {
-		return nil, ""
+		return nil, "", nil
 	}
-	id, ok := w.sessions.get(ck.Value, w.now())
-	if !ok {
-		return nil, ""
+	id, ok, err := w.sessions.get(r.Context(), ck.Value, w.now())
+	if err != nil || !ok {
+		return nil, "", err
 	}
 	a := cat.Agent(id)
 	if a == nil {
-		return nil, ""
+		return nil, "", nil
 	}
-	return a, ck.Value
+	return a, ck.Value, nil
 }
 
 // prescripteur is what the prescripteur types about itself.

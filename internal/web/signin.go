@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/mail"
@@ -36,8 +37,8 @@ const SignInLinkTTL = 15 * time.Minute
 // signInLinkTimeout bounds sending one link.
 const signInLinkTimeout = time.Minute
 
-// maxPendingSignIns bounds the sign-in links and OpenID Connect sign-ins
-// waiting in memory.
+// maxPendingSignIns bounds the sign-in links, and the OpenID Connect
+// sign-ins, waiting in the store.
 const maxPendingSignIns = 10000
 
 // newLinkThrottles are the limits of sign-in links: per client IP, 10
@@ -50,17 +51,25 @@ func newLinkThrottles() (perIP, perAddress *ratelimit.Buckets) {
 
 // linkTicket is what a sign-in link stands for.
 type linkTicket struct {
-	agentID string
-	ret     string // where to go once signed in
+	AgentID string `json:"a"`
+	Ret     string `json:"r"` // where to go once signed in
 }
 
 // signIn opens an agent session for a and sends the browser on to ret.
 // A previous session of this browser ends.
 func (w *Web) signIn(rw http.ResponseWriter, r *http.Request, c *reqCtx, a *catalog.Agent, method, ret string) {
 	if c.session != "" {
-		w.sessions.delete(c.session)
+		if err := w.sessions.delete(r.Context(), c.session); err != nil {
+			w.internalError(rw, r, c, err)
+			return
+		}
 	}
-	http.SetCookie(rw, w.cookie(agentCookie, w.sessions.put(a.ID, w.now(), AgentSessionTTL), AgentSessionTTL))
+	id, err := w.sessions.put(r.Context(), a.ID, w.now(), AgentSessionTTL)
+	if err != nil {
+		w.internalError(rw, r, c, err)
+		return
+	}
+	http.SetCookie(rw, w.cookie(agentCookie, id, AgentSessionTTL))
 	w.log.Info("agent signed in", "agent_id", a.ID, "method", method)
 	redirect(rw, r, safeReturn(ret))
 }
@@ -107,19 +116,25 @@ func (w *Web) handleLinkRequest(rw http.ResponseWriter, r *http.Request, c *reqC
 	}
 	if ok, _ := w.linkPerAddress.Take(strings.ToLower(addr), now); ok {
 		if a := cat.AgentByEmail(addr); a != nil {
-			w.sendLink(cat, a, ret)
+			w.sendLink(r.Context(), cat, a, ret)
 		}
 	}
 	redirect(rw, r, "/agents/connexion?lien=envoye&retour="+url.QueryEscape(safeReturn(ret)))
 }
 
 // sendLink makes a link for a and sends it in the background, so that the
-// page answers as fast for an unknown address.
-func (w *Web) sendLink(cat *catalog.Catalog, a *catalog.Agent, ret string) {
+// page answers as fast for an unknown address. A link that cannot be made
+// is logged, not shown: the answer must be the same as for an unknown
+// address.
+func (w *Web) sendLink(ctx context.Context, cat *catalog.Catalog, a *catalog.Agent, ret string) {
 	now := w.now()
-	id := w.links.put(linkTicket{agentID: a.ID, ret: safeReturn(ret)}, now, SignInLinkTTL)
-	if id == "" {
+	id, err := w.links.put(ctx, linkTicket{AgentID: a.ID, Ret: safeReturn(ret)}, now, SignInLinkTTL)
+	if errors.Is(err, errTooManyTickets) {
 		w.log.Warn("too many sign-in links pending: none sent", "agent_id", a.ID)
+		return
+	}
+	if err != nil {
+		w.log.Error("making a sign-in link", "agent_id", a.ID, slog.Any("error", err))
 		return
 	}
 	link := w.publicBase(cat) + "/agents/connexion/lien?jeton=" + url.QueryEscape(id)
@@ -151,8 +166,12 @@ func (w *Web) handleLinkPage(rw http.ResponseWriter, r *http.Request, c *reqCtx)
 		return
 	}
 	tok := r.URL.Query().Get("jeton")
-	t, ok := w.links.get(tok, w.now())
-	a := c.cat.Agent(t.agentID)
+	t, ok, err := w.links.get(r.Context(), tok, w.now())
+	if err != nil {
+		w.internalError(rw, r, c, err)
+		return
+	}
+	a := c.cat.Agent(t.AgentID)
 	if !ok || a == nil {
 		w.authFailed(r, c)
 		w.expiredLink(rw, r, c)
@@ -166,12 +185,16 @@ func (w *Web) handleLinkSignIn(rw http.ResponseWriter, r *http.Request, c *reqCt
 	if w.authBlocked(rw, r, c) {
 		return
 	}
-	t, ok := w.links.take(r.PostForm.Get("jeton"), w.now())
-	a := c.cat.Agent(t.agentID)
+	t, ok, err := w.links.take(r.Context(), r.PostForm.Get("jeton"), w.now())
+	if err != nil {
+		w.internalError(rw, r, c, err)
+		return
+	}
+	a := c.cat.Agent(t.AgentID)
 	if !ok || a == nil {
 		w.authFailed(r, c)
 		w.expiredLink(rw, r, c)
 		return
 	}
-	w.signIn(rw, r, c, a, "email_link", t.ret)
+	w.signIn(rw, r, c, a, "email_link", t.Ret)
 }

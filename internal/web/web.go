@@ -54,6 +54,10 @@ type Options struct {
 	// daemon keeps one in the store so that a restart does not expire the
 	// forms open in browsers; without it a random key is made.
 	Key []byte
+	// Store keeps the agents' sessions and sign-in links (required): the
+	// daemon's store, so that every replica on it accepts them and a
+	// restart signs nobody out.
+	Store Store
 
 	Booking *booking.Service
 	// Catalog returns the snapshot in force; default Booking.Catalog.
@@ -110,13 +114,31 @@ type Web struct {
 	oidcPerIP                 *ratelimit.Buckets
 }
 
+// What a visitor's next request needs is in the store (sessions, links,
+// OpenID Connect sign-ins: tickets.go) or in its own cookies, signed with
+// the key every replica reads from the store (CSRF tokens, confirmation
+// links). Three things stay in the process, each safe to lose or to hold
+// per replica:
+//   - the rate limits (anonymous, failures, linkPerIP, linkPerAddress,
+//     oidcPerIP) count the requests this replica serves: behind a load
+//     balancer of N replicas a client gets at most N times each limit,
+//     still a bound, without a store write per request;
+//   - the OpenID Provider's discovery document (rp), the same for every
+//     replica and fetched again after a restart;
+//   - the parsed templates.
+
 // New builds the pages. Register their routes on a mux with Register.
 func New(opts Options) *Web {
 	w := &Web{booking: opts.Booking, catalog: opts.Catalog, log: opts.Logger, publicURL: strings.TrimSuffix(opts.PublicURL, "/"),
 		secure: opts.SecureCookies, wrap: opts.Wrap, now: opts.Now,
-		sessions: newSessions(), origin: http.NewCrossOriginProtection(), anonymous: opts.Anonymous, failures: opts.Failures,
-		mailer: opts.Mailer, links: newTickets[linkTicket](maxPendingSignIns), flows: newTickets[oidcFlow](maxPendingSignIns),
-		rp: &relyingParty{client: opts.HTTPClient}}
+		origin: http.NewCrossOriginProtection(), anonymous: opts.Anonymous, failures: opts.Failures,
+		mailer: opts.Mailer, rp: &relyingParty{client: opts.HTTPClient}}
+	if opts.Store == nil {
+		panic("web: Options.Store is nil")
+	}
+	w.sessions = &sessions{st: opts.Store, kind: kindSession}
+	w.links = &tickets[linkTicket]{st: opts.Store, kind: kindLink, max: maxPendingSignIns}
+	w.flows = &tickets[oidcFlow]{st: opts.Store, kind: kindOIDC, max: maxPendingSignIns}
 	w.linkPerIP, w.linkPerAddress = newLinkThrottles()
 	w.oidcPerIP = newOIDCThrottle()
 	if w.rp.client == nil {
@@ -295,7 +317,11 @@ func (w *Web) page(h pageHandler) http.Handler {
 			}
 		}()
 		c.visitor = w.visitorID(rw, r)
-		c.agent, c.session = w.agentSession(r, c.cat)
+		var err error
+		if c.agent, c.session, err = w.agentSession(r, c.cat); err != nil {
+			w.internalError(rw, r, c, err)
+			return
+		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(rw, r.Body, maxFormBytes)
 			if err := w.origin.Check(r); err != nil {
