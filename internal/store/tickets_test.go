@@ -3,8 +3,9 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 )
@@ -80,36 +81,30 @@ func TestTickets(t *testing.T) {
 	})
 }
 
-func TestTakeTicketOnce(t *testing.T) {
+func TestConcurrentTakersOfOneTicketOneWins(t *testing.T) {
 	s := openTest(t)
 	putTicket(t, s, "link", "L", "camille-martin", day0.Add(15*time.Minute))
-	// Many takers at once (replicas answering one link twice): one wins.
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	won := 0
-	for range 20 {
-		wg.Go(func() {
-			var ok bool
-			err := s.Update(context.Background(), func(tx *Tx) error {
-				var v []byte
-				var err error
-				v, ok, err = tx.TakeTicket("link", "L", day0)
-				if ok && string(v) != "camille-martin" {
-					t.Errorf("taken value %q", v)
-				}
-				return err
-			})
-			if err != nil {
-				t.Error(err)
+	// Replicas answering one sign-in link at once: one signs in.
+	took := make([]bool, writers)
+	parallel(writers, func(i int) {
+		err := s.Update(context.Background(), func(tx *Tx) error {
+			v, ok, err := tx.TakeTicket("link", "L", day0)
+			if ok && string(v) != "camille-martin" {
+				t.Errorf("taken value %q", v)
 			}
-			if ok {
-				mu.Lock()
-				won++
-				mu.Unlock()
-			}
+			took[i] = ok
+			return err
 		})
+		if err != nil {
+			t.Errorf("taker %d: %v", i, err)
+		}
+	})
+	won := 0
+	for _, ok := range took {
+		if ok {
+			won++
+		}
 	}
-	wg.Wait()
 	if won != 1 {
 		t.Errorf("%d takers got the ticket, want 1", won)
 	}
@@ -124,6 +119,30 @@ func TestTakeTicketOnce(t *testing.T) {
 	view(t, s, func(tx *ReadTx) {
 		if n := tx.bucket(bucketTickets).KeyN() + tx.bucket(bucketTicketExpiry).KeyN(); n != 0 {
 			t.Errorf("%d keys left after taking every ticket", n)
+		}
+	})
+}
+
+func TestConcurrentPutsKeepTheBoundOfLiveTickets(t *testing.T) {
+	// Sign-in links asked at once on several replicas: no more than the
+	// bound are stored.
+	s := openTest(t)
+	const bound = 10
+	errFull := errors.New("full")
+	parallel(writers, func(i int) {
+		err := s.Update(context.Background(), func(tx *Tx) error {
+			if tx.LiveTickets("link", day0, bound) >= bound {
+				return errFull
+			}
+			return tx.PutTicket("link", fmt.Sprintf("L%02d", i), nil, day0.Add(time.Minute))
+		})
+		if err != nil && !errors.Is(err, errFull) {
+			t.Errorf("writer %d: %v", i, err)
+		}
+	})
+	view(t, s, func(tx *ReadTx) {
+		if n := tx.LiveTickets("link", day0, writers); n != bound {
+			t.Errorf("%d live tickets, want the bound %d", n, bound)
 		}
 	})
 }
