@@ -64,14 +64,15 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "  %d agents (%d with an external calendar), %d plages d'ouverture, %d absences, %d sectors\n",
 		len(cat.Agents), calendars, len(cat.Plages), len(cat.Absences), len(cat.Sectors))
 	fmt.Fprintf(stdout, "  %d incoming and %d outgoing webhooks\n", len(f.Webhooks.Incoming), len(f.Webhooks.Outgoing))
-	mail := "spooled to " + f.SpoolDir() + "/mail"
+	mail := "spooled to " + f.MailSpoolDir()
 	if f.Notifications.Email.SMTP != nil {
 		mail = fmt.Sprintf("SMTP %s:%d", f.Notifications.Email.SMTP.Host, f.Notifications.Email.SMTP.Port)
 	}
-	sms := "spooled to " + f.SpoolDir() + "/sms"
+	sms := "spooled to " + f.SMSSpoolDir()
 	if f.Notifications.SMS.Webhook != nil {
 		sms = "HTTP provider"
 	}
-	fmt.Fprintf(stdout, "  store %s; email %s; SMS %s\n", f.StorePath(), mail, sms)
+	// StoreName: a connection string is printed without its password.
+	fmt.Fprintf(stdout, "  store %s; email %s; SMS %s\n", f.StoreName(), mail, sms)
 	return 0
 }

@@ -20,7 +20,7 @@ func runCompact(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	path, ok := sf.path(stderr)
+	path, ok := sf.path("compact", stderr)
 	if !ok {
 		return 1
 	}

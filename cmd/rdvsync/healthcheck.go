@@ -25,8 +25,12 @@ func runHealthcheck(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	addr := cat.Config.Server.Listen
-	if info, err := readAdminFile(filepath.Dir(cat.Config.StorePath())); err == nil && info.Addr != "" {
-		addr = info.Addr
+	// A PostgreSQL store has no store file to write the admin file beside:
+	// server.listen it is.
+	if !cat.Config.Store.Postgres() {
+		if info, err := readAdminFile(filepath.Dir(cat.Config.StorePath())); err == nil && info.Addr != "" {
+			addr = info.Addr
+		}
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -109,7 +109,7 @@ func newRetentionWorld(t *testing.T, start time.Time) *retentionWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.store, w.spool = st, w.cat.Config.SpoolDir()
+	w.store, w.spool = st, filepath.Dir(w.cat.Config.MailSpoolDir())
 	w.logger = slog.New(slog.NewTextHandler(w.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	now := w.clock.Now
 	cals := calsync.New(st, cat, func(context.Context, *catalog.Agent) (connectors.Connector, error) { return w.calendar, nil },

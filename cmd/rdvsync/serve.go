@@ -137,6 +137,9 @@ func (d *daemon) load() (*catalog.Catalog, error) {
 		return nil, err
 	}
 	d.configuredStore, _ = filepath.Abs(f.StorePath())
+	if d.storePath != "" && f.Store.Postgres() {
+		return nil, fmt.Errorf("-store names a bbolt file, but store.driver is postgres in %s: remove -store", d.configPath)
+	}
 	if d.storePath != "" {
 		abs, err := filepath.Abs(d.storePath)
 		if err != nil {
@@ -347,22 +350,25 @@ func (d *daemon) httpServer() *http.Server {
 func (d *daemon) serve(ctx context.Context, hup <-chan os.Signal) error {
 	cat := d.catalog.Load()
 	cfg := cat.Config
-	storePath := cfg.StorePath()
 	addr := cfg.Server.Listen
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	if err := writeAdminFile(cfg.SpoolDir(), ln.Addr().String(), d.adminToken, storePath, filepath.Dir(d.configuredStore)); err != nil {
-		ln.Close()
-		return err
+	// The admin file lives beside the bbolt file, which only this process
+	// may open. A PostgreSQL store has no such file and no such lock.
+	if storePath := cfg.StorePath(); !cfg.Store.Postgres() {
+		if err := writeAdminFile(filepath.Dir(storePath), ln.Addr().String(), d.adminToken, storePath, filepath.Dir(d.configuredStore)); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 
 	srv := d.httpServer()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	d.ready.Store(true)
-	d.log.Info("rdvsync serving", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "store", storePath,
+	d.log.Info("rdvsync serving", "addr", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "store", cfg.StoreName(),
 		"organisations", len(cat.Organisations), "agents", len(cat.Agents), "motifs", len(cat.Motifs))
 	fmt.Fprintf(d.stdout, "rdvsync listening on http://%s\n", ln.Addr())
 	d.firstScreen(cat, ln.Addr())
@@ -403,12 +409,11 @@ func (d *daemon) firstScreen(cat *catalog.Catalog, addr net.Addr) {
 			base, demo[0].ID, catalog.DemoTokenPrefix, demo[0].ID)
 	}
 	n := cat.Config.Notifications
-	spool := cat.Config.SpoolDir()
 	if n.Email.SMTP == nil {
-		fmt.Fprintf(d.stdout, "  no SMTP server: emails are written to %s\n", filepath.Join(spool, "mail"))
+		fmt.Fprintf(d.stdout, "  no SMTP server: emails are written to %s\n", cat.Config.MailSpoolDir())
 	}
 	if n.SMS.Webhook == nil {
-		fmt.Fprintf(d.stdout, "  no SMS provider: SMS are written to %s\n", filepath.Join(spool, "sms"))
+		fmt.Fprintf(d.stdout, "  no SMS provider: SMS are written to %s\n", cat.Config.SMSSpoolDir())
 	}
 }
 
@@ -451,9 +456,9 @@ func (d *daemon) reload() {
 	d.lastReload.SetToCurrentTime()
 	prev := d.catalog.Load()
 	old := prev.Config
-	if cat.Config.Server.Listen != old.Server.Listen || cat.Config.StorePath() != old.StorePath() ||
-		cat.Config.Server.RateLimit != old.Server.RateLimit {
-		d.log.Warn("server.listen, server.rate_limit and store.path changes take effect at the next restart")
+	if cat.Config.Server.Listen != old.Server.Listen || cat.Config.Server.RateLimit != old.Server.RateLimit ||
+		cat.Config.Store.Driver != old.Store.Driver || cat.Config.StorePath() != old.StorePath() || cat.Config.StoreDSN() != old.StoreDSN() {
+		d.log.Warn("server.listen, server.rate_limit and store changes take effect at the next restart")
 	}
 	d.catalog.Store(cat)
 	if err := d.sync.Backfill(context.Background()); err != nil {

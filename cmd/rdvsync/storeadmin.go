@@ -52,8 +52,19 @@ func addStoreFlags(fs interface {
 	}
 }
 
-// path is the store file: -store, or the configuration's store.path.
-func (f storeFlags) path(stderr io.Writer) (string, bool) {
+// postgresTools says, per bbolt-only command, what does its job when the
+// store is a PostgreSQL database.
+var postgresTools = map[string]string{
+	"backup": "back up the database with pg_dump (and archive its WAL for point-in-time recovery)",
+	"check-store": "PostgreSQL checks its own pages (data checksums; pg_amcheck for indexes), " +
+		"and the database itself refuses overlapping RDVs",
+	"compact": "PostgreSQL reuses freed space itself (autovacuum; VACUUM FULL gives it back to the file system)",
+}
+
+// path is the store file: -store, or the configuration's store.path. A
+// configuration whose store is PostgreSQL is refused with the tool to
+// use instead: cmd names the command.
+func (f storeFlags) path(cmd string, stderr io.Writer) (string, bool) {
 	if *f.store != "" {
 		abs, err := filepath.Abs(*f.store)
 		if err != nil {
@@ -64,6 +75,11 @@ func (f storeFlags) path(stderr io.Writer) (string, bool) {
 	}
 	cat, ok := loadCatalog(*f.config, stderr)
 	if !ok {
+		return "", false
+	}
+	if cat.Config.Store.Postgres() {
+		fmt.Fprintf(stderr, "rdvsync %s: this command works on a bbolt store file, and the store of %s is PostgreSQL (store.driver: postgres): %s; see docs/deployment.md\n",
+			cmd, *f.config, postgresTools[cmd])
 		return "", false
 	}
 	path, err := filepath.Abs(cat.Config.StorePath())
@@ -114,7 +130,7 @@ func runBackup(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "rdvsync backup: -out is required")
 		return 2
 	}
-	path, ok := sf.path(stderr)
+	path, ok := sf.path("backup", stderr)
 	if !ok {
 		return 1
 	}
@@ -162,7 +178,7 @@ func runCheckStore(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	path, ok := sf.path(stderr)
+	path, ok := sf.path("check-store", stderr)
 	if !ok {
 		return 1
 	}

@@ -74,11 +74,3 @@ func (f *File) resolve(p string) string {
 	}
 	return filepath.Join(filepath.Dir(f.Path), p)
 }
-
-// StorePath is the bbolt file path, relative paths taken from the config
-// file's directory.
-func (f *File) StorePath() string { return f.resolve(f.Store.Path) }
-
-// SpoolDir is where mail (mail/) and SMS (sms/) are written when no SMTP
-// server or SMS provider is configured: beside the store file.
-func (f *File) SpoolDir() string { return filepath.Dir(f.StorePath()) }

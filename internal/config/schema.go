@@ -62,10 +62,6 @@ type Retention struct {
 	Spool    Period `yaml:"spool"`
 }
 
-type Store struct {
-	Path string `yaml:"path"`
-}
-
 type Notifications struct {
 	ReminderBefore Duration `yaml:"reminder_before"`
 	Email          Email    `yaml:"email"`
@@ -82,6 +78,8 @@ type Calendars struct {
 type Email struct {
 	From string `yaml:"from"`
 	SMTP *SMTP  `yaml:"smtp"`
+	// SpoolDir is where emails are written without SMTP (File.MailSpoolDir).
+	SpoolDir string `yaml:"spool_dir"`
 }
 
 type SMTP struct {
@@ -100,6 +98,8 @@ type SMTP struct {
 
 type SMS struct {
 	Webhook *SMSWebhook `yaml:"webhook"`
+	// SpoolDir is where SMS are written without a provider (File.SMSSpoolDir).
+	SpoolDir string `yaml:"spool_dir"`
 }
 
 type SMSWebhook struct {

@@ -330,9 +330,6 @@ func (v *validator) global() {
 				"%q is not an IP network (use a CIDR such as 10.0.0.0/8 or fd00::/8, or a single address)", s)
 		}
 	}
-	if f.Store.Path == "" {
-		f.Store.Path = "data/rdvsync.db"
-	}
 	if f.Timezone == "" {
 		f.Timezone = "Europe/Paris"
 	}
@@ -391,6 +388,7 @@ func (v *validator) global() {
 			v.errorf("retention."+p.key, "must be a positive period (e.g. %s)", p.def)
 		}
 	}
+	v.store()
 }
 
 // parsePrefix reads a CIDR or a single address (a /32 or /128), in the

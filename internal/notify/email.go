@@ -7,7 +7,6 @@ import (
 	"fmt"
 	netmail "net/mail"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -36,7 +35,7 @@ func (s *Service) sendEmail(ctx context.Context, d *delivery) (string, error) {
 		return transport, permanent(err)
 	}
 	if cfg.SMTP == nil {
-		return transport, writeSpool(filepath.Join(d.cat.Config.SpoolDir(), "mail"), d.id+".eml", func(f *os.File) error {
+		return transport, writeSpool(d.cat.Config.MailSpoolDir(), d.id+".eml", func(f *os.File) error {
 			_, err := m.WriteTo(f)
 			return err
 		})

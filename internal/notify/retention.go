@@ -9,12 +9,16 @@ import (
 	"path/filepath"
 	"time"
 
+	"rdvsync/internal/config"
 	"rdvsync/internal/store"
 )
 
-// Spool directories under the configuration's SpoolDir, and the files
-// each holds: mail as .eml, SMS as .txt.
-var spools = []struct{ dir, ext string }{{"mail", ".eml"}, {"sms", ".txt"}}
+// spools are the spool folders of a configuration and the files each
+// holds: mail as .eml, SMS as .txt. A folder is "" when there is none (a
+// PostgreSQL store whose channel has a provider).
+func spools(cfg *config.File) []struct{ dir, ext string } {
+	return []struct{ dir, ext string }{{cfg.MailSpoolDir(), ".eml"}, {cfg.SMSSpoolDir(), ".txt"}}
+}
 
 // receiptBatch bounds the receipts scanned in one transaction.
 const receiptBatch = 2000
@@ -49,10 +53,12 @@ func (s *Service) AnonymiseReceipts(ctx context.Context, cutoff time.Time) (int,
 // written before cutoff (retention.spool), and returns how many. Other
 // files (an operator's notes, half-written temporary files) are left.
 func (s *Service) PurgeSpool(cutoff time.Time) (int, error) {
-	root := s.catalog().Config.SpoolDir()
 	n := 0
-	for _, sp := range spools {
-		dir := filepath.Join(root, sp.dir)
+	for _, sp := range spools(s.catalog().Config) {
+		dir := sp.dir
+		if dir == "" {
+			continue
+		}
 		entries, err := os.ReadDir(dir)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue

@@ -8,7 +8,6 @@ import (
 	htmltemplate "html/template"
 	netmail "net/mail"
 	"os"
-	"path/filepath"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -80,7 +79,7 @@ func (s *Service) SendSignInLink(ctx context.Context, a *catalog.Agent, link str
 	m.SetBodyString(mail.TypeTextPlain, strings.TrimSpace(text.String())+"\n")
 	m.AddAlternativeString(mail.TypeTextHTML, html.String())
 	if cfg.SMTP == nil {
-		return writeSpool(filepath.Join(cat.Config.SpoolDir(), "mail"), id+".eml", func(f *os.File) error {
+		return writeSpool(cat.Config.MailSpoolDir(), id+".eml", func(f *os.File) error {
 			_, err := m.WriteTo(f)
 			return err
 		})

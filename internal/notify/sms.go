@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -28,7 +27,7 @@ func (s *Service) sendSMS(ctx context.Context, d *delivery) (string, error) {
 	}
 	w := d.cat.Config.Notifications.SMS.Webhook
 	if w == nil {
-		return "spool", writeSpool(filepath.Join(d.cat.Config.SpoolDir(), "sms"), d.id+".txt", func(f *os.File) error {
+		return "spool", writeSpool(d.cat.Config.SMSSpoolDir(), d.id+".txt", func(f *os.File) error {
 			_, err := fmt.Fprintf(f, "To: %s\nId: %s\nDate: %s\nEvent: %s\n\n%s\n",
 				d.phone(), d.id, d.now.UTC().Format(time.RFC3339), d.msg.Event, text)
 			return err

@@ -16,7 +16,7 @@ import (
 // readSMS returns the spooled SMS whose file name starts with prefix.
 func readSMS(t *testing.T, h *harness, prefix string) (string, error) {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(h.cat.Load().Config.SpoolDir(), "sms", prefix+"*.txt"))
+	files, _ := filepath.Glob(filepath.Join(h.cat.Load().Config.SMSSpoolDir(), prefix+"*.txt"))
 	if len(files) != 1 {
 		return "", errors.New("no single spooled SMS named " + prefix + "*")
 	}
@@ -31,8 +31,8 @@ func TestSpool(t *testing.T) {
 	b := h.bookExterne(t, thursday9, lea)
 	h.settled(t)
 	spool := filepath.Join(h.dir, "data")
-	if got := h.cat.Load().Config.SpoolDir(); got != spool {
-		t.Fatalf("spool dir %s, want %s", got, spool)
+	if got := h.cat.Load().Config.MailSpoolDir(); got != filepath.Join(spool, "mail") {
+		t.Fatalf("mail spool dir %s, want %s/mail", got, spool)
 	}
 	emls, _ := filepath.Glob(filepath.Join(spool, "mail", "*.eml"))
 	if len(emls) != 3 {
@@ -109,7 +109,7 @@ func TestSpoolPrescribingAgentAndCancelReason(t *testing.T) {
 	h.settled(t)
 	spooled := func(event, recipient string) *email {
 		t.Helper()
-		files, _ := filepath.Glob(filepath.Join(h.cat.Load().Config.SpoolDir(), "mail", b.RDV.ID+"."+event+".*"+recipient+"*.eml"))
+		files, _ := filepath.Glob(filepath.Join(h.cat.Load().Config.MailSpoolDir(), b.RDV.ID+"."+event+".*"+recipient+"*.eml"))
 		if len(files) != 1 {
 			t.Fatalf("%d spooled %s emails to %s, want 1", len(files), event, recipient)
 		}
@@ -155,7 +155,7 @@ func TestSpoolAgentsOnlyMotifLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.settled(t)
-	files, _ := filepath.Glob(filepath.Join(h.cat.Load().Config.SpoolDir(), "mail", b.RDV.ID+".created.*usager*.eml"))
+	files, _ := filepath.Glob(filepath.Join(h.cat.Load().Config.MailSpoolDir(), b.RDV.ID+".created.*usager*.eml"))
 	if len(files) != 1 {
 		t.Fatalf("%d spooled confirmations to the usager, want 1", len(files))
 	}

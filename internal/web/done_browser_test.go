@@ -33,7 +33,7 @@ import (
 func TestBrowserAgentJourney(t *testing.T) {
 	var spool string
 	h, _ := oidcHarnessEffects(t, false, func(cat *catalog.Catalog, st *store.Store, clock func() time.Time) []booking.Effect {
-		spool = filepath.Join(cat.Config.SpoolDir(), "mail")
+		spool = cat.Config.MailSpoolDir()
 		return []booking.Effect{runNotify(t, cat, st, clock)}
 	})
 	// Léa's RDV with Camille, and Marc's with Thomas Leroy, her colleague.

@@ -197,7 +197,7 @@ type spooledEmail struct {
 func (h *harness) spooled(t *testing.T) []spooledEmail {
 	t.Helper()
 	h.settled(t)
-	files, _ := filepath.Glob(filepath.Join(h.cat.Config.SpoolDir(), "mail", "*.eml"))
+	files, _ := filepath.Glob(filepath.Join(h.cat.Config.MailSpoolDir(), "*.eml"))
 	var out []spooledEmail
 	dec := new(mime.WordDecoder)
 	for _, f := range files {
