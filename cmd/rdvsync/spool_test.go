@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"mime"
 	"net/http"
 	"net/mail"
@@ -14,12 +17,68 @@ import (
 
 // TestDaemonSpoolsMailAndSMS runs the daemon on the example configuration
 // (no SMTP server, no SMS provider), books a prescription through the API
-// and reads the .eml and .txt files it leaves beside the store.
+// and reads the .eml and .txt files it leaves beside the store, or in the
+// folders notifications.email.spool_dir and notifications.sms.spool_dir
+// name (the only place with a PostgreSQL store, which has no file to
+// write beside). The retention job at start removes the old messages of
+// those folders.
 func TestDaemonSpoolsMailAndSMS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
 	}
-	dir, bin, cfg, conf := daemonSetup(t)
+	t.Run("beside the store", func(t *testing.T) {
+		dir, bin, cfg, conf := daemonSetup(t)
+		testDaemonSpools(t, bin, cfg, conf, filepath.Join(dir, "data", "mail"), filepath.Join(dir, "data", "sms"))
+	})
+	t.Run("spool_dir", func(t *testing.T) {
+		dir, bin, cfg, conf := daemonSetup(t)
+		const from = "    from: \"RDV Solidarités Pas-de-Calais <ne-pas-repondre@example.org>\"\n"
+		if !bytes.Contains(conf, []byte(from)) {
+			t.Fatalf("config.example.yaml no longer has %s", from)
+		}
+		// The mail folder relative to the configuration, the SMS one absolute.
+		mailDir, smsDir := filepath.Join(dir, "relay", "mail"), filepath.Join(dir, "sms-out")
+		conf = bytes.Replace(conf, []byte(from), []byte(from+"    spool_dir: relay/mail\n  sms: { spool_dir: \""+smsDir+"\" }\n"), 1)
+		// Messages spooled 31 and 29 days ago (retention.spool: 30d).
+		old, young := filepath.Join(mailDir, "old.eml"), filepath.Join(smsDir, "young.txt")
+		for path, age := range map[string]int{old: 31, young: 29} {
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte("spooled"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Now().AddDate(0, 0, -age)
+			if err := os.Chtimes(path, at, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d := testDaemonSpools(t, bin, cfg, conf, mailDir, smsDir)
+		// The retention run at start goes on beside the requests.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			_, err := os.Stat(old)
+			if errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a message spooled 31 days ago in spool_dir is still there (%v)", err)
+			}
+		}
+		if _, err := os.Stat(young); err != nil {
+			t.Errorf("a message spooled 29 days ago is gone: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "data", "mail")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("mail spooled beside the store despite spool_dir (%v)", err)
+		}
+		if out := d.stdout.String(); !strings.Contains(out, "emails are written to "+mailDir+"\n") || !strings.Contains(out, "SMS are written to "+smsDir+"\n") {
+			t.Errorf("the first screen does not name the spool folders:\n%s", out)
+		}
+	})
+}
+
+// testDaemonSpools runs the daemon on conf, books, and finds the messages
+// in mailDir and smsDir.
+func testDaemonSpools(t *testing.T, bin, cfg string, conf []byte, mailDir, smsDir string) *daemonProc {
 	if err := os.WriteFile(cfg, conf, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +104,6 @@ func TestDaemonSpoolsMailAndSMS(t *testing.T) {
 	if status := d.call(t, "POST", "/api/v1/rdvs", "", body, &booked); status != http.StatusCreated {
 		t.Fatalf("booking: %d", status)
 	}
-	mailDir, smsDir := filepath.Join(dir, "data", "mail"), filepath.Join(dir, "data", "sms")
 	want := []string{
 		filepath.Join(mailDir, booked.ID+".created.v1.usager.eml"),
 		filepath.Join(mailDir, booked.ID+".created.v1.prescripteur.eml"),
@@ -108,4 +166,5 @@ func TestDaemonSpoolsMailAndSMS(t *testing.T) {
 			t.Fatalf("receipt %s missing: %v", missing, receipts.Receipts)
 		}
 	}
+	return d
 }
