@@ -24,6 +24,10 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
 		exit 1
 	}
 	echo "check-docker: image built; it refuses to start without a configuration"
+	# The compose files as Compose reads them (interpolation, schema).
+	POSTGRES_PASSWORD=check docker compose -f compose.yaml config -q
+	docker compose -f deploy/compose.bbolt.yaml config -q
+	echo "check-docker: compose.yaml and deploy/compose.bbolt.yaml are valid"
 else
 	echo "check-docker: no Docker engine: linting the Dockerfile instead of building it"
 	(cd scripts/dockerlint && go run . ../../Dockerfile)

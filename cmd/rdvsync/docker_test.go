@@ -16,8 +16,8 @@ import (
 // them): the build context leaves out the store, the spooled messages and
 // the history; the image has no configuration of its own, keeps the store
 // path in the mounted configuration (so `docker exec rdvsync rdvsync
-// sync-status -config …` finds it) and checks its own health; compose.yaml
-// mounts a configuration and a volume.
+// sync-status -config …` finds it) and checks its own health; the
+// single-daemon compose file mounts a configuration and a volume.
 func TestContainerFiles(t *testing.T) {
 	f, err := os.Open("../../.dockerignore")
 	if err != nil {
@@ -59,16 +59,17 @@ func TestContainerFiles(t *testing.T) {
 		} `yaml:"services"`
 		Volumes map[string]any `yaml:"volumes"`
 	}
-	data, err := os.ReadFile("../../compose.yaml")
+	const composeFile = "deploy/compose.bbolt.yaml"
+	data, err := os.ReadFile("../../" + composeFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := yaml.Unmarshal(data, &compose); err != nil {
-		t.Fatalf("compose.yaml: %v", err)
+		t.Fatalf("%s: %v", composeFile, err)
 	}
 	svc, ok := compose.Services["rdvsync"]
 	if !ok {
-		t.Fatal("compose.yaml has no rdvsync service")
+		t.Fatalf("%s has no rdvsync service", composeFile)
 	}
 	var config, volume bool
 	for _, v := range svc.Volumes {
@@ -81,11 +82,11 @@ func TestContainerFiles(t *testing.T) {
 		}
 	}
 	if !config || !volume {
-		t.Errorf("compose.yaml mounts a configuration: %v, a named volume on /var/lib/rdvsync: %v", config, volume)
+		t.Errorf("%s mounts a configuration: %v, a named volume on /var/lib/rdvsync: %v", composeFile, config, volume)
 	}
 	for _, p := range svc.Ports {
 		if !strings.HasPrefix(p, "127.0.0.1:") {
-			t.Errorf("compose.yaml publishes %s beyond loopback: put a TLS proxy in front", p)
+			t.Errorf("%s publishes %s beyond loopback: put a TLS proxy in front", composeFile, p)
 		}
 	}
 }

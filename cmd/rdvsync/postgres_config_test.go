@@ -20,7 +20,7 @@ func TestBboltCommandsRefusePostgres(t *testing.T) {
 	const from = "    from: \"RDV Solidarités Pas-de-Calais <ne-pas-repondre@example.org>\"\n"
 	cfg := filepath.Join(dir, "config.yaml")
 	yaml := testenv.ExampleYAML(t,
-		"  path: \"data/rdvsync.db\"\n", "  driver: postgres\n  dsn_env: RDVSYNC_TEST_DSN\n",
+		"  path: \"data/rdvsync.db\"", "  driver: postgres\n  dsn_env: RDVSYNC_TEST_DSN",
 		from, from+"    spool_dir: spool/mail\n  sms: { spool_dir: spool/sms }\n")
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
