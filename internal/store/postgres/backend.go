@@ -196,8 +196,10 @@ func (b *Backend) attempt(ctx context.Context, writable bool, fn func(store.KVTx
 	if fnErr != nil {
 		return fnErr, false
 	}
-	for _, f := range t.onCommit {
-		f()
+	if writable {
+		for _, f := range t.onCommit {
+			f()
+		}
 	}
 	return nil, false
 }
