@@ -277,6 +277,9 @@ func TestReadYourWrites(t *testing.T) {
 		if n != 100 {
 			t.Errorf("ForEach counts %d keys, want 100", n)
 		}
+		if n := bk.KeyN(); n != 100 {
+			t.Errorf("KeyN in the transaction = %d, want 100", n)
+		}
 		if k, v := bk.Cursor().Seek([]byte("051")); string(k) != "051" || string(v) != "again" {
 			t.Errorf("Seek after Delete and Put = %q, %q", k, v)
 		}
@@ -301,7 +304,7 @@ func TestRollbackOnError(t *testing.T) {
 	err := b.Update(ctx, func(tx store.KVTx) error {
 		bk, _ := tx.CreateBucketIfNotExists([]byte("r"))
 		bk.Put([]byte("read"), []byte("x"))
-		bk.Get([]byte("read")) // the write is sent
+		bk.Get([]byte("other")) // the write is sent
 		bk.Put([]byte("buffered"), []byte("x"))
 		tx.OnCommit(func() { committed = true })
 		return errFn

@@ -38,7 +38,13 @@ type txn struct {
 	pending  []write
 	notify   map[string]bool // watched top-level buckets written
 	onCommit []func()
+	// known holds the keys this transaction read with Get or wrote (nil:
+	// missing): its snapshot changes only by its own writes, so a second
+	// Get of a key costs no round trip.
+	known map[pathKey][]byte
 }
+
+type pathKey struct{ path, key string }
 
 type write struct {
 	bucket, key, value []byte // value nil: delete
@@ -196,6 +202,10 @@ type bucket struct {
 }
 
 func (b *bucket) Get(key []byte) []byte {
+	pk := pathKey{string(b.path), string(key)}
+	if v, ok := b.t.known[pk]; ok {
+		return v
+	}
 	var v []byte
 	found := false
 	b.t.query("SELECT value FROM kv WHERE bucket = $1 AND key = $2", []any{b.path, key}, func(r pgx.Rows) error {
@@ -205,7 +215,15 @@ func (b *bucket) Get(key []byte) []byte {
 	if found && v == nil {
 		v = []byte{}
 	}
+	b.t.remember(pk, v)
 	return v
+}
+
+func (t *txn) remember(pk pathKey, v []byte) {
+	if t.known == nil {
+		t.known = map[pathKey][]byte{}
+	}
+	t.known[pk] = v
 }
 
 func (b *bucket) Put(key, value []byte) error {
@@ -218,6 +236,7 @@ func (b *bucket) Put(key, value []byte) error {
 	// Copied: the caller may reuse its slices before the batch is sent.
 	v := append(make([]byte, 0, len(value)), value...)
 	b.t.pending = append(b.t.pending, write{bucket: b.path, key: append([]byte(nil), key...), value: v})
+	b.t.remember(pathKey{string(b.path), string(key)}, v)
 	b.t.wrote(b.top)
 	return nil
 }
@@ -227,6 +246,7 @@ func (b *bucket) Delete(key []byte) error {
 		return errReadOnly
 	}
 	b.t.pending = append(b.t.pending, write{bucket: b.path, key: append([]byte(nil), key...)})
+	b.t.remember(pathKey{string(b.path), string(key)}, nil)
 	b.t.wrote(b.top)
 	return nil
 }
