@@ -72,6 +72,17 @@ func Open(ctx context.Context, dsn string, opts Options) (*Backend, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	// Without a connect_timeout in the DSN, a database host that drops
+	// packets would hold each request until its own deadline.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	// A process that dies inside a transaction (its connection not yet
+	// seen closed) must not hold its locks for long: transactions never
+	// wait on anything but the database.
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60s"
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
