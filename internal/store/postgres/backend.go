@@ -16,10 +16,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"rdvsync/internal/store"
+	"rdvsync/internal/store/kv"
 )
 
-var _ store.Backend = (*Backend)(nil)
+var _ kv.Backend = (*Backend)(nil)
 
 // Options tune a Backend; the zero value is usable.
 type Options struct {
@@ -43,6 +43,9 @@ type Backend struct {
 	log    *slog.Logger
 	id     string // this process, in its change notices
 	listen *pgx.ConnConfig
+
+	// buckets: the paths of nested buckets known to be in kv_bucket.
+	buckets sync.Map
 
 	mu       sync.Mutex
 	watches  []watch
@@ -128,12 +131,12 @@ func portSuffix(p uint16) string {
 	return fmt.Sprintf(":%d", p)
 }
 
-// unavailable wraps a database error in store.ErrUnavailable.
+// unavailable wraps a database error in kv.ErrUnavailable.
 func unavailable(err error) error {
-	if errors.Is(err, store.ErrUnavailable) {
+	if errors.Is(err, kv.ErrUnavailable) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	return fmt.Errorf("%w: %w", kv.ErrUnavailable, err)
 }
 
 // retryable is a serialisation failure or a deadlock: the database aborted
@@ -149,7 +152,7 @@ func retryable(err error) bool {
 const maxAttempts = 20
 
 // View runs fn in a read-only transaction on one snapshot (REPEATABLE READ).
-func (b *Backend) View(ctx context.Context, fn func(store.KVTx) error) error {
+func (b *Backend) View(ctx context.Context, fn func(kv.Tx) error) error {
 	return b.run(ctx, false, fn)
 }
 
@@ -157,18 +160,18 @@ func (b *Backend) View(ctx context.Context, fn func(store.KVTx) error) error {
 // each read what the other writes, PostgreSQL aborts one (at a statement or
 // at commit), and Update runs it again from the start, up to maxAttempts
 // times with a short random pause.
-func (b *Backend) Update(ctx context.Context, fn func(store.KVTx) error) error {
+func (b *Backend) Update(ctx context.Context, fn func(kv.Tx) error) error {
 	return b.run(ctx, true, fn)
 }
 
-func (b *Backend) run(ctx context.Context, writable bool, fn func(store.KVTx) error) error {
+func (b *Backend) run(ctx context.Context, writable bool, fn func(kv.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err, retry := b.attempt(ctx, writable, fn)
 		if !retry {
 			return err
 		}
 		if attempt == maxAttempts {
-			return fmt.Errorf("%w: %d serialisation failures in a row, the last: %w", store.ErrUnavailable, attempt, err)
+			return fmt.Errorf("%w: %d serialisation failures in a row, the last: %w", kv.ErrUnavailable, attempt, err)
 		}
 		pause := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5)))
 		select {
@@ -180,7 +183,7 @@ func (b *Backend) run(ctx context.Context, writable bool, fn func(store.KVTx) er
 }
 
 // attempt runs fn once; retry says that the database aborted it.
-func (b *Backend) attempt(ctx context.Context, writable bool, fn func(store.KVTx) error) (err error, retry bool) {
+func (b *Backend) attempt(ctx context.Context, writable bool, fn func(kv.Tx) error) (err error, retry bool) {
 	conn, err := b.pool.Acquire(ctx)
 	if err != nil {
 		return unavailable(err), false
@@ -208,6 +211,9 @@ func (b *Backend) attempt(ctx context.Context, writable bool, fn func(store.KVTx
 		return fnErr, false
 	}
 	if writable {
+		for p := range t.made {
+			b.buckets.Store(p, true)
+		}
 		for _, f := range t.onCommit {
 			f()
 		}
@@ -216,7 +222,7 @@ func (b *Backend) attempt(ctx context.Context, writable bool, fn func(store.KVTx
 }
 
 // call runs fn, turning a read's failure panic into dbErr.
-func (t *txn) call(fn func(store.KVTx) error) (fnErr, dbErr error) {
+func (t *txn) call(fn func(kv.Tx) error) (fnErr, dbErr error) {
 	defer func() {
 		if r := recover(); r != nil {
 			f, ok := r.(failure)
@@ -255,6 +261,11 @@ func (b *Backend) Close() error {
 	b.pool.Close()
 	b.seq.Close()
 	return nil
+}
+
+func (b *Backend) bucketKnown(path string) bool {
+	_, ok := b.buckets.Load(path)
+	return ok
 }
 
 func (b *Backend) watched(top string) bool {

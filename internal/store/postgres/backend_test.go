@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"rdvsync/internal/store"
+	"rdvsync/internal/store/kv"
 	"rdvsync/internal/store/postgres/pgtest"
 )
 
@@ -51,7 +51,7 @@ func TestWatchAcrossProcesses(t *testing.T) {
 	b2.Watch(watched, func() { seen2 <- struct{}{} })
 
 	put := func(b *Backend, path ...string) {
-		update(t, b, func(tx store.KVTx) error {
+		update(t, b, func(tx kv.Tx) error {
 			bk, _ := tx.CreateBucketIfNotExists([]byte(path[0]))
 			for _, p := range path[1:] {
 				bk, _ = bk.CreateBucketIfNotExists([]byte(p))
@@ -84,7 +84,7 @@ func TestWatchAcrossProcesses(t *testing.T) {
 	put(b1, "rdvs")
 	expect(seen2, false, "b2 after b1 wrote to an unwatched bucket")
 	// A rolled-back transaction announces nothing.
-	b1.Update(ctx, func(tx store.KVTx) error {
+	b1.Update(ctx, func(tx kv.Tx) error {
 		tx.Bucket([]byte("outbox")).Put([]byte("k"), []byte("v"))
 		return errors.New("rollback")
 	})
@@ -92,7 +92,7 @@ func TestWatchAcrossProcesses(t *testing.T) {
 }
 
 // When the server stops, Health and transactions fail with
-// store.ErrUnavailable; they work again once it is back.
+// kv.ErrUnavailable; they work again once it is back.
 func TestUnavailable(t *testing.T) {
 	c, err := pgtest.Start(pgtest.NoFsync())
 	if err != nil {
@@ -105,7 +105,7 @@ func TestUnavailable(t *testing.T) {
 	if strings.Contains(b.Name(), password) || strings.Contains(b.Name(), "postgres@") {
 		t.Errorf("Name() = %q shows credentials", b.Name())
 	}
-	update(t, b, func(tx store.KVTx) error {
+	update(t, b, func(tx kv.Tx) error {
 		bk, _ := tx.CreateBucketIfNotExists([]byte("a"))
 		return bk.Put([]byte("k"), []byte("v"))
 	})
@@ -115,7 +115,7 @@ func TestUnavailable(t *testing.T) {
 	c.StopServer()
 	check := func(what string, err error) {
 		t.Helper()
-		if !errors.Is(err, store.ErrUnavailable) {
+		if !errors.Is(err, kv.ErrUnavailable) {
 			t.Errorf("%s with the server stopped = %v, want ErrUnavailable", what, err)
 		}
 		if err != nil && strings.Contains(err.Error(), password) {
@@ -123,14 +123,14 @@ func TestUnavailable(t *testing.T) {
 		}
 	}
 	check("Health", b.Health(ctx))
-	check("Update", b.Update(ctx, func(tx store.KVTx) error {
+	check("Update", b.Update(ctx, func(tx kv.Tx) error {
 		return tx.Bucket([]byte("a")).Put([]byte("k2"), []byte("v"))
 	}))
-	check("View", b.View(ctx, func(tx store.KVTx) error {
+	check("View", b.View(ctx, func(tx kv.Tx) error {
 		tx.Bucket([]byte("a")).Get([]byte("k"))
 		return nil
 	}))
-	check("NextSequence", b.Update(ctx, func(tx store.KVTx) error {
+	check("NextSequence", b.Update(ctx, func(tx kv.Tx) error {
 		_, err := tx.Bucket([]byte("a")).NextSequence()
 		return err
 	}))
@@ -147,7 +147,7 @@ func TestUnavailable(t *testing.T) {
 	if err := b.Health(ctx); err != nil {
 		t.Errorf("Health once the server is back: %v", err)
 	}
-	view(t, b, func(tx store.KVTx) error {
+	view(t, b, func(tx kv.Tx) error {
 		if v := tx.Bucket([]byte("a")).Get([]byte("k")); string(v) != "v" {
 			t.Errorf("after the restart, k = %q", v)
 		}

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"rdvsync/internal/store"
+	"rdvsync/internal/store/kv"
 	"rdvsync/internal/store/postgres/pgtest"
 )
 
@@ -25,7 +25,7 @@ func BenchmarkUpdate10Puts(b *testing.B) {
 			var n atomic.Uint64
 			one := func() {
 				id := binary.BigEndian.AppendUint64(nil, n.Add(1))
-				err := be.Update(ctx, func(tx store.KVTx) error {
+				err := be.Update(ctx, func(tx kv.Tx) error {
 					bk, _ := tx.CreateBucketIfNotExists([]byte("rdvs"))
 					if bk.Get(id) != nil {
 						return nil
@@ -63,12 +63,12 @@ func BenchmarkUpdate10Puts(b *testing.B) {
 // BenchmarkGet is one Get inside an open transaction: one round trip.
 func BenchmarkGet(b *testing.B) {
 	be := open(b, pgtest.DSN(b))
-	update(b, be, func(tx store.KVTx) error {
+	update(b, be, func(tx kv.Tx) error {
 		bk, _ := tx.CreateBucketIfNotExists([]byte("k"))
 		return bk.Put([]byte("key"), make([]byte, 200))
 	})
 	b.ReportAllocs()
-	view(b, be, func(tx store.KVTx) error {
+	view(b, be, func(tx kv.Tx) error {
 		bk := tx.Bucket([]byte("k"))
 		b.ResetTimer()
 		for range b.N {

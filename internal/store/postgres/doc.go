@@ -1,5 +1,5 @@
-// Package postgres is the store's key-value model (store.Backend,
-// internal/store/kv.go) on a PostgreSQL database shared by several rdvsync
+// Package postgres is the store's key-value model (kv.Backend,
+// internal/store/kv) on a PostgreSQL database shared by several rdvsync
 // processes, and the only package that imports pgx. The domain methods
 // above it are those that run on bbolt; what changes is who referees
 // concurrent writers: the database, not the process (docs/design.md §9).
@@ -11,6 +11,7 @@
 // in schema_migrations(version, applied_at).
 //
 //	kv(bucket bytea, key bytea, value bytea NOT NULL, PRIMARY KEY (bucket, key))
+//	kv_bucket(parent bytea, name bytea, PRIMARY KEY (parent, name))
 //	kv_seq(bucket bytea PRIMARY KEY, seq bigint NOT NULL)
 //
 // bytea compares bytewise, a prefix first, as bbolt orders keys. bucket is
@@ -18,9 +19,10 @@
 // escaped so that no path equals another (escapeName); a bucket's keys are
 // the rows with its exact path, so a nested bucket's keys never show in its
 // parent. An empty value is stored as an empty bytea and read back as a
-// non-nil empty slice. Buckets exist as soon as they hold a key: Bucket
-// never returns nil, and ForEach lists keys only, not the names of nested
-// buckets.
+// non-nil empty slice. A bucket holds no row of its own: Bucket never
+// returns nil (an empty bucket instead). kv_bucket lists the nested buckets
+// made by CreateBucketIfNotExists, for ForEachBucket; ForEach lists keys
+// only, not the names of nested buckets as bbolt does.
 //
 // # Transactions
 //
@@ -28,10 +30,10 @@
 // what the other writes (two bookings checking the same agent's range),
 // PostgreSQL aborts one with a serialisation failure, at a statement or at
 // commit, and Update runs it again (up to 20 times, with a short random
-// pause; then store.ErrUnavailable). View runs in REPEATABLE READ READ ONLY:
+// pause; then kv.ErrUnavailable). View runs in REPEATABLE READ READ ONLY:
 // one snapshot, never aborted. A read that the database cannot answer (the
 // KV interfaces return no error on reads) panics with an internal value
-// that View and Update recover into an error wrapping store.ErrUnavailable.
+// that View and Update recover into an error wrapping kv.ErrUnavailable.
 //
 // A round trip costs more than a statement: BEGIN waits for the first
 // statement, Put and Delete wait for the next read or the commit, and each

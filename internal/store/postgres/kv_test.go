@@ -11,30 +11,30 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"rdvsync/internal/store"
+	"rdvsync/internal/store/kv"
 	"rdvsync/internal/store/postgres/pgtest"
 )
 
 var ctx = context.Background()
 
-func update(t testing.TB, b store.Backend, fn func(store.KVTx) error) {
+func update(t testing.TB, b kv.Backend, fn func(kv.Tx) error) {
 	t.Helper()
 	if err := b.Update(ctx, fn); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func view(t testing.TB, b store.Backend, fn func(store.KVTx) error) {
+func view(t testing.TB, b kv.Backend, fn func(kv.Tx) error) {
 	t.Helper()
 	if err := b.View(ctx, fn); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func keysOf(t testing.TB, b store.Backend, path ...string) []string {
+func keysOf(t testing.TB, b kv.Backend, path ...string) []string {
 	t.Helper()
 	var keys []string
-	view(t, b, func(tx store.KVTx) error {
+	view(t, b, func(tx kv.Tx) error {
 		bk := tx.Bucket([]byte(path[0]))
 		for _, p := range path[1:] {
 			bk = bk.Bucket([]byte(p))
@@ -52,7 +52,7 @@ func keysOf(t testing.TB, b store.Backend, path ...string) []string {
 func TestKeysInByteOrder(t *testing.T) {
 	b := open(t, pgtest.DSN(t))
 	keys := []string{"b", "a", "ab", "a\x00", "a\xff", "\x00", "\xff", "\xff\xff", "A", "a\x00\x01", "é", "aa"}
-	update(t, b, func(tx store.KVTx) error {
+	update(t, b, func(tx kv.Tx) error {
 		bk, _ := tx.CreateBucketIfNotExists([]byte("k"))
 		for i, k := range keys {
 			if err := bk.Put([]byte(k), []byte{byte(i)}); err != nil {
@@ -66,7 +66,7 @@ func TestKeysInByteOrder(t *testing.T) {
 	if got := keysOf(t, b, "k"); !slices.Equal(got, want) {
 		t.Errorf("order %q, want %q", got, want)
 	}
-	view(t, b, func(tx store.KVTx) error {
+	view(t, b, func(tx kv.Tx) error {
 		bk := tx.Bucket([]byte("k"))
 		for i, k := range keys {
 			if v := bk.Get([]byte(k)); !bytes.Equal(v, []byte{byte(i)}) {
@@ -88,7 +88,7 @@ func TestKeysInByteOrder(t *testing.T) {
 func TestNestedBucketsAreSeparate(t *testing.T) {
 	b := open(t, pgtest.DSN(t))
 	paths := [][]string{{"a"}, {"a", "b"}, {"a\x00b"}, {"a", "b", "c"}, {"a", "b\x00c"}, {"a\x01", "b"}, {"a", "\x01b"}, {"ab"}}
-	update(t, b, func(tx store.KVTx) error {
+	update(t, b, func(tx kv.Tx) error {
 		for i, p := range paths {
 			bk, err := tx.CreateBucketIfNotExists([]byte(p[0]))
 			if err != nil {
@@ -114,7 +114,7 @@ func TestNestedBucketsAreSeparate(t *testing.T) {
 			t.Errorf("bucket %q lists %q, want %q", p, got, want)
 		}
 	}
-	view(t, b, func(tx store.KVTx) error {
+	view(t, b, func(tx kv.Tx) error {
 		if v := tx.Bucket([]byte("a")).Bucket([]byte("b")).Get([]byte("k")); string(v) != "1" {
 			t.Errorf("a/b k = %q", v)
 		}
@@ -153,7 +153,7 @@ func TestCursorMoves(t *testing.T) {
 	for i := range 2*prefetch + 17 {
 		keys = append(keys, fmt.Sprintf("k%04d", i*2)) // odd numbers: gaps to seek into
 	}
-	update(t, b, func(tx store.KVTx) error {
+	update(t, b, func(tx kv.Tx) error {
 		bk, _ := tx.CreateBucketIfNotExists([]byte("c"))
 		for _, k := range keys {
 			if err := bk.Put([]byte(k), []byte("v"+k)); err != nil {
@@ -169,7 +169,7 @@ func TestCursorMoves(t *testing.T) {
 		}
 		return nil
 	})
-	view(t, b, func(tx store.KVTx) error {
+	view(t, b, func(tx kv.Tx) error {
 		c := tx.Bucket([]byte("c")).Cursor()
 		var got []string
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -235,7 +235,7 @@ func TestCursorMoves(t *testing.T) {
 
 func TestCursorOnEmptyBucket(t *testing.T) {
 	b := open(t, pgtest.DSN(t))
-	view(t, b, func(tx store.KVTx) error {
+	view(t, b, func(tx kv.Tx) error {
 		c := tx.Bucket([]byte("none")).Cursor()
 		for name, move := range map[string]func() ([]byte, []byte){
 			"First": c.First, "Last": c.Last, "Next": c.Next, "Prev": c.Prev,
@@ -252,7 +252,7 @@ func TestCursorOnEmptyBucket(t *testing.T) {
 // A transaction reads its own writes, waiting in its buffer or sent.
 func TestReadYourWrites(t *testing.T) {
 	b := open(t, pgtest.DSN(t))
-	update(t, b, func(tx store.KVTx) error {
+	update(t, b, func(tx kv.Tx) error {
 		bk, _ := tx.CreateBucketIfNotExists([]byte("w"))
 		for i := range 100 {
 			bk.Put(fmt.Appendf(nil, "%03d", i), []byte("first"))
@@ -285,7 +285,7 @@ func TestReadYourWrites(t *testing.T) {
 		}
 		return nil
 	})
-	view(t, b, func(tx store.KVTx) error {
+	view(t, b, func(tx kv.Tx) error {
 		bk := tx.Bucket([]byte("w"))
 		if v := bk.Get([]byte("050")); string(v) != "second" {
 			t.Errorf("after commit, 050 = %q", v)
@@ -301,7 +301,7 @@ func TestRollbackOnError(t *testing.T) {
 	b := open(t, pgtest.DSN(t))
 	errFn := errors.New("refused")
 	committed := false
-	err := b.Update(ctx, func(tx store.KVTx) error {
+	err := b.Update(ctx, func(tx kv.Tx) error {
 		bk, _ := tx.CreateBucketIfNotExists([]byte("r"))
 		bk.Put([]byte("read"), []byte("x"))
 		bk.Get([]byte("other")) // the write is sent
@@ -318,7 +318,7 @@ func TestRollbackOnError(t *testing.T) {
 	if keys := keysOf(t, b, "r"); len(keys) != 0 {
 		t.Errorf("rolled back writes were kept: %q", keys)
 	}
-	err = b.View(ctx, func(tx store.KVTx) error {
+	err = b.View(ctx, func(tx kv.Tx) error {
 		return tx.Bucket([]byte("r")).Put([]byte("k"), []byte("v"))
 	})
 	if err == nil {
@@ -330,13 +330,13 @@ func TestRollbackOnError(t *testing.T) {
 // tells it from a missing key with a non-nil empty slice.
 func TestEmptyValue(t *testing.T) {
 	b := open(t, pgtest.DSN(t))
-	update(t, b, func(tx store.KVTx) error {
+	update(t, b, func(tx kv.Tx) error {
 		bk, _ := tx.CreateBucketIfNotExists([]byte("e"))
 		bk.Put([]byte("nil"), nil)
 		bk.Put([]byte("empty"), []byte{})
 		return nil
 	})
-	view(t, b, func(tx store.KVTx) error {
+	view(t, b, func(tx kv.Tx) error {
 		bk := tx.Bucket([]byte("e"))
 		for _, k := range []string{"nil", "empty"} {
 			if v := bk.Get([]byte(k)); v == nil || len(v) != 0 {
@@ -361,7 +361,7 @@ func TestSequences(t *testing.T) {
 		wg.Go(func() {
 			for range 5 {
 				var n uint64
-				err := b.Update(ctx, func(tx store.KVTx) error {
+				err := b.Update(ctx, func(tx kv.Tx) error {
 					bk, _ := tx.CreateBucketIfNotExists([]byte("rdvs"))
 					var err error
 					n, err = bk.NextSequence()
@@ -385,11 +385,11 @@ func TestSequences(t *testing.T) {
 		t.Errorf("%d distinct numbers, want 100", len(seen))
 	}
 	errFn := errors.New("rollback")
-	b.Update(ctx, func(tx store.KVTx) error {
+	b.Update(ctx, func(tx kv.Tx) error {
 		tx.Bucket([]byte("rdvs")).NextSequence()
 		return errFn
 	})
-	update(t, b, func(tx store.KVTx) error {
+	update(t, b, func(tx kv.Tx) error {
 		bk := tx.Bucket([]byte("rdvs"))
 		if n, _ := bk.NextSequence(); n != 102 {
 			t.Errorf("after a rolled-back number, NextSequence = %d, want 102 (a gap)", n)
@@ -423,7 +423,7 @@ func TestSerializableCheckThenInsert(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	update(t, b, func(tx store.KVTx) error {
+	update(t, b, func(tx kv.Tx) error {
 		bk, _ := tx.CreateBucketIfNotExists([]byte("slots"))
 		// Neighbours in the same index pages.
 		for i := range 50 {
@@ -438,7 +438,7 @@ func TestSerializableCheckThenInsert(t *testing.T) {
 	for g := range 30 {
 		wg.Go(func() {
 			first := true
-			err := b.Update(ctx, func(tx store.KVTx) error {
+			err := b.Update(ctx, func(tx kv.Tx) error {
 				attempts.Add(1)
 				bk := tx.Bucket([]byte("slots"))
 				k, _ := bk.Cursor().Seek([]byte("agent-1-"))
@@ -486,20 +486,86 @@ func TestSerializableCheckThenInsert(t *testing.T) {
 // Views see one snapshot: a commit during a View does not show in it.
 func TestViewSnapshot(t *testing.T) {
 	b := open(t, pgtest.DSN(t))
-	update(t, b, func(tx store.KVTx) error {
+	update(t, b, func(tx kv.Tx) error {
 		bk, _ := tx.CreateBucketIfNotExists([]byte("s"))
 		return bk.Put([]byte("k"), []byte("old"))
 	})
-	view(t, b, func(tx store.KVTx) error {
+	view(t, b, func(tx kv.Tx) error {
 		bk := tx.Bucket([]byte("s"))
 		if v := bk.Get([]byte("k")); string(v) != "old" {
 			t.Errorf("first read = %q", v)
 		}
-		update(t, b, func(tx store.KVTx) error {
+		update(t, b, func(tx kv.Tx) error {
 			return tx.Bucket([]byte("s")).Put([]byte("k"), []byte("new"))
 		})
 		if v := bk.Get([]byte("k")); string(v) != "old" {
 			t.Errorf("a View saw a commit made during it: %q", v)
+		}
+		return nil
+	})
+}
+
+// ForEachBucket lists the nested buckets made in committed transactions, in
+// byte order; KeyN counts the keys of a bucket and of its nested buckets.
+func TestNestedBucketListing(t *testing.T) {
+	b := open(t, pgtest.DSN(t))
+	mk := func(tx kv.Tx, names ...string) error {
+		bk, err := tx.CreateBucketIfNotExists([]byte("org_rdvs"))
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			child, err := bk.CreateBucketIfNotExists([]byte(name))
+			if err != nil {
+				return err
+			}
+			if err := child.Put([]byte("k"), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	list := func() []string {
+		var names []string
+		view(t, b, func(tx kv.Tx) error {
+			return tx.Bucket([]byte("org_rdvs")).ForEachBucket(func(name []byte) error {
+				names = append(names, string(name))
+				return nil
+			})
+		})
+		return names
+	}
+	b.Update(ctx, func(tx kv.Tx) error {
+		mk(tx, "rolled-back")
+		return errors.New("rollback")
+	})
+	update(t, b, func(tx kv.Tx) error { return mk(tx, "o2", "o1", "o\x00", "o1") })
+	update(t, b, func(tx kv.Tx) error { return mk(tx, "o1", "o3") })
+	// Made by another process: the first one's memory of made buckets
+	// does not hide it.
+	other := open(t, b.pool.Config().ConnString())
+	update(t, other, func(tx kv.Tx) error { return mk(tx, "o0", "o1") })
+	update(t, b, func(tx kv.Tx) error {
+		o1, _ := tx.Bucket([]byte("org_rdvs")).CreateBucketIfNotExists([]byte("o1"))
+		deeper, err := o1.CreateBucketIfNotExists([]byte("deeper"))
+		if err != nil {
+			return err
+		}
+		return deeper.Put([]byte("k2"), []byte("v"))
+	})
+	if got, want := list(), []string{"o\x00", "o0", "o1", "o2", "o3"}; !slices.Equal(got, want) {
+		t.Errorf("ForEachBucket lists %q, want %q", got, want)
+	}
+	view(t, b, func(tx kv.Tx) error {
+		top := tx.Bucket([]byte("org_rdvs"))
+		if n := top.KeyN(); n != 6 {
+			t.Errorf("KeyN of org_rdvs = %d, want the 6 keys of its nested buckets", n)
+		}
+		if n := top.Bucket([]byte("o1")).KeyN(); n != 2 {
+			t.Errorf("KeyN of org_rdvs/o1 = %d, want 2", n)
+		}
+		if _, err := top.CreateBucketIfNotExists([]byte("o9")); err == nil {
+			t.Error("CreateBucketIfNotExists in a View succeeded")
 		}
 		return nil
 	})

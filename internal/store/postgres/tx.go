@@ -10,13 +10,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"rdvsync/internal/store"
+	"rdvsync/internal/store/kv"
 )
 
 var (
-	_ store.KVTx     = (*txn)(nil)
-	_ store.KVBucket = (*bucket)(nil)
-	_ store.KVCursor = (*cursor)(nil)
+	_ kv.Tx     = (*txn)(nil)
+	_ kv.Bucket = (*bucket)(nil)
+	_ kv.Cursor = (*cursor)(nil)
 )
 
 // failure is the panic value of a read that the database could not answer
@@ -42,31 +42,51 @@ type txn struct {
 	// missing): its snapshot changes only by its own writes, so a second
 	// Get of a key costs no round trip.
 	known map[pathKey][]byte
+	// made: the paths of the nested buckets this transaction registered.
+	made map[string]bool
 }
 
 type pathKey struct{ path, key string }
 
 type write struct {
-	bucket, key, value []byte // value nil: delete
+	op                 int
+	bucket, key, value []byte
 }
+
+// Kinds of write.
+const (
+	opPut      = iota
+	opDelete   // of key in bucket
+	opMkBucket // the nested bucket key in bucket, listed by ForEachBucket
+)
 
 var errReadOnly = errors.New("write in a read-only transaction")
 
 func (t *txn) Writable() bool     { return t.writable }
 func (t *txn) OnCommit(fn func()) { t.onCommit = append(t.onCommit, fn) }
 
-func (t *txn) Bucket(name []byte) store.KVBucket {
+func (t *txn) Bucket(name []byte) kv.Bucket {
 	if len(name) == 0 {
 		return nil
 	}
 	return &bucket{t: t, top: string(name), path: escapeName(nil, name)}
 }
 
-func (t *txn) CreateBucketIfNotExists(name []byte) (store.KVBucket, error) {
-	if len(name) == 0 {
-		return nil, errors.New("store: a bucket name is required")
+func (t *txn) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
+	if err := t.canCreate(name); err != nil {
+		return nil, err
 	}
 	return t.Bucket(name), nil
+}
+
+func (t *txn) canCreate(name []byte) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	if len(name) == 0 {
+		return errors.New("store: a bucket name is required")
+	}
+	return nil
 }
 
 func (t *txn) beginSQL() string {
@@ -84,11 +104,15 @@ func (t *txn) exchange(queue func(*pgx.Batch), read func(pgx.BatchResults) error
 		batch.Queue(t.beginSQL())
 	}
 	for _, w := range t.pending {
-		if w.value == nil {
-			batch.Queue("DELETE FROM kv WHERE bucket = $1 AND key = $2", w.bucket, w.key)
-		} else {
+		switch w.op {
+		case opPut:
 			batch.Queue(`INSERT INTO kv (bucket, key, value) VALUES ($1, $2, $3)
 				ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`, w.bucket, w.key, w.value)
+		case opDelete:
+			batch.Queue("DELETE FROM kv WHERE bucket = $1 AND key = $2", w.bucket, w.key)
+		case opMkBucket:
+			batch.Queue(`INSERT INTO kv_bucket (parent, name) VALUES ($1, $2)
+				ON CONFLICT DO NOTHING`, w.bucket, w.key)
 		}
 	}
 	prefix := batch.Len()
@@ -235,7 +259,7 @@ func (b *bucket) Put(key, value []byte) error {
 	}
 	// Copied: the caller may reuse its slices before the batch is sent.
 	v := append(make([]byte, 0, len(value)), value...)
-	b.t.pending = append(b.t.pending, write{bucket: b.path, key: append([]byte(nil), key...), value: v})
+	b.t.pending = append(b.t.pending, write{op: opPut, bucket: b.path, key: append([]byte(nil), key...), value: v})
 	b.t.remember(pathKey{string(b.path), string(key)}, v)
 	b.t.wrote(b.top)
 	return nil
@@ -245,7 +269,7 @@ func (b *bucket) Delete(key []byte) error {
 	if !b.t.writable {
 		return errReadOnly
 	}
-	b.t.pending = append(b.t.pending, write{bucket: b.path, key: append([]byte(nil), key...)})
+	b.t.pending = append(b.t.pending, write{op: opDelete, bucket: b.path, key: append([]byte(nil), key...)})
 	b.t.remember(pathKey{string(b.path), string(key)}, nil)
 	b.t.wrote(b.top)
 	return nil
@@ -273,18 +297,49 @@ func (b *bucket) ForEach(fn func(k, v []byte) error) error {
 	return nil
 }
 
-func (b *bucket) Bucket(name []byte) store.KVBucket {
+func (b *bucket) Bucket(name []byte) kv.Bucket {
 	if len(name) == 0 {
 		return nil
 	}
 	return &bucket{t: b.t, top: b.top, path: escapeName(b.path, name)}
 }
 
-func (b *bucket) CreateBucketIfNotExists(name []byte) (store.KVBucket, error) {
-	if len(name) == 0 {
-		return nil, errors.New("store: a bucket name is required")
+// CreateBucketIfNotExists registers the nested bucket for ForEachBucket,
+// once per process: buckets are never deleted.
+func (b *bucket) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
+	if err := b.t.canCreate(name); err != nil {
+		return nil, err
 	}
-	return b.Bucket(name), nil
+	child := &bucket{t: b.t, top: b.top, path: escapeName(b.path, name)}
+	if p := string(child.path); !b.t.made[p] && !b.t.b.bucketKnown(p) {
+		if b.t.made == nil {
+			b.t.made = map[string]bool{}
+		}
+		b.t.made[p] = true
+		b.t.pending = append(b.t.pending, write{op: opMkBucket, bucket: b.path, key: append([]byte(nil), name...)})
+	}
+	return child, nil
+}
+
+// ForEachBucket calls fn with the names of the nested buckets made by
+// CreateBucketIfNotExists, in byte order.
+func (b *bucket) ForEachBucket(fn func(name []byte) error) error {
+	var names [][]byte
+	// All read first: fn may read the bucket, on the same connection.
+	b.t.query("SELECT name FROM kv_bucket WHERE parent = $1 ORDER BY name", []any{b.path}, func(r pgx.Rows) error {
+		var name []byte
+		if err := r.Scan(&name); err != nil {
+			return err
+		}
+		names = append(names, name)
+		return nil
+	})
+	for _, name := range names {
+		if err := fn(name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // NextSequence takes the bucket's next number in an autonomous statement on
@@ -330,11 +385,16 @@ func (b *bucket) SetSequence(v uint64) error {
 	return nil
 }
 
+// KeyN counts the keys of the bucket and of the buckets nested in it, whose
+// paths are those that extend the bucket's with 0x00 (escapeName).
 func (b *bucket) KeyN() int {
 	var n int
-	b.t.query("SELECT count(*) FROM kv WHERE bucket = $1", []any{b.path}, func(r pgx.Rows) error {
-		return r.Scan(&n)
-	})
+	nested := append(append([]byte(nil), b.path...), 0)
+	past := append(append([]byte(nil), b.path...), 1)
+	b.t.query("SELECT count(*) FROM kv WHERE bucket = $1 OR (bucket >= $2 AND bucket < $3)",
+		[]any{b.path, nested, past}, func(r pgx.Rows) error {
+			return r.Scan(&n)
+		})
 	return n
 }
 
@@ -364,7 +424,7 @@ type cursor struct {
 	moreBelow, moreAbove bool
 }
 
-func (b *bucket) Cursor() store.KVCursor { return &cursor{b: b} }
+func (b *bucket) Cursor() kv.Cursor { return &cursor{b: b} }
 
 // fetch reads up to prefetch rows beyond bound (nil: from either end of
 // the bucket), going down when desc, including bound when inclusive;

@@ -9,6 +9,14 @@ CREATE TABLE kv (
 	PRIMARY KEY (bucket, key)
 );
 
+-- The nested buckets of each bucket (parent: its path), listed by
+-- ForEachBucket; top-level buckets are not listed.
+CREATE TABLE kv_bucket (
+	parent bytea NOT NULL,
+	name   bytea NOT NULL,
+	PRIMARY KEY (parent, name)
+);
+
 -- Bucket sequences, taken outside the transactions like a PostgreSQL
 -- sequence (NextSequence in tx.go).
 CREATE TABLE kv_seq (
