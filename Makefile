@@ -28,7 +28,7 @@ check-docker:
 
 ## test-deps: system packages used by the tests (real peers), installed only when missing
 test-deps:
-	@./scripts/test-deps.sh radicale xandikos python3-caldav vdirsyncer python3-icalendar chromium curl jq
+	@./scripts/test-deps.sh radicale xandikos python3-caldav vdirsyncer python3-icalendar chromium curl jq postgresql
 
 ## fuzz: run each fuzz target for FUZZTIME (seeds alone run in `make test`); a crash lands in the package's testdata/fuzz/
 FUZZTIME ?= 30s

@@ -4,7 +4,10 @@
 #   radicale, xandikos: CalDAV servers of the calendar sync tests;
 #   chromium: the headless browser of the booking pages' tests
 #     (internal/web, /usr/bin/chromium; RDVSYNC_SKIP_BROWSER=1 skips them);
-#   curl, jq: scripts/demo.sh and the README walkthrough (cmd/rdvsync).
+#   curl, jq: scripts/demo.sh and the README walkthrough (cmd/rdvsync);
+#   postgresql: the server binaries (initdb, postgres) with which the tests
+#     of the PostgreSQL store start throwaway clusters (internal/store/postgres/pgtest);
+#     the cluster the package may create and start is not used.
 # Another apt or dpkg run (unattended-upgrades on a fresh machine) holds the
 # dpkg lock: apt-get waits for it up to 10 minutes instead of failing
 # (TEST_DEPS_RETRY_SECONDS: the pause between two tries of apt-get update).

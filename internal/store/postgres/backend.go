@@ -1,0 +1,388 @@
+package postgres
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"rdvsync/internal/store/kv"
+)
+
+var _ kv.Backend = (*Backend)(nil)
+
+// Options tune a Backend; the zero value is usable.
+type Options struct {
+	// Logger receives operators' messages (English, no personal data, no
+	// password); nil discards them.
+	Logger *slog.Logger
+	// MaxConns is the size of the transactions' pool; 0 keeps the DSN's
+	// pool_max_conns or pgx's default (the larger of 4 and the CPUs).
+	MaxConns int32
+}
+
+// Backend is the store's key-value model on a PostgreSQL database, shared
+// by any number of processes.
+type Backend struct {
+	pool *pgxpool.Pool
+	// seq runs the sequences' autonomous statements: a pool of its own, so
+	// that transactions holding every connection of pool never wait for
+	// one to take a number.
+	seq    *pgxpool.Pool
+	name   string
+	log    *slog.Logger
+	id     string // this process, in its change notices
+	listen *pgx.ConnConfig
+
+	// buckets: the paths of nested buckets known to be in kv_bucket.
+	buckets sync.Map
+
+	mu       sync.Mutex
+	watches  []watch
+	watching map[string]bool
+	started  bool
+	stop     context.CancelFunc
+	stopped  chan struct{}
+}
+
+type watch struct {
+	buckets map[string]bool
+	fn      func()
+}
+
+// notifyChannel carries change notices between the processes sharing a
+// database: "<process id> <hex bucket> <hex bucket>…".
+const notifyChannel = "rdvsync_changes"
+
+// Open connects to the database at dsn (a URL or key=value string, as
+// libpq takes) and brings its schema up to date.
+func Open(ctx context.Context, dsn string, opts Options) (*Backend, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's message quotes the DSN with its password masked.
+		return nil, fmt.Errorf("store: postgres: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	// Without a connect_timeout in the DSN, a database host that drops
+	// packets would hold each request until its own deadline.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	// A process that dies inside a transaction (its connection not yet
+	// seen closed) must not hold its locks for long: transactions never
+	// wait on anything but the database.
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60s"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	id := make([]byte, 8)
+	crand.Read(id)
+	b := &Backend{
+		name:     "postgres://" + cfg.ConnConfig.Host + portSuffix(cfg.ConnConfig.Port) + "/" + cfg.ConnConfig.Database,
+		id:       hex.EncodeToString(id),
+		listen:   cfg.ConnConfig.Copy(),
+		watching: map[string]bool{},
+	}
+	b.log = log.With("component", "store", "store", b.name)
+	seqCfg := cfg.Copy()
+	seqCfg.MaxConns = 2
+	seqCfg.MinConns = 0
+	// A number taken by a transaction that commits is durable with that
+	// commit, which comes later in the write-ahead log; one that no commit
+	// used may be given again after a crash, harmlessly.
+	seqCfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	if b.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, unavailable(err)
+	}
+	if b.seq, err = pgxpool.NewWithConfig(ctx, seqCfg); err != nil {
+		b.pool.Close()
+		return nil, unavailable(err)
+	}
+	n, err := migrate(ctx, b.pool)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("store: %s: schema: %w", b.name, unavailable(err))
+	}
+	if n > 0 {
+		b.log.Info("schema migrated", "migrations", n)
+	}
+	return b, nil
+}
+
+func portSuffix(p uint16) string {
+	if p == 0 || p == 5432 {
+		return ""
+	}
+	return fmt.Sprintf(":%d", p)
+}
+
+// unavailable wraps a database error in kv.ErrUnavailable.
+func unavailable(err error) error {
+	if errors.Is(err, kv.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", kv.ErrUnavailable, err)
+}
+
+// retryable is a serialisation failure or a deadlock: the database aborted
+// this transaction so that another could commit, and running it again
+// will see what that one wrote.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+// maxAttempts bounds the runs of one Update: past it the database is
+// considered too contended to serve the request.
+const maxAttempts = 20
+
+// View runs fn in a read-only transaction on one snapshot (REPEATABLE READ).
+func (b *Backend) View(ctx context.Context, fn func(kv.Tx) error) error {
+	return b.run(ctx, false, fn)
+}
+
+// Update runs fn in a SERIALIZABLE transaction: of two transactions that
+// each read what the other writes, PostgreSQL aborts one (at a statement or
+// at commit), and Update runs it again from the start, up to maxAttempts
+// times with a short random pause.
+func (b *Backend) Update(ctx context.Context, fn func(kv.Tx) error) error {
+	return b.run(ctx, true, fn)
+}
+
+func (b *Backend) run(ctx context.Context, writable bool, fn func(kv.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err, retry := b.attempt(ctx, writable, fn)
+		if !retry {
+			return err
+		}
+		if attempt == maxAttempts {
+			return fmt.Errorf("%w: %d serialisation failures in a row, the last: %w", kv.ErrUnavailable, attempt, err)
+		}
+		pause := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5)))
+		select {
+		case <-ctx.Done():
+			return unavailable(ctx.Err())
+		case <-time.After(pause):
+		}
+	}
+}
+
+// attempt runs fn once; retry says that the database aborted it.
+func (b *Backend) attempt(ctx context.Context, writable bool, fn func(kv.Tx) error) (err error, retry bool) {
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return unavailable(err), false
+	}
+	// A connection left inside a transaction (a panic of fn) is closed
+	// by the pool rather than reused.
+	defer conn.Release()
+	t := &txn{b: b, ctx: ctx, conn: conn, writable: writable}
+	fnErr, dbErr := t.call(fn)
+	if dbErr == nil && fnErr == nil && writable {
+		dbErr = t.commit()
+	}
+	// After a failed commit, the transaction may still be open (a write
+	// failed before COMMIT ran).
+	if endErr := t.end(); dbErr == nil && fnErr == nil {
+		dbErr = endErr
+	}
+	if dbErr != nil {
+		if retryable(dbErr) {
+			return dbErr, true
+		}
+		return unavailable(dbErr), false
+	}
+	if fnErr != nil {
+		return fnErr, false
+	}
+	if writable {
+		for p := range t.made {
+			b.buckets.Store(p, true)
+		}
+		for _, f := range t.onCommit {
+			f()
+		}
+	}
+	return nil, false
+}
+
+// call runs fn, turning a read's failure panic into dbErr.
+func (t *txn) call(fn func(kv.Tx) error) (fnErr, dbErr error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(failure)
+			if !ok {
+				panic(r)
+			}
+			dbErr = f.err
+		}
+	}()
+	return fn(t), nil
+}
+
+// Exclusive is false: other processes share the database.
+func (b *Backend) Exclusive() bool { return false }
+
+// Name is "postgres://host[:port]/database", without user nor password.
+func (b *Backend) Name() string { return b.name }
+
+// Health runs one query.
+func (b *Backend) Health(ctx context.Context) error {
+	if _, err := b.pool.Exec(ctx, "SELECT 1"); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Close stops the change listener and closes the connections.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	stop, stopped := b.stop, b.stopped
+	b.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-stopped
+	}
+	b.pool.Close()
+	b.seq.Close()
+	return nil
+}
+
+func (b *Backend) bucketKnown(path string) bool {
+	_, ok := b.buckets.Load(path)
+	return ok
+}
+
+func (b *Backend) watched(top string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.watching[top]
+}
+
+// Watch calls fn after another process committed a transaction that wrote
+// to one of buckets (top-level names; a write in a nested bucket counts for
+// its top-level bucket). The processes sharing a database are expected to
+// watch the same buckets: a transaction announces the writes to the buckets
+// that its own process watches. Notices come through LISTEN on a connection
+// of their own, reconnected when lost; after a reconnection every fn is
+// called once, as notices may have been missed. Watch returns once the
+// first LISTEN was attempted, so that a commit after it is noticed.
+func (b *Backend) Watch(buckets [][]byte, fn func()) {
+	w := watch{buckets: map[string]bool{}, fn: fn}
+	for _, name := range buckets {
+		w.buckets[string(name)] = true
+	}
+	b.mu.Lock()
+	b.watches = append(b.watches, w)
+	for name := range w.buckets {
+		b.watching[name] = true
+	}
+	start := !b.started
+	b.started = true
+	var ready chan struct{}
+	if start {
+		ctx, stop := context.WithCancel(context.Background())
+		b.stop, b.stopped = stop, make(chan struct{})
+		ready = make(chan struct{})
+		go b.listenLoop(ctx, ready)
+	}
+	b.mu.Unlock()
+	if ready != nil {
+		<-ready
+	}
+}
+
+func (b *Backend) listenLoop(ctx context.Context, ready chan struct{}) {
+	defer close(b.stopped)
+	pause := 100 * time.Millisecond
+	markReady := sync.OnceFunc(func() { close(ready) })
+	for first := true; ; first = false {
+		err := b.listenOnce(ctx, markReady, !first)
+		markReady()
+		if ctx.Err() != nil {
+			return
+		}
+		b.log.Warn("change notices: connection lost, reconnecting", "error", err, "pause", pause)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 10*time.Second)
+	}
+}
+
+// listenOnce connects, listens and dispatches notices until the connection
+// fails; it calls ready once listening.
+func (b *Backend) listenOnce(ctx context.Context, ready func(), reconnected bool) error {
+	conn, err := pgx.ConnectConfig(ctx, b.listen)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		return err
+	}
+	ready()
+	if reconnected {
+		b.dispatch(nil)
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		own, names := b.parseNotice(n.Payload)
+		if !own {
+			b.dispatch(names)
+		}
+	}
+}
+
+// parseNotice reads a notice's payload; own is true for this process's.
+func (b *Backend) parseNotice(payload string) (own bool, names map[string]bool) {
+	fields := strings.Fields(payload)
+	if len(fields) == 0 || fields[0] == b.id {
+		return true, nil
+	}
+	names = map[string]bool{}
+	for _, f := range fields[1:] {
+		if name, err := hex.DecodeString(f); err == nil {
+			names[string(name)] = true
+		}
+	}
+	return false, names
+}
+
+// dispatch calls the watches of names (nil: every watch).
+func (b *Backend) dispatch(names map[string]bool) {
+	b.mu.Lock()
+	var fns []func()
+	for _, w := range b.watches {
+		for name := range w.buckets {
+			if names == nil || names[name] {
+				fns = append(fns, w.fn)
+				break
+			}
+		}
+	}
+	b.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}

@@ -1,0 +1,163 @@
+package postgres
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"rdvsync/internal/store/kv"
+	"rdvsync/internal/store/postgres/pgtest"
+)
+
+// Replicas starting together apply the migrations once.
+func TestMigrationsAppliedOnce(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			b, err := Open(ctx, dsn, Options{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			b.Close()
+		})
+	}
+	wg.Wait()
+	b := open(t, dsn)
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows, highest int
+	if err := b.pool.QueryRow(ctx, "SELECT count(*), max(version) FROM schema_migrations").Scan(&rows, &highest); err != nil {
+		t.Fatal(err)
+	}
+	if rows != len(ms) || highest != len(ms) {
+		t.Errorf("schema_migrations holds %d rows up to %d, want %d", rows, highest, len(ms))
+	}
+}
+
+// Watch tells a process about another's commits to the watched buckets,
+// not about its own, nor about other buckets.
+func TestWatchAcrossProcesses(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	b1, b2 := open(t, dsn), open(t, dsn)
+	seen1, seen2 := make(chan struct{}, 10), make(chan struct{}, 10)
+	watched := [][]byte{[]byte("outbox")}
+	b1.Watch(watched, func() { seen1 <- struct{}{} })
+	b2.Watch(watched, func() { seen2 <- struct{}{} })
+
+	put := func(b *Backend, path ...string) {
+		update(t, b, func(tx kv.Tx) error {
+			bk, _ := tx.CreateBucketIfNotExists([]byte(path[0]))
+			for _, p := range path[1:] {
+				bk, _ = bk.CreateBucketIfNotExists([]byte(p))
+			}
+			return bk.Put([]byte("k"), []byte("v"))
+		})
+	}
+	expect := func(ch chan struct{}, want bool, what string) {
+		t.Helper()
+		wait := 200 * time.Millisecond
+		if want {
+			wait = 5 * time.Second
+		}
+		select {
+		case <-ch:
+			if !want {
+				t.Errorf("%s: notified", what)
+			}
+		case <-time.After(wait):
+			if want {
+				t.Errorf("%s: not notified within %v", what, wait)
+			}
+		}
+	}
+	put(b1, "outbox")
+	expect(seen2, true, "b2 after b1 wrote to outbox")
+	expect(seen1, false, "b1 after its own write")
+	put(b2, "outbox", "nested")
+	expect(seen1, true, "b1 after b2 wrote to a bucket nested in outbox")
+	put(b1, "rdvs")
+	expect(seen2, false, "b2 after b1 wrote to an unwatched bucket")
+	// A rolled-back transaction announces nothing.
+	b1.Update(ctx, func(tx kv.Tx) error {
+		tx.Bucket([]byte("outbox")).Put([]byte("k"), []byte("v"))
+		return errors.New("rollback")
+	})
+	expect(seen2, false, "b2 after b1 rolled back")
+}
+
+// When the server stops, Health and transactions fail with
+// kv.ErrUnavailable; they work again once it is back.
+func TestUnavailable(t *testing.T) {
+	c, err := pgtest.Start(pgtest.NoFsync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	const password = "s3cret-Pa55"
+	dsn := strings.Replace(c.DSN(t), "postgres@", "postgres:"+password+"@", 1)
+	b := open(t, dsn)
+	if strings.Contains(b.Name(), password) || strings.Contains(b.Name(), "postgres@") {
+		t.Errorf("Name() = %q shows credentials", b.Name())
+	}
+	update(t, b, func(tx kv.Tx) error {
+		bk, _ := tx.CreateBucketIfNotExists([]byte("a"))
+		return bk.Put([]byte("k"), []byte("v"))
+	})
+	noticed := make(chan struct{}, 10)
+	b.Watch([][]byte{[]byte("a")}, func() { noticed <- struct{}{} })
+
+	c.StopServer()
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, kv.ErrUnavailable) {
+			t.Errorf("%s with the server stopped = %v, want ErrUnavailable", what, err)
+		}
+		if err != nil && strings.Contains(err.Error(), password) {
+			t.Errorf("%s: the error shows the password: %v", what, err)
+		}
+	}
+	check("Health", b.Health(ctx))
+	check("Update", b.Update(ctx, func(tx kv.Tx) error {
+		return tx.Bucket([]byte("a")).Put([]byte("k2"), []byte("v"))
+	}))
+	check("View", b.View(ctx, func(tx kv.Tx) error {
+		tx.Bucket([]byte("a")).Get([]byte("k"))
+		return nil
+	}))
+	check("NextSequence", b.Update(ctx, func(tx kv.Tx) error {
+		_, err := tx.Bucket([]byte("a")).NextSequence()
+		return err
+	}))
+	_, err = Open(ctx, dsn, Options{})
+	check("Open", err)
+	_, err = Open(ctx, strings.Replace(dsn, "127.0.0.1:", "127.0.0.1:x", 1), Options{})
+	if err == nil || strings.Contains(err.Error(), password) {
+		t.Errorf("Open of a malformed DSN = %v, with the password or no error", err)
+	}
+
+	if err := c.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Health(ctx); err != nil {
+		t.Errorf("Health once the server is back: %v", err)
+	}
+	view(t, b, func(tx kv.Tx) error {
+		if v := tx.Bucket([]byte("a")).Get([]byte("k")); string(v) != "v" {
+			t.Errorf("after the restart, k = %q", v)
+		}
+		return nil
+	})
+	// The listener reconnected; notices may have been missed meanwhile,
+	// so the watches ran.
+	select {
+	case <-noticed:
+	case <-time.After(15 * time.Second):
+		t.Error("the watch did not run after the listener reconnected")
+	}
+}
