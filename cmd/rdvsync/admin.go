@@ -113,6 +113,9 @@ func storeExists(path, storePath string, stderr io.Writer) bool {
 	if !ok {
 		return false
 	}
+	if cat.Config.Store.Postgres() {
+		return true // the database exists or openStore says why not
+	}
 	target := cat.Config.StorePath()
 	if storePath != "" {
 		target = storePath
@@ -267,6 +270,24 @@ func adminCallBody(path, storePath string, stderr io.Writer, local adminLocal, m
 		return false
 	}
 	ctx := context.Background()
+	if cat.Config.Store.Postgres() {
+		// Every replica and this command share the database: no lock,
+		// no daemon to ask.
+		st, err := openStore(ctx, cat.Config, store.Options{})
+		if err != nil {
+			fmt.Fprintf(stderr, "rdvsync: %v\n", err)
+			return false
+		}
+		defer st.Close()
+		v, err := local(ctx, cat, st)
+		if err != nil {
+			fmt.Fprintf(stderr, "rdvsync: %v\n", err)
+			return false
+		}
+		b, _ := json.Marshal(v)
+		json.Unmarshal(b, out)
+		return true
+	}
 	configured := cat.Config.StorePath()
 	if storePath != "" {
 		cat.Config.Store.Path, _ = filepath.Abs(storePath)

@@ -30,6 +30,7 @@ func commands() []command {
 		{"check-store", "check the store file (pages, indexes, overlaps); exits 1 with a report on damage", runCheckStore},
 		{"backup", "write a consistent copy of the store (-out FILE), also while the daemon runs", runBackup},
 		{"compact", "rewrite the store file into full pages (daemon stopped): gives freed space back", runCompact},
+		{"migrate-store", "copy a store file into an empty PostgreSQL database (-from FILE -to-dsn DSN), counts compared", runMigrateStore},
 		{"healthcheck", "exit 0 when the daemon of a configuration answers /readyz (container HEALTHCHECK)", runHealthcheck},
 		{"version", "print the version, VCS revision and Go version of this binary", runVersion},
 	}

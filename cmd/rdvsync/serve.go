@@ -209,8 +209,8 @@ func newDaemon(ctx context.Context, opts daemonOptions) (_ *daemon, err error) {
 	}
 	d.catalog.Store(cat)
 	cfg := cat.Config
-	storePath := cfg.StorePath()
-	st, err := store.Open(storePath, store.Options{NoSync: d.noSync, Logger: d.log})
+	storePath := cfg.StoreName()
+	st, err := openStore(ctx, cfg, store.Options{NoSync: d.noSync, Logger: d.log})
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func newDaemon(ctx context.Context, opts daemonOptions) (_ *daemon, err error) {
 			d.log.Error("closing store", slog.Any("error", err))
 			return err
 		}
-		d.log.Info("store closed", "path", storePath)
+		d.log.Info("store closed", "store", storePath)
 		return nil
 	}
 	d.stop = closeStore
