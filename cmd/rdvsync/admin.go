@@ -263,6 +263,19 @@ func adminCall(path, storePath string, stderr io.Writer, local func(context.Cont
 	}, method, endpoint, nil, out)
 }
 
+// runLocal runs an admin command against an open store and decodes its
+// result into out as the daemon's answer would be.
+func runLocal(ctx context.Context, cat *catalog.Catalog, st *store.Store, local adminLocal, out any, stderr io.Writer) bool {
+	v, err := local(ctx, cat, st)
+	if err != nil {
+		fmt.Fprintf(stderr, "rdvsync: %v\n", err)
+		return false
+	}
+	b, _ := json.Marshal(v)
+	json.Unmarshal(b, out)
+	return true
+}
+
 // adminCallBody is adminCall with a request body for the daemon.
 func adminCallBody(path, storePath string, stderr io.Writer, local adminLocal, method, endpoint string, body []byte, out any) bool {
 	cat, ok := loadCatalog(path, stderr)
@@ -279,14 +292,7 @@ func adminCallBody(path, storePath string, stderr io.Writer, local adminLocal, m
 			return false
 		}
 		defer st.Close()
-		v, err := local(ctx, cat, st)
-		if err != nil {
-			fmt.Fprintf(stderr, "rdvsync: %v\n", err)
-			return false
-		}
-		b, _ := json.Marshal(v)
-		json.Unmarshal(b, out)
-		return true
+		return runLocal(ctx, cat, st, local, out, stderr)
 	}
 	configured := cat.Config.StorePath()
 	if storePath != "" {
@@ -299,14 +305,7 @@ func adminCallBody(path, storePath string, stderr io.Writer, local adminLocal, m
 	st, err := store.Open(target, store.Options{LockTimeout: 300 * time.Millisecond})
 	if err == nil {
 		defer st.Close()
-		v, err := local(ctx, cat, st)
-		if err != nil {
-			fmt.Fprintf(stderr, "rdvsync: %v\n", err)
-			return false
-		}
-		b, _ := json.Marshal(v)
-		json.Unmarshal(b, out)
-		return true
+		return runLocal(ctx, cat, st, local, out, stderr)
 	}
 	if !errors.Is(err, store.ErrLocked) {
 		fmt.Fprintf(stderr, "rdvsync: %v\n", err)
