@@ -52,6 +52,7 @@ func wantBusy(t *testing.T, s *Store, agent string, want ...rdv.Interval) {
 // cancellation as soon as each Update returns, having been loaded before
 // each (so each step is an invalidation, not a first load).
 func TestBusyIndexFollowsCommits(t *testing.T) {
+	fileOnly(t)
 	s := openTest(t)
 	wantBusy(t, s, "camille", nil...)
 
@@ -80,6 +81,7 @@ func TestBusyIndexFollowsCommits(t *testing.T) {
 // A transaction that fails leaves the read model as the file: no phantom
 // busy time.
 func TestBusyIndexIgnoresRollback(t *testing.T) {
+	fileOnly(t)
 	s := openTest(t)
 	wantBusy(t, s, "camille", nil...)
 	boom := errors.New("boom")
@@ -97,6 +99,7 @@ func TestBusyIndexIgnoresRollback(t *testing.T) {
 
 // A window older than what memory holds is read from the file.
 func TestBusyIndexReadsOldWindowsFromFile(t *testing.T) {
+	fileOnly(t)
 	s := openTest(t)
 	old := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Hour).UTC()
 	put(t, s, newRDV("old", "mds", old, time.Hour, "camille"))
@@ -109,6 +112,7 @@ func TestBusyIndexReadsOldWindowsFromFile(t *testing.T) {
 // Concurrent group-committed bookings and searches: every booking is seen
 // by a search begun after its Update returned (run with -race).
 func TestBusyIndexFreshAfterConcurrentCommits(t *testing.T) {
+	fileOnly(t)
 	s := openTest(t)
 	const writers, each = 8, 25
 	var wg sync.WaitGroup

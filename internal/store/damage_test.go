@@ -75,6 +75,7 @@ func wantDamaged(t *testing.T, err error, path string) {
 // TestOpenRefusesEmptyFile: a zero-byte file was silently made a new
 // store (every RDV gone, booked slots shown free).
 func TestOpenRefusesEmptyFile(t *testing.T) {
+	fileOnly(t)
 	path := filepath.Join(t.TempDir(), "rdvsync.db")
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -100,6 +101,7 @@ func TestOpenRefusesEmptyFile(t *testing.T) {
 // TestOpenTruncatedFile: a store cut to half its size panicked at start
 // with a 45-line trace.
 func TestOpenTruncatedFile(t *testing.T) {
+	fileOnly(t)
 	path := filledStore(t, 3000)
 	fi, _ := os.Stat(path)
 	if err := os.Truncate(path, fi.Size()/2); err != nil {
@@ -183,6 +185,7 @@ func scramble(t *testing.T, path string, offset int64, seed uint64) {
 // open (the file is mapped: a disk error, another program) makes reads
 // fail with ErrDamaged and Health report it, without a panic.
 func TestRandomBytesInTheMiddle(t *testing.T) {
+	fileOnly(t)
 	for seed := range uint64(4) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			path := filledStore(t, 3000)
@@ -225,6 +228,7 @@ func TestRandomBytesInTheMiddle(t *testing.T) {
 // TestBackupWhileWriting: a backup taken while bookings are written opens
 // as a valid store holding every RDV committed before it began.
 func TestBackupWhileWriting(t *testing.T) {
+	fileOnly(t)
 	s := openTest(t)
 	for i := range 200 {
 		put(t, s, newRDV(fmt.Sprintf("before-%03d", i), "org", day0.Add(time.Duration(i)*time.Hour), time.Hour, "a"))
@@ -281,6 +285,7 @@ func TestBackupWhileWriting(t *testing.T) {
 // index, an index entry without its RDV and two live RDVs of one agent
 // that overlap.
 func TestCheckFindsBrokenIndexes(t *testing.T) {
+	fileOnly(t)
 	path := filledStore(t, 30)
 	rep, err := Check(path)
 	if err != nil || !rep.OK() || rep.RDVs != 30 || rep.SchemaVersion != len(migrations) {
@@ -340,6 +345,7 @@ func TestCheckFindsBrokenIndexes(t *testing.T) {
 // TestOpenRefusesForeignFile: a file that is not a store (both meta pages
 // unreadable) is refused as damaged, never initialised.
 func TestOpenRefusesForeignFile(t *testing.T) {
+	fileOnly(t)
 	path := filepath.Join(t.TempDir(), "rdvsync.db")
 	if err := os.WriteFile(path, bytes.Repeat([]byte("not a store\n"), 2000), 0o600); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestMigration6NormalizesLineBreaks(t *testing.T) {
+	fileOnly(t)
 	path := filepath.Join(t.TempDir(), "v5.db")
 	s, err := open(path, Options{NoSync: true}, migrations[:5])
 	if err != nil {

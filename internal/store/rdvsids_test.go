@@ -10,6 +10,7 @@ import (
 )
 
 func TestRDVAndUsagerIntegerIDs(t *testing.T) {
+	fileOnly(t)
 	path := filepath.Join(t.TempDir(), "rdvsync.db")
 	s, err := Open(path, Options{NoSync: true})
 	if err != nil {
@@ -55,6 +56,7 @@ func TestRDVAndUsagerIntegerIDs(t *testing.T) {
 }
 
 func TestConfigRdvsIDsAreKept(t *testing.T) {
+	fileOnly(t)
 	path := filepath.Join(t.TempDir(), "rdvsync.db")
 	s, err := Open(path, Options{NoSync: true})
 	if err != nil {
@@ -97,6 +99,7 @@ func TestConfigRdvsIDsAreKept(t *testing.T) {
 }
 
 func TestMigration5NumbersStoredRecordsInCreationOrder(t *testing.T) {
+	fileOnly(t)
 	path := filepath.Join(t.TempDir(), "v4.db")
 	s, err := open(path, Options{NoSync: true}, migrations[:4])
 	if err != nil {

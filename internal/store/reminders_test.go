@@ -140,6 +140,7 @@ func TestTakeDueRemindersLimit(t *testing.T) {
 // TestMigration3 opens a file of schema version 2 with this rdvsync: its
 // RDVs survive and reminders and receipts work.
 func TestMigration3(t *testing.T) {
+	fileOnly(t)
 	path := filepath.Join(t.TempDir(), "v2.db")
 	s, err := open(path, Options{NoSync: true}, migrations[:2])
 	if err != nil {

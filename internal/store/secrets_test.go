@@ -8,6 +8,7 @@ import (
 )
 
 func TestDaemonSecretSurvivesRestarts(t *testing.T) {
+	fileOnly(t)
 	path := filepath.Join(t.TempDir(), "db")
 	get := func() []byte {
 		s, err := Open(path, Options{NoSync: true})

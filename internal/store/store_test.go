@@ -24,6 +24,9 @@ func at(h, m int) time.Time {
 
 func openTest(t testing.TB) *Store {
 	t.Helper()
+	if onPostgres {
+		return openPostgres(t)
+	}
 	s, err := Open(filepath.Join(t.TempDir(), "data", "rdvsync.db"), Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -240,6 +243,7 @@ func TestCancelledContext(t *testing.T) {
 }
 
 func TestStatsAndReopen(t *testing.T) {
+	fileOnly(t)
 	path := filepath.Join(t.TempDir(), "rdvsync.db")
 	s, err := Open(path, Options{})
 	if err != nil {
@@ -277,6 +281,7 @@ func TestStatsAndReopen(t *testing.T) {
 }
 
 func TestOpenLocked(t *testing.T) {
+	fileOnly(t)
 	path := filepath.Join(t.TempDir(), "rdvsync.db")
 	s, err := Open(path, Options{NoSync: true})
 	if err != nil {
@@ -313,6 +318,7 @@ func TestMigrationsList(t *testing.T) {
 }
 
 func TestMigrations(t *testing.T) {
+	fileOnly(t)
 	dir := t.TempDir()
 
 	// A file from before versioning (or an empty one) is version 0.

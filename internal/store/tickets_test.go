@@ -220,6 +220,7 @@ func TestTicketIDsNotStored(t *testing.T) {
 }
 
 func TestMigration8CreatesTicketBuckets(t *testing.T) {
+	fileOnly(t)
 	path := filepath.Join(t.TempDir(), "v7.db")
 	s, err := open(path, Options{NoSync: true}, migrations[:7])
 	if err != nil {

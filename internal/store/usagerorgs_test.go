@@ -10,6 +10,7 @@ import (
 )
 
 func TestMigration4KnowsUsagersOfStoredRDVs(t *testing.T) {
+	fileOnly(t)
 	path := filepath.Join(t.TempDir(), "v3.db")
 	s, err := open(path, Options{NoSync: true}, migrations[:3])
 	if err != nil {
