@@ -91,6 +91,9 @@ func TestUsagerKnownInTheTransactionThatBooks(t *testing.T) {
 // make an organisation forget an usager it knows by an RDV of its own.
 func TestContactOnlyRDVsTeachNothing(t *testing.T) {
 	s := openTest(t)
+	deleteRDV := func(id string) {
+		update(t, s, func(tx *Tx) error { _, err := tx.DeleteRDV(id); return err })
+	}
 	elargi := newRDV("r1", "mds-lens", at(1, 0), time.Hour, "a")
 	elargi.ContactOnly = true
 	put(t, s, elargi)
@@ -104,12 +107,7 @@ func TestContactOnlyRDVsTeachNothing(t *testing.T) {
 	})
 	own := newRDV("r2", "mds-lens", at(5, 0), time.Hour, "a")
 	put(t, s, own)
-	if err := s.Update(context.Background(), func(tx *Tx) error {
-		_, err := tx.DeleteRDV(elargi.ID)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	deleteRDV(elargi.ID)
 	view(t, s, func(tx *ReadTx) {
 		if !tx.UsagerKnownTo("u1", []string{"mds-lens"}) {
 			t.Error("deleting an élargir RDV made its organisation forget an usager it knows by its own RDV")
@@ -118,12 +116,7 @@ func TestContactOnlyRDVsTeachNothing(t *testing.T) {
 	again := newRDV("r3", "mds-lens", at(7, 0), time.Hour, "a")
 	again.ContactOnly = true
 	put(t, s, again)
-	if err := s.Update(context.Background(), func(tx *Tx) error {
-		_, err := tx.DeleteRDV(own.ID)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	deleteRDV(own.ID)
 	view(t, s, func(tx *ReadTx) {
 		if tx.UsagerKnownTo("u1", []string{"mds-lens"}) {
 			t.Error("an élargir RDV kept its organisation knowing the usager after its own RDV was deleted")
