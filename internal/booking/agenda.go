@@ -114,7 +114,7 @@ func (s *Service) Agenda(ctx context.Context, viewer *catalog.Agent, req AgendaR
 						}
 						return nil
 					}
-					u, err := tx.Usager(r.UsagerID)
+					u, err := UsagerSeenBy(tx, r, viewer.OrganisationIDs())
 					if err != nil {
 						return err
 					}

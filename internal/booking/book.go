@@ -141,10 +141,7 @@ func scopeOf(caller Caller, req BookRequest, idem *Idempotency) string {
 func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem *Idempotency) (*Booked, error) {
 	scope := scopeOf(caller, req, idem)
 	if idem != nil {
-		if b, err := s.replay(ctx, scope, idem); b != nil || err != nil {
-			if b != nil && caller.Agent == nil {
-				b.Usager = b.RDV.Usager()
-			}
+		if b, err := s.replay(ctx, scope, caller, idem); b != nil || err != nil {
 			return b, err
 		}
 	}
@@ -173,7 +170,7 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 				if prev.BodySHA256 != idem.BodySHA256 {
 					return rdv.ErrIdempotencyReuse
 				}
-				return replayed(&tx.ReadTx, prev, out)
+				return replayed(&tx.ReadTx, caller, prev, out)
 			} else if !errors.Is(err, rdv.ErrNotFound) {
 				return err
 			}
@@ -189,6 +186,10 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 		rec := *r
 		rec.AgentIDs = []string{agent.ID}
 		rec.UsagerID, rec.Contact = u.ID, contact
+		// An usager the agent's organisations recorded, booked in an
+		// organisation the agent is not in ("élargir"): it stays theirs,
+		// the RDV's organisation gets the contact only.
+		rec.ContactOnly = caller.Agent != nil && u.ID != newUsager.ID && !caller.Agent.MemberOf(p.motif.Organisation)
 		if err := tx.PutRDV(&rec); err != nil {
 			return err
 		}
@@ -203,13 +204,13 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 			}
 		}
 		out.RDV, out.Usager = &rec, u
+		if caller.Agent == nil {
+			out.Usager = rec.Usager() // what the caller sent
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	if caller.Agent == nil {
-		out.Usager = out.RDV.Usager()
 	}
 	if !out.Replayed {
 		s.committed()
@@ -219,7 +220,7 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 }
 
 // replay answers a retried request from its idempotency record, if any.
-func (s *Service) replay(ctx context.Context, scope string, idem *Idempotency) (*Booked, error) {
+func (s *Service) replay(ctx context.Context, scope string, caller Caller, idem *Idempotency) (*Booked, error) {
 	var out *Booked
 	err := s.store.View(ctx, func(tx *store.ReadTx) error {
 		prev, err := tx.Idempotency(scope, idem.Key)
@@ -233,12 +234,14 @@ func (s *Service) replay(ctx context.Context, scope string, idem *Idempotency) (
 			return rdv.ErrIdempotencyReuse
 		}
 		out = &Booked{}
-		return replayed(tx, prev, out)
+		return replayed(tx, caller, prev, out)
 	})
 	return out, err
 }
 
-func replayed(tx *store.ReadTx, prev *store.IdempotencyRecord, out *Booked) error {
+// replayed fills out with the RDV of an earlier booking and its usager as
+// the caller sees it now.
+func replayed(tx *store.ReadTx, caller Caller, prev *store.IdempotencyRecord, out *Booked) error {
 	if prev.Status >= 400 { // a recorded refusal (RecordRefusal)
 		return &RefusedError{Status: prev.Status, Body: prev.Response}
 	}
@@ -246,7 +249,7 @@ func replayed(tx *store.ReadTx, prev *store.IdempotencyRecord, out *Booked) erro
 	if err != nil {
 		return fmt.Errorf("idempotency record points to a missing rdv: %w", err)
 	}
-	u, err := tx.Usager(r.UsagerID)
+	u, err := usagerFor(tx, caller, r)
 	if err != nil {
 		return err
 	}
@@ -291,7 +294,7 @@ func (s *Service) resolveUsager(tx *store.Tx, caller Caller, p *plan, nu *rdv.Us
 		u := *nu
 		return &u, contact, tx.PutUsager(&u)
 	}
-	found, err := tx.FindKnownUsager(nu.FirstName, nu.LastName, nu.Email, nu.PhoneNumber, orgIDs(caller.Agent))
+	found, err := tx.FindKnownUsager(nu.FirstName, nu.LastName, nu.Email, nu.PhoneNumber, caller.Agent.OrganisationIDs())
 	if errors.Is(err, rdv.ErrNotFound) {
 		u := *nu
 		return &u, contact, tx.PutUsager(&u)
@@ -402,7 +405,7 @@ func (s *Service) plan(ctx context.Context, caller Caller, req BookRequest, now 
 		}
 		err := s.store.View(ctx, func(tx *store.ReadTx) error {
 			u, err := tx.Usager(req.UsagerID)
-			if err == nil && !tx.UsagerKnownTo(u.ID, orgIDs(caller.Agent)) {
+			if err == nil && !tx.UsagerKnownTo(u.ID, caller.Agent.OrganisationIDs()) {
 				// Agents pick usagers of their organisations only.
 				return fmt.Errorf("usager %s: %w", u.ID, rdv.ErrNotFound)
 			}

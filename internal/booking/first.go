@@ -39,7 +39,7 @@ func (s *Service) BookFirstAvailable(ctx context.Context, caller Caller, req Boo
 
 func (s *Service) bookFirst(ctx context.Context, caller Caller, req BookRequest, notBefore time.Time, idem *Idempotency) (*Booked, error) {
 	if idem != nil {
-		if b, err := s.replay(ctx, scopeOf(caller, req, idem), idem); b != nil || err != nil {
+		if b, err := s.replay(ctx, scopeOf(caller, req, idem), caller, idem); b != nil || err != nil {
 			return b, err
 		}
 	}
@@ -134,7 +134,8 @@ func (s *Service) noSlot(ctx context.Context, caller Caller, req BookRequest) er
 func MotifHorizon(m *catalog.Motif) string { return french.Delay(m.MaxBookingDelay) }
 
 // Replayed returns the booking recorded for idem, nil when there is none,
-// or the *RefusedError of a refusal recorded for it.
+// or the *RefusedError of a refusal recorded for it. It is a webhook
+// source's: its usager is the contact the source sent.
 func (s *Service) Replayed(ctx context.Context, idem *Idempotency) (*Booked, error) {
-	return s.replay(ctx, idem.Scope, idem)
+	return s.replay(ctx, idem.Scope, Caller{}, idem)
 }

@@ -54,15 +54,45 @@ func authorise(cat *catalog.Catalog, caller Caller, r *rdv.RDV, read bool) error
 	return fmt.Errorf("%w: an agent token or the usager's link is required", rdv.ErrUnauthenticated)
 }
 
-// usagerFor returns the usager of r as caller may see it: agents of its
-// organisation the stored usager; the holder of the usager's link, and
-// the agent who only prescribed it, the contact the RDV was booked with,
-// nothing an organisation added to the usager since.
-func usagerFor(tx *store.ReadTx, cat *catalog.Catalog, caller Caller, r *rdv.RDV) (*rdv.Usager, error) {
-	if caller.Agent == nil || authorise(cat, caller, r, false) != nil {
+// usagerFor returns the usager of r as caller, who may read r, sees it:
+// an agent as its organisations do (UsagerSeenBy); the holder of the
+// usager's link the contact the RDV was booked with, nothing an
+// organisation added to the usager since.
+func usagerFor(tx *store.ReadTx, caller Caller, r *rdv.RDV) (*rdv.Usager, error) {
+	if caller.Agent == nil {
 		return r.Usager(), nil
 	}
-	return tx.Usager(r.UsagerID)
+	return UsagerSeenBy(tx, r, caller.Agent.OrganisationIDs())
+}
+
+// UsagerSeenBy returns the usager of r as organisations orgIDs see it,
+// for a reader that may see r (docs/decisions.md, "Usager identity"): the
+// stored usager when one of them knows it (it has an RDV there, not one
+// booked from another organisation), else the contact r was booked with
+// and the usager's ids. An organisation sees what it recorded and what
+// was given to it: an RDV an agent of A booked at B for A's usager
+// ("élargir", rdv.RDV.ContactOnly) shows B the names, email and phone
+// that agent gave, never the address, birth date or contact details A
+// recorded. Every view of an RDV's usager (API, pages, calendars,
+// webhooks) goes through it.
+func UsagerSeenBy(tx *store.ReadTx, r *rdv.RDV, orgIDs []string) (*rdv.Usager, error) {
+	u, err := tx.Usager(r.UsagerID)
+	if err != nil {
+		return nil, err
+	}
+	if tx.UsagerKnownTo(r.UsagerID, orgIDs) {
+		return u, nil
+	}
+	return ContactUsager(r, u), nil
+}
+
+// ContactUsager is the usager u of r as an organisation that does not know
+// u sees it: r's contact, with u's ids so that it names the same person.
+func ContactUsager(r *rdv.RDV, u *rdv.Usager) *rdv.Usager {
+	c := r.Usager()
+	// Given with the RDV: its creation is the contact's.
+	c.RdvsID, c.CreatedAt, c.UpdatedAt = u.RdvsID, r.CreatedAt, r.CreatedAt
+	return c
 }
 
 // Get returns one RDV with its usager.
@@ -82,7 +112,6 @@ func (s *Service) Lookup(ctx context.Context, id string) (*Booked, error) {
 
 // load reads an RDV, when check lets it, and its usager as caller sees it.
 func (s *Service) load(ctx context.Context, id string, caller Caller, check func(*rdv.RDV) error) (*Booked, error) {
-	cat := s.catalog()
 	var out *Booked
 	err := s.store.View(ctx, func(tx *store.ReadTx) error {
 		r, err := tx.RDV(id)
@@ -92,7 +121,7 @@ func (s *Service) load(ctx context.Context, id string, caller Caller, check func
 		if err := check(r); err != nil {
 			return err
 		}
-		u, err := usagerFor(tx, cat, caller, r)
+		u, err := usagerFor(tx, caller, r)
 		if err != nil {
 			return err
 		}
@@ -158,7 +187,7 @@ func (s *Service) List(ctx context.Context, agent *catalog.Agent, req ListReques
 				if req.AgentID != "" && !slices.Contains(r.AgentIDs, req.AgentID) {
 					return nil
 				}
-				u, err := tx.Usager(r.UsagerID)
+				u, err := UsagerSeenBy(tx, r, agent.OrganisationIDs())
 				if err != nil {
 					return err
 				}
@@ -200,7 +229,7 @@ func (s *Service) Prescriptions(ctx context.Context, agent *catalog.Agent, from,
 				if !prescribedBy(r, agent) {
 					return nil
 				}
-				u, err := usagerFor(tx, cat, Caller{Agent: agent}, r)
+				u, err := usagerFor(tx, Caller{Agent: agent}, r)
 				if err != nil {
 					return err
 				}
@@ -274,7 +303,7 @@ func (s *Service) change(ctx context.Context, caller Caller, id string, fn func(
 		if err := s.onChange(tx, caller, r, &next, now); err != nil {
 			return err
 		}
-		u, err := usagerFor(&tx.ReadTx, cat, caller, &next)
+		u, err := usagerFor(&tx.ReadTx, caller, &next)
 		if err != nil {
 			return err
 		}
@@ -451,7 +480,7 @@ func (s *Service) SearchUsagers(ctx context.Context, agent *catalog.Agent, q str
 	if len(q) > 200 {
 		return nil, rdv.Invalid("q", "trop long")
 	}
-	orgs := orgIDs(agent)
+	orgs := agent.OrganisationIDs()
 	out := []*rdv.Usager{}
 	err := s.store.View(ctx, func(tx *store.ReadTx) error {
 		found, err := tx.SearchUsagers(q, usagerSearchScan)
@@ -472,11 +501,3 @@ const (
 	usagerSearchLimit = 20
 	usagerSearchScan  = 500
 )
-
-func orgIDs(a *catalog.Agent) []string {
-	ids := make([]string, len(a.Organisations))
-	for i, o := range a.Organisations {
-		ids[i] = o.ID
-	}
-	return ids
-}

@@ -150,7 +150,7 @@ func knownUsager(tx *store.ReadTx, agent *catalog.Agent, id string) (*rdv.Usager
 	if err != nil {
 		return nil, err
 	}
-	if !tx.UsagerKnownTo(id, orgIDs(agent)) {
+	if !tx.UsagerKnownTo(id, agent.OrganisationIDs()) {
 		return nil, fmt.Errorf("usager %s: %w", id, rdv.ErrNotFound)
 	}
 	return u, nil
@@ -166,7 +166,7 @@ type UsagerExport struct {
 // organisations (the right of access, RGPD art. 15). RDVs in other
 // organisations stay theirs to give.
 func (s *Service) ExportUsager(ctx context.Context, agent *catalog.Agent, id string) (*UsagerExport, error) {
-	orgs := orgIDs(agent)
+	orgs := agent.OrganisationIDs()
 	out := &UsagerExport{}
 	err := s.store.View(ctx, func(tx *store.ReadTx) error {
 		u, err := knownUsager(tx, agent, id)

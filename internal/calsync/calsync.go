@@ -240,7 +240,8 @@ func (s *Service) deliver(ctx context.Context, rec store.OutboxRecord) error {
 		} else if err != nil {
 			return err
 		}
-		if u, err = tx.Usager(r.UsagerID); err != nil && !store.IsNotFound(err) {
+		// The agent's calendar shows the usager as its organisations see it.
+		if u, err = booking.UsagerSeenBy(tx, r, agent.OrganisationIDs()); err != nil && !store.IsNotFound(err) {
 			return err
 		}
 		return nil

@@ -209,6 +209,16 @@ func (c *Catalog) DemoAgents() []*Agent {
 // MemberOf reports whether the agent belongs to the organisation.
 func (a *Agent) MemberOf(o *Organisation) bool { return slices.Contains(a.Organisations, o) }
 
+// OrganisationIDs returns the ids of the agent's organisations: what it
+// may see of usagers is what they know (booking.UsagerSeenBy).
+func (a *Agent) OrganisationIDs() []string {
+	ids := make([]string, len(a.Organisations))
+	for i, o := range a.Organisations {
+		ids[i] = o.ID
+	}
+	return ids
+}
+
 // InTerritory reports whether one of the agent's organisations is in t.
 func (a *Agent) InTerritory(t *Territory) bool {
 	for _, o := range a.Organisations {

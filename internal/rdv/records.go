@@ -76,6 +76,11 @@ type RDV struct {
 	// booking's author gave, kept with the RDV so that no later booking,
 	// of this usager or of a namesake, changes who gets its notifications.
 	Contact Contact `json:"contact"`
+	// ContactOnly is true for an RDV an agent of another organisation
+	// booked here ("élargir") for an usager its own organisations
+	// recorded: the usager stays theirs, and this RDV's organisation
+	// knows it only by Contact (docs/decisions.md, "Usager identity").
+	ContactOnly bool `json:"contact_only,omitempty"`
 }
 
 // Contact is the usager's name and contact details as given for one RDV.

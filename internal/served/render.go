@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-ical"
 
 	"rdvsync/caldav"
+	"rdvsync/internal/booking"
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/rdv"
 	"rdvsync/internal/store"
@@ -34,14 +35,6 @@ func details(a *catalog.Agent) caldav.Details {
 	return caldav.DetailsMinimal
 }
 
-func orgIDs(a *catalog.Agent) []string {
-	ids := make([]string, len(a.Organisations))
-	for i, o := range a.Organisations {
-		ids[i] = o.ID
-	}
-	return ids
-}
-
 // entries returns the agent's RDVs in the window, in start order.
 func (s *Server) entries(ctx context.Context, cat *catalog.Catalog, a *catalog.Agent) ([]entry, error) {
 	d := details(a)
@@ -49,10 +42,10 @@ func (s *Server) entries(ctx context.Context, cat *catalog.Catalog, a *catalog.A
 	var usagers map[string]*rdv.Usager
 	err := s.store.View(ctx, func(tx *store.ReadTx) error {
 		var err error
-		if rdvs, err = tx.AgentRDVs(a.ID, orgIDs(a), s.window()); err != nil {
+		if rdvs, err = tx.AgentRDVs(a.ID, a.OrganisationIDs(), s.window()); err != nil {
 			return err
 		}
-		usagers, err = loadUsagers(tx, d, rdvs)
+		usagers, err = loadUsagers(tx, a, d, rdvs)
 		return err
 	})
 	if err != nil {
@@ -60,7 +53,7 @@ func (s *Server) entries(ctx context.Context, cat *catalog.Catalog, a *catalog.A
 	}
 	out := make([]entry, 0, len(rdvs))
 	for _, r := range rdvs {
-		e, err := s.render(cat, r, usagers[r.UsagerID], d)
+		e, err := s.render(cat, r, usagers[r.ID], d)
 		if err != nil {
 			// One object that cannot be written must not take the
 			// agent's whole feed or collection down with it.
@@ -101,35 +94,37 @@ func (s *Server) entry(ctx context.Context, cat *catalog.Catalog, a *catalog.Age
 		if !visible(a, r, s.window()) {
 			return fmt.Errorf("rdv %s in the calendar of %s: %w", rdvID, a.ID, rdv.ErrNotFound)
 		}
-		usagers, err = loadUsagers(tx, d, []*rdv.RDV{r})
+		usagers, err = loadUsagers(tx, a, d, []*rdv.RDV{r})
 		return err
 	})
 	if err != nil {
 		return entry{}, fmt.Errorf("served: %w", err)
 	}
-	return s.render(cat, r, usagers[r.UsagerID], d)
+	return s.render(cat, r, usagers[r.ID], d)
 }
 
 // visible reports whether entries would list r for the agent.
 func visible(a *catalog.Agent, r *rdv.RDV, from time.Time) bool {
-	return slices.Contains(r.AgentIDs, a.ID) && slices.Contains(orgIDs(a), r.OrganisationID) && !r.StartsAt.Before(from)
+	return slices.Contains(r.AgentIDs, a.ID) && slices.Contains(a.OrganisationIDs(), r.OrganisationID) && !r.StartsAt.Before(from)
 }
 
-// loadUsagers reads the usagers of rdvs when the details show them.
-func loadUsagers(tx *store.ReadTx, d caldav.Details, rdvs []*rdv.RDV) (map[string]*rdv.Usager, error) {
+// loadUsagers reads the usager of each of rdvs, by RDV id, as agent a's
+// organisations see it (booking.UsagerSeenBy), when the details show them.
+func loadUsagers(tx *store.ReadTx, a *catalog.Agent, d caldav.Details, rdvs []*rdv.RDV) (map[string]*rdv.Usager, error) {
 	m := map[string]*rdv.Usager{}
 	if d != caldav.DetailsFull {
 		return m, nil
 	}
+	orgs := a.OrganisationIDs()
 	for _, r := range rdvs {
-		if _, done := m[r.UsagerID]; done || r.UsagerID == "" {
+		if r.UsagerID == "" {
 			continue
 		}
-		u, err := tx.Usager(r.UsagerID)
+		u, err := booking.UsagerSeenBy(tx, r, orgs)
 		if err != nil && !store.IsNotFound(err) {
 			return nil, err
 		}
-		m[r.UsagerID] = u // nil when gone: the event then shows no usager
+		m[r.ID] = u // nil when gone: the event then shows no usager
 	}
 	return m, nil
 }

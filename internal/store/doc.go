@@ -22,7 +22,7 @@
 //	└── <email>\x00<usager id>                      → ·
 //	usager_name_phone                               lookup for "same names and phone"
 //	└── <first>\x00<last>\x00<phone>\x00<usager id> → ·
-//	usager_orgs                                     organisations where the usager has (had) an RDV
+//	usager_orgs                                     organisations where the usager has (had) an RDV not ContactOnly
 //	└── <usager id>\x00<organisation id>            → ·
 //	usager_rdvs                                     the RDVs of each usager (export, erasure, retention)
 //	└── <usager id>\x00<rdv id>                     → ·
@@ -66,7 +66,8 @@
 // Retention (retention.go): DeleteRDV removes an RDV with its indexes,
 // usager_rdvs and usager_orgs entries, reminder, receipts and idempotency
 // records; DeleteUsager an usager with its lookups. usager_orgs loses an
-// (usager, organisation) entry when the usager's last RDV there is deleted.
+// (usager, organisation) entry when the usager's last RDV there (not
+// ContactOnly) is deleted.
 //
 // Names, emails and phones in index keys are normalised (normalize.go):
 // lower case, accents stripped, punctuation and runs of spaces collapsed to

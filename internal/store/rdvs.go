@@ -182,6 +182,9 @@ func (tx *Tx) PutRDV(r *rdv.RDV) error {
 	if tx.ErasurePending(r.UsagerID) {
 		return nil // no organisation may find it again
 	}
+	if r.ContactOnly {
+		return nil // booked from another organisation: the usager stays theirs
+	}
 	return tx.noteUsagerOrg(r.UsagerID, r.OrganisationID)
 }
 

@@ -47,6 +47,8 @@ type rdvV1 struct {
 	Version        int         `json:"version"`
 	// Contact is absent from RDVs written before migration 7.
 	Contact *contactV1 `json:"contact,omitempty"`
+	// ContactOnly is absent (false) from RDVs booked before it existed.
+	ContactOnly bool `json:"contact_only,omitempty"`
 }
 
 type contactV1 struct {
@@ -100,6 +102,7 @@ func encodeRDV(r *rdv.RDV) ([]byte, error) {
 			PhoneNumber: r.Contact.PhoneNumber,
 			PhoneMobile: r.Contact.PhoneMobile,
 		},
+		ContactOnly: r.ContactOnly,
 	})
 }
 
@@ -142,6 +145,7 @@ func decodeRDV(b []byte) (*rdv.RDV, error) {
 		UsagerToken:  v.UsagerToken,
 		Version:      v.Version,
 		Contact:      contact,
+		ContactOnly:  v.ContactOnly,
 	}, nil
 }
 

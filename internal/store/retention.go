@@ -103,12 +103,12 @@ func (tx *Tx) DeleteRDV(id string) (*rdv.RDV, error) {
 			if err != nil {
 				return nil, fmt.Errorf("store: delete rdv %s: %w", id, err)
 			}
-			if o.OrganisationID == r.OrganisationID {
+			if o.OrganisationID == r.OrganisationID && !o.ContactOnly {
 				stillThere = true
 				break
 			}
 		}
-		if !stillThere {
+		if !stillThere && !r.ContactOnly {
 			if err := tx.bucket(bucketUsagerOrgs).Delete(joinKey(r.UsagerID, r.OrganisationID)); err != nil {
 				return nil, fmt.Errorf("store: delete rdv %s: usager_orgs: %w", id, err)
 			}

@@ -12,7 +12,10 @@ import (
 // has (or had) an RDV. Agents search and pick usagers only among those of
 // their organisations. A cancelled RDV still makes the usager known
 // there; an entry goes only when the usager's last RDV in that
-// organisation is deleted (retention, erasure: retention.go).
+// organisation is deleted (retention, erasure: retention.go). An RDV
+// booked there by another organisation's agent for one of its own
+// usagers (rdv.RDV.ContactOnly, "élargir") does not count: the usager
+// stays that organisation's, and this one has the RDV's contact only.
 
 // noteUsagerOrg records that organisation orgID knows usager usagerID.
 func (tx *Tx) noteUsagerOrg(usagerID, orgID string) error {

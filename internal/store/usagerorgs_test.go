@@ -85,3 +85,42 @@ func TestUsagerKnownInTheTransactionThatBooks(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An RDV booked from another organisation for one of its usagers
+// (ContactOnly, "élargir") never makes its own organisation know the
+// usager: not when written, not when changed, and its deletion does not
+// make an organisation forget an usager it knows by an RDV of its own.
+func TestContactOnlyRDVsTeachNothing(t *testing.T) {
+	s := openTest(t)
+	deleteRDV := func(id string) {
+		update(t, s, func(tx *Tx) error { _, err := tx.DeleteRDV(id); return err })
+	}
+	elargi := newRDV("r1", "mds-lens", at(1, 0), time.Hour, "a")
+	elargi.ContactOnly = true
+	put(t, s, elargi)
+	moved := *elargi
+	moved.StartsAt, moved.EndsAt, moved.Version = at(2, 0), at(3, 0), 2
+	put(t, s, &moved)
+	view(t, s, func(tx *ReadTx) {
+		if tx.UsagerKnownTo("u1", []string{"mds-lens"}) {
+			t.Error("an élargir RDV made its organisation know the usager")
+		}
+	})
+	own := newRDV("r2", "mds-lens", at(5, 0), time.Hour, "a")
+	put(t, s, own)
+	deleteRDV(elargi.ID)
+	view(t, s, func(tx *ReadTx) {
+		if !tx.UsagerKnownTo("u1", []string{"mds-lens"}) {
+			t.Error("deleting an élargir RDV made its organisation forget an usager it knows by its own RDV")
+		}
+	})
+	again := newRDV("r3", "mds-lens", at(7, 0), time.Hour, "a")
+	again.ContactOnly = true
+	put(t, s, again)
+	deleteRDV(own.ID)
+	view(t, s, func(tx *ReadTx) {
+		if tx.UsagerKnownTo("u1", []string{"mds-lens"}) {
+			t.Error("an élargir RDV kept its organisation knowing the usager after its own RDV was deleted")
+		}
+	})
+}

@@ -180,10 +180,14 @@ func Endpoint(cat *catalog.Catalog, id string) *config.OutgoingWebhook {
 // Cancelling is an update; "destroyed" is sent when an RDV is deleted
 // (retention, erasure of its usager: a change with no After).
 //
-// An usager written by the same change (created, or completed by a new
-// booking) is told first, as a User event, to the endpoints subscribed to
-// "user" that know it (by their organisations), in the same queue so it
-// arrives before the RDV that names it.
+// An endpoint is told of the usager what its organisations see
+// (booking.UsagerSeenBy): the stored usager when one of them knows it,
+// else the RDV's contact (an RDV booked there from another organisation,
+// "élargir"); an endpoint without organisations hears of every
+// organisation's RDVs and sees every record. An usager written by the
+// same change (created, or completed by a new booking) is told first, as
+// a User event, to the endpoints subscribed to "user" that know it, in
+// the same queue so it arrives before the RDV that names it.
 func (s *Service) OnChange(tx *store.Tx, c booking.Change) error {
 	r, event := c.After, EventUpdated
 	switch {
@@ -209,10 +213,19 @@ func (s *Service) OnChange(tx *store.Tx, c booking.Change) error {
 	if created {
 		userEvent = EventCreated
 	}
-	b := bodies{s: s, tx: tx, cat: cat, r: r, u: u, now: c.Now, loc: orgLocation(cat, r.OrganisationID)}
+	views := map[bool]*bodies{} // by whether the endpoint knows the usager
 	for _, ep := range eps {
+		known := len(ep.Organisations) == 0 || tx.UsagerKnownTo(u.ID, ep.Organisations)
+		b := views[known]
+		if b == nil {
+			b = &bodies{s: s, tx: tx, cat: cat, r: r, u: u, now: c.Now, loc: orgLocation(cat, r.OrganisationID)}
+			if !known {
+				b.u = booking.ContactUsager(r, u)
+			}
+			views[known] = b
+		}
 		var queue [][]byte
-		if written && ep.Subscribes(config.SubscriptionUser) && (len(ep.Organisations) == 0 || tx.UsagerKnownTo(u.ID, ep.Organisations)) {
+		if written && known && ep.Subscribes(config.SubscriptionUser) {
 			body, err := b.user(ep, userEvent)
 			if err != nil {
 				return err

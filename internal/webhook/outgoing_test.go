@@ -501,8 +501,9 @@ func TestOutgoingUserSubscription(t *testing.T) {
 	if n := len(users.attempts()); n != 0 {
 		t.Errorf("an endpoint of organisations that do not know the usager heard %d events", n)
 	}
-	// The MDS Arras books Léa in Lens (élargir) with her email: the usager
-	// is completed, and now known there.
+	// The MDS Arras books Léa in Lens (élargir) with her email: its usager
+	// is completed, and stays its own: Lens has the RDV's contact, and its
+	// endpoint hears of no User.
 	pmi, err := h.booking.Book(context.Background(), h.agent("thomas-leroy"), booking.BookRequest{
 		MotifID: "consultation-pmi", LieuID: "mds-lens-centre", StartsAt: "2026-12-02T13:30:00+01:00",
 		Usager: &booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "0612345678", Email: "lea@example.org"},
@@ -511,9 +512,24 @@ func TestOutgoingUserSubscription(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.settled(t)
+	if pmi.Usager.ID != lea.ID || pmi.Usager.Email != "lea@example.org" {
+		t.Fatalf("the élargir booking did not complete the MDS Arras's usager: %+v", pmi.Usager)
+	}
+	if n := len(users.attempts()); n != 0 {
+		t.Errorf("after an élargir booking, the Lens endpoint heard %d events of the MDS Arras's usager", n)
+	}
+	// Lens records Léa itself: a new usager, its own, told to its endpoint.
+	own, err := h.booking.Book(context.Background(), h.agent("sophie-dupont"), booking.BookRequest{
+		MotifID: "consultation-pmi", LieuID: "mds-lens-centre", StartsAt: "2026-12-02T14:00:00+01:00",
+		Usager: &booking.UsagerInput{FirstName: "Léa", LastName: "Dubois", PhoneNumber: "0612345678"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.settled(t)
 	ug, bad := users.deliveries()
-	if len(bad) > 0 || len(ug) != 1 || ug[0].model != "User" || ug[0].event != "updated" || ug[0].data["email"] != "lea@example.org" ||
-		ug[0].data["id"] != float64(pmi.Usager.RdvsID) || pmi.Usager.RdvsID != lea.RdvsID {
+	if len(bad) > 0 || len(ug) != 1 || ug[0].model != "User" || ug[0].event != "created" || ug[0].data["email"] != nil ||
+		ug[0].data["id"] != float64(own.Usager.RdvsID) || own.Usager.RdvsID == lea.RdvsID {
 		t.Fatalf("users endpoint: %+v %v", ug, bad)
 	}
 }
@@ -556,5 +572,98 @@ func TestOutgoingPhoneRDVBookedByAnAgent(t *testing.T) {
 	motif, _ := d["motif"].(map[string]any)
 	if motif["location_type"] != "phone" {
 		t.Errorf("motif: %v", motif)
+	}
+}
+
+// TestOutgoingElargirSendsTheContactOnly: an agent of the MDS Arras books
+// at the MDS Lens ("élargir") an usager the MDS Arras recorded with her
+// address, birth date and email, typing only her names and phone. The
+// MDS Lens's endpoints get that contact in the RDV (RDV Solidarités'
+// payload still valid, with null for what they may not see) and no User
+// event; an endpoint of every organisation sees the whole record.
+func TestOutgoingElargirSendsTheContactOnly(t *testing.T) {
+	secret, key := newSecret()
+	var clock func() time.Time
+	lens := newReceiver(t, secret, key, func() time.Time { return clock() })
+	native := newReceiver(t, secret, key, func() time.Time { return clock() })
+	all := newReceiver(t, secret, key, func() time.Time { return clock() })
+	ls, ns, as := httptest.NewServer(lens), httptest.NewServer(native), httptest.NewServer(all)
+	for _, s := range []*httptest.Server{ls, ns, as} {
+		t.Cleanup(s.Close)
+	}
+	cat := withWebhooks(t, "  incoming: []\n  outgoing:\n"+
+		"    - { id: lens, url: \""+ls.URL+"\", secret_file: s, organisations: [mds-lens], allow_private: true, subscriptions: [rdv, user] }\n"+
+		"    - { id: lens-native, url: \""+ns.URL+"\", secret_file: s, organisations: [mds-lens], allow_private: true, format: rdvsync, subscriptions: [rdv, user] }\n"+
+		"    - { id: all, url: \""+as.URL+"\", secret_file: s, allow_private: true, subscriptions: [rdv, user] }\n",
+		map[string]string{"s": secret})
+	h := newHarness(t, cat, outbox.Policy{})
+	clock = h.now
+
+	arras, err := h.booking.Book(context.Background(), h.agent("thomas-leroy"), booking.BookRequest{
+		MotifID: "rsa-orientation", LieuID: "mds-arras-centre", StartsAt: "2026-12-03T09:00:00+01:00",
+		Usager: &booking.UsagerInput{FirstName: "Léa-Marie", LastName: "Dubois", PhoneNumber: "0612345678", Email: "lea@example.org",
+			Address: "3 rue Ronville, 62000 Arras", PostalCode: "62000", CityCode: "62041", BirthDate: "1990-04-02"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elargi, err := h.booking.Book(context.Background(), h.agent("thomas-leroy"), booking.BookRequest{
+		MotifID: "consultation-pmi", LieuID: "mds-lens-centre", StartsAt: "2026-12-02T13:30:00+01:00",
+		Usager: &booking.UsagerInput{FirstName: "Lea Marie", LastName: "DUBOIS", PhoneNumber: "06 12 34 56 78"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elargi.Usager.ID != arras.Usager.ID || !elargi.RDV.ContactOnly {
+		t.Fatalf("the élargir RDV is not linked to the MDS Arras's usager for its contact only: %+v", elargi.RDV)
+	}
+	h.settled(t)
+
+	recorded := []string{"Ronville", "62000", "62041", "1990-04-02", "lea@example.org", "Léa-Marie"}
+	for name, rc := range map[string]*receiver{"lens": lens, "lens-native": native} {
+		got, bad := rc.deliveries()
+		if len(bad) > 0 || len(got) != 1 || got[0].model != "Rdv" || got[0].rdvID != elargi.RDV.ID {
+			t.Fatalf("%s heard %+v %v, want the élargir RDV only", name, got, bad)
+		}
+		for _, s := range recorded {
+			if strings.Contains(got[0].body, s) {
+				t.Errorf("%s was sent %q, which the MDS Arras recorded: %s", name, s, got[0].body)
+			}
+		}
+	}
+	got, _ := lens.deliveries()
+	users, _ := got[0].data["users"].([]any)
+	participations, _ := got[0].data["participations"].([]any)
+	if len(users) != 1 || len(participations) != 1 {
+		t.Fatalf("users %v, participations %v", users, participations)
+	}
+	for _, u := range []any{users[0], participations[0].(map[string]any)["user"]} {
+		u := u.(map[string]any)
+		if u["first_name"] != "Lea Marie" || u["last_name"] != "DUBOIS" || u["phone_number"] != "+33612345678" ||
+			u["id"] != float64(arras.Usager.RdvsID) || u["address"] != nil || u["birth_date"] != nil || u["email"] != nil {
+			t.Errorf("the Lens endpoint's user is not the contact: %v", u)
+		}
+	}
+	got, _ = native.deliveries()
+	if u, _ := got[0].data["usager"].(map[string]any); u["first_name"] != "Lea Marie" || u["id"] != arras.Usager.ID {
+		t.Errorf("the Lens endpoint's usager (format rdvsync): %v", got[0].data["usager"])
+	}
+
+	// The territory's endpoint hears both organisations and sees the record.
+	got, bad := all.deliveries()
+	if len(bad) > 0 {
+		t.Fatal(bad)
+	}
+	found := false
+	for _, r := range got {
+		if r.model == "Rdv" && r.rdvID == elargi.RDV.ID {
+			found = true
+			if !strings.Contains(r.body, "Ronville") {
+				t.Errorf("the territory's endpoint does not see the record: %s", r.body)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the territory's endpoint did not hear of the élargir RDV: %+v", got)
 	}
 }
