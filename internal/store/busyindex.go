@@ -146,6 +146,15 @@ func (r *BusyReader) AppendAgentBusy(dst []rdv.Interval, agentID string, from, t
 	if r.err != nil || !from.Before(to) {
 		return dst
 	}
+	if r.s.busy == nil {
+		// Other processes write the store too (replicas): memory could
+		// not hear their commits, the database is read.
+		r.err = r.s.View(context.Background(), func(tx *ReadTx) error {
+			dst = tx.AppendAgentBusy(dst, agentID, from, to)
+			return nil
+		})
+		return dst
+	}
 	sn, err := r.s.busy.snapshot(r.s, agentID)
 	if err != nil {
 		r.err = err

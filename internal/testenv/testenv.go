@@ -4,6 +4,8 @@
 package testenv
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,8 @@ import (
 	"rdvsync/internal/catalog"
 	"rdvsync/internal/config"
 	"rdvsync/internal/store"
+	"rdvsync/internal/store/postgres"
+	"rdvsync/internal/store/postgres/pgtest"
 )
 
 // Root returns the repository root (the directory of go.mod).
@@ -75,16 +79,47 @@ func Build(t testing.TB, path, yaml string) *catalog.Catalog {
 	return cat
 }
 
-// Store opens a store in a temporary directory (no fsync), closed at the
-// end of the test.
+// Store opens a store in a temporary directory (no fsync), or, during the
+// PostgreSQL run of BothStores, on a fresh database; closed at the end of
+// the test.
 func Store(t testing.TB) *store.Store {
 	t.Helper()
+	if onPostgres {
+		be, err := postgres.Open(context.Background(), pgtest.DSN(t), postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := store.New(context.Background(), be, nil)
+		if err != nil {
+			be.Close()
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
 	st, err := store.Open(filepath.Join(t.TempDir(), "rdvsync.db"), store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+var onPostgres bool
+
+// BothStores runs a package's tests (call it from TestMain) on the
+// embedded store, then, if they pass, again with Store giving PostgreSQL
+// stores of a throwaway cluster: the tests that exercise transactions
+// prove the same behaviour on both backends (docs/design.md §9).
+// RDVSYNC_STORE_TESTS=bbolt keeps the first run only.
+func BothStores(m *testing.M) {
+	code := m.Run()
+	if code != 0 || os.Getenv("RDVSYNC_STORE_TESTS") == "bbolt" {
+		os.Exit(code)
+	}
+	fmt.Println("=== the same tests on PostgreSQL")
+	onPostgres = true
+	pgtest.Main(m, pgtest.NoFsync())
 }
 
 // RunningClock starts at start and runs with real time, so that retries
