@@ -19,6 +19,7 @@ import (
 
 	"rdvsync/caldav"
 	"rdvsync/caldav/caldavtest"
+	"rdvsync/internal/store/postgres/pgtest"
 )
 
 // crashAgents books each motif with the token of an agent of its
@@ -269,7 +270,9 @@ func builtDaemon(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	pgtest.Configure(pgtest.NoFsync()) // for the replicas' tests
 	code := m.Run()
+	pgtest.StopShared()
 	if testBinary.dir != "" {
 		os.RemoveAll(testBinary.dir)
 	}

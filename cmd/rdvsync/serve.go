@@ -252,7 +252,13 @@ func newDaemon(ctx context.Context, opts daemonOptions) (_ *daemon, err error) {
 	hooks := webhook.New(st, d.catalog.Load, webhook.Options{Render: httpapi.WebhookRDVView, RenderUsager: httpapi.WebhookUsagerView, Logger: d.log})
 	sinks := map[string]outbox.Sink{calsync.Kind: sync, webhook.Kind: hooks}
 	maps.Copy(sinks, notifier.Sinks())
-	dispatcher := outbox.New(st, sinks, outbox.Options{Logger: d.log, Registerer: reg})
+	dispatchOpts := outbox.Options{Logger: d.log, Registerer: reg}
+	if lease := cfg.Store.DeliveryLease.D(); cfg.Store.Postgres() {
+		// A delivery must end (or time out) well before another replica
+		// may take it over.
+		dispatchOpts.Lease, dispatchOpts.Timeout = lease, min(60*time.Second, lease*3/4)
+	}
+	dispatcher := outbox.New(st, sinks, dispatchOpts)
 	sync.SetKick(dispatcher.Kick)
 	notifier.SetKick(dispatcher.Kick)
 	hooks.SetKick(dispatcher.Kick)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Store backends (store.driver): one daemon on a bbolt file, the embedded
@@ -16,6 +17,12 @@ const (
 	DriverPostgres = "postgres"
 )
 
+// DefaultDeliveryLease and MinDeliveryLease bound store.delivery_lease.
+const (
+	DefaultDeliveryLease = 80 * time.Second
+	MinDeliveryLease     = 2 * time.Second
+)
+
 // Store says where the data is: a bbolt file (Path), or a PostgreSQL
 // database (the connection string in DSN, or in the environment variable
 // DSNEnv names, so that its password stays out of the file).
@@ -24,6 +31,11 @@ type Store struct {
 	Path   string `yaml:"path"`
 	DSN    string `yaml:"dsn"`
 	DSNEnv string `yaml:"dsn_env"`
+	// DeliveryLease is how long a daemon sharing the database holds a
+	// delivery (calendar push, notification, webhook) it took: if it dies
+	// mid-delivery, another takes the delivery over when the lease ends.
+	// Deliveries time out before it. Postgres only (default 80s).
+	DeliveryLease Duration `yaml:"delivery_lease"`
 	// ResolvedDSN is the connection string Load read from DSN or DSNEnv
 	// (postgres only). It never prints itself: use File.StoreName in
 	// messages.
@@ -90,7 +102,7 @@ func (v *validator) store() {
 		if s.Path == "" {
 			s.Path = "data/rdvsync.db"
 		}
-		for _, k := range []string{"dsn", "dsn_env"} {
+		for _, k := range []string{"dsn", "dsn_env", "delivery_lease"} {
 			if v.has("store." + k) {
 				v.errorf("store."+k, "only used with driver: postgres (the bbolt store is the file in store.path)")
 			}
@@ -100,6 +112,12 @@ func (v *validator) store() {
 			v.errorf("store.path", "not used with driver: postgres (the data is in the database of dsn or dsn_env): remove it")
 		}
 		v.postgresDSN(s)
+		switch d := s.DeliveryLease.D(); {
+		case d == 0:
+			s.DeliveryLease = Duration(DefaultDeliveryLease)
+		case d < MinDeliveryLease:
+			v.errorf("store.delivery_lease", "%s is too short: a delivery must have time to end before another daemon takes it over (at least %s)", d, MinDeliveryLease)
+		}
 		n := v.f.Notifications
 		if n.Email.SMTP == nil && n.Email.SpoolDir == "" {
 			v.errorf("notifications.email.spool_dir", "is required with store driver postgres when there is no smtp block "+

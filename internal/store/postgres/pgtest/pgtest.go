@@ -333,3 +333,14 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Configure sets the options of the package's shared cluster, for a
+// TestMain that does more than Main (call it before the first DSN).
+func Configure(opts ...Option) { shared.opts = opts }
+
+// StopShared stops the package's shared cluster if a test started it.
+func StopShared() {
+	if shared.cluster != nil {
+		shared.cluster.Stop()
+	}
+}
