@@ -273,6 +273,9 @@ func TestMain(m *testing.M) {
 	pgtest.Configure(pgtest.NoFsync()) // for the replicas' tests
 	code := m.Run()
 	pgtest.StopShared()
+	if benchCluster.cluster != nil {
+		benchCluster.cluster.Stop()
+	}
 	if testBinary.dir != "" {
 		os.RemoveAll(testBinary.dir)
 	}

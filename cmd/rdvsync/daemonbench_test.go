@@ -71,6 +71,7 @@ var agentLine = regexp.MustCompile(`(?m)^(  - \{ id: (agent-[^,]+),.*) \}$`)
 // loadOptions say how to start a loadDaemon.
 type loadOptions struct {
 	seeded string // store file copied before start; "" for an empty store
+	dsn    string // a PostgreSQL database instead of a store file
 	fsync  bool
 	log    *slog.Logger // default: discard
 }
@@ -91,19 +92,25 @@ func startLoadDaemon(tb testing.TB, d *dataset.Dataset, o loadOptions) *loadDaem
 	}
 	agents := agentLine.ReplaceAllString(string(d.YAML()),
 		fmt.Sprintf(`$1, calendar: { caldav: { url: "%s/dav/$2/", username: "$2", password_file: caldav-password } } }`, ps.URL))
+	storeYAML := "store:\n  path: rdvsync.db"
+	if o.dsn != "" {
+		storeYAML = fmt.Sprintf("store:\n  driver: postgres\n  dsn: %q", o.dsn)
+	}
 	cfg := fmt.Sprintf(`server:
   listen: "127.0.0.1:0"
   public_url: "http://127.0.0.1:8080"
-store:
-  path: rdvsync.db
+%s
 notifications:
   reminder_before: 48h
   email:
     from: "RDV Solidarités <ne-pas-repondre@example.org>"
+    spool_dir: mail
+  sms:
+    spool_dir: sms
 webhooks:
   outgoing:
     - { id: bench, url: "%s/hook", secret_file: hook-secret, allow_private: true }
-%s`, ps.URL, agents)
+%s`, storeYAML, ps.URL, agents)
 	path := filepath.Join(dir, "rdvsync.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		tb.Fatal(err)
@@ -208,6 +215,13 @@ func (ld *loadDaemon) book(ctx context.Context, client *http.Client, sl slots.Sl
 // latency of each booking.
 func (ld *loadDaemon) bookAll(tb testing.TB, todo []slots.Slot, clients int) []time.Duration {
 	tb.Helper()
+	return bookAcross(tb, []*loadDaemon{ld}, todo, clients)
+}
+
+// bookAcross is bookAll over daemons sharing one store, as a load
+// balancer spreads requests: booking n goes to daemon n mod len(lds).
+func bookAcross(tb testing.TB, lds []*loadDaemon, todo []slots.Slot, clients int) []time.Duration {
+	tb.Helper()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	defer client.CloseIdleConnections()
 	var (
@@ -226,7 +240,7 @@ func (ld *loadDaemon) bookAll(tb testing.TB, todo []slots.Slot, clients int) []t
 					return
 				}
 				start := time.Now()
-				status, body, err := ld.book(context.Background(), client, todo[n], n, "")
+				status, body, err := lds[n%len(lds)].book(context.Background(), client, todo[n], n, "")
 				mine = append(mine, time.Since(start))
 				if err != nil {
 					tb.Error(err)

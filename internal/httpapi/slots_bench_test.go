@@ -56,6 +56,11 @@ func openSlotBench(p dataset.Params) (*slotBench, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newSlotBench(d, st), nil
+}
+
+// newSlotBench serves the dataset's catalogue from st, which holds its RDVs.
+func newSlotBench(d *dataset.Dataset, st *store.Store) *slotBench {
 	cat := d.Catalog
 	now := d.Params.Start.At(8*60, cat.Organisations[0].Location)
 	svc := booking.New(func() *catalog.Catalog { return cat }, st, booking.Options{Now: func() time.Time { return now }})
@@ -69,7 +74,7 @@ func openSlotBench(p dataset.Params) (*slotBench, error) {
 			sb.motif = m
 		}
 	}
-	return sb, nil
+	return sb
 }
 
 var (

@@ -344,3 +344,37 @@ func StopShared() {
 		shared.cluster.Stop()
 	}
 }
+
+// NewDatabase creates a database that lives as long as the cluster (for
+// benchmarks that seed it once) and returns its connection string.
+func (c *Cluster) NewDatabase(name string) (string, error) {
+	err := c.admin1(func(conn *pgx.Conn) error {
+		_, err := conn.Exec(context.Background(), "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("pgtest: create database %s: %w", name, err)
+	}
+	return c.dsn(name), nil
+}
+
+// CloneDatabase creates a database copied from template (which must have
+// no open connection), dropped when t ends, and returns its connection
+// string.
+func (c *Cluster) CloneDatabase(t testing.TB, template string) string {
+	t.Helper()
+	name := fmt.Sprintf("clone_%d_%d", os.Getpid(), c.counter.Add(1))
+	if err := c.admin1(func(conn *pgx.Conn) error {
+		_, err := conn.Exec(context.Background(), "CREATE DATABASE "+name+" TEMPLATE "+pgx.Identifier{template}.Sanitize())
+		return err
+	}); err != nil {
+		t.Fatalf("pgtest: copy database %s: %v", template, err)
+	}
+	t.Cleanup(func() {
+		c.admin1(func(conn *pgx.Conn) error {
+			_, err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			return err
+		})
+	})
+	return c.dsn(name)
+}
