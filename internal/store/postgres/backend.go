@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,6 +47,7 @@ type Backend struct {
 
 	// buckets: the paths of nested buckets known to be in kv_bucket.
 	buckets sync.Map
+	retries atomic.Uint64
 
 	mu       sync.Mutex
 	watches  []watch
@@ -147,9 +149,17 @@ func retryable(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
-// maxAttempts bounds the runs of one Update: past it the database is
-// considered too contended to serve the request.
-const maxAttempts = 20
+// An Update aborted by the database runs again after a random pause of up
+// to 1 ms, doubling at each abort up to maxPause, for retryFor: PostgreSQL
+// lets at least one of the transactions in conflict commit, so each round
+// makes progress, and the pauses spread a burst of writers of the same keys
+// (the first bookings on an empty database) that would otherwise collide
+// again. Past retryFor the database is considered too contended to serve
+// the request.
+const (
+	maxPause = 100 * time.Millisecond
+	retryFor = 10 * time.Second
+)
 
 // View runs fn in a read-only transaction on one snapshot (REPEATABLE READ).
 func (b *Backend) View(ctx context.Context, fn func(kv.Tx) error) error {
@@ -158,22 +168,24 @@ func (b *Backend) View(ctx context.Context, fn func(kv.Tx) error) error {
 
 // Update runs fn in a SERIALIZABLE transaction: of two transactions that
 // each read what the other writes, PostgreSQL aborts one (at a statement or
-// at commit), and Update runs it again from the start, up to maxAttempts
-// times with a short random pause.
+// at commit), and Update runs it again from the start after a short random
+// pause (see retryFor).
 func (b *Backend) Update(ctx context.Context, fn func(kv.Tx) error) error {
 	return b.run(ctx, true, fn)
 }
 
 func (b *Backend) run(ctx context.Context, writable bool, fn func(kv.Tx) error) error {
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		err, retry := b.attempt(ctx, writable, fn)
 		if !retry {
 			return err
 		}
-		if attempt == maxAttempts {
+		b.retries.Add(1)
+		if time.Since(start) > retryFor {
 			return fmt.Errorf("%w: %d serialisation failures in a row, the last: %w", kv.ErrUnavailable, attempt, err)
 		}
-		pause := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5)))
+		pause := time.Duration(rand.Int64N(int64(min(time.Millisecond<<min(attempt, 10), maxPause))))
 		select {
 		case <-ctx.Done():
 			return unavailable(ctx.Err())
@@ -234,6 +246,10 @@ func (t *txn) call(fn func(kv.Tx) error) (fnErr, dbErr error) {
 	}()
 	return fn(t), nil
 }
+
+// Retries counts the transactions that the database aborted and Update ran
+// again, since Open: contention between writers, for a metric.
+func (b *Backend) Retries() uint64 { return b.retries.Load() }
 
 // Exclusive is false: other processes share the database.
 func (b *Backend) Exclusive() bool { return false }

@@ -570,3 +570,56 @@ func TestNestedBucketListing(t *testing.T) {
 		return nil
 	})
 }
+
+// Two writers that each Get a missing key, then Put it, do not conflict
+// when their keys are neighbours: a booking checks that its new RDV id
+// (time-ordered, UUIDv7) is free, and every booking's id lands at the end
+// of the rdvs bucket. Looked up in the B-tree, each Get would lock that
+// last page and each insert would touch it, so PostgreSQL would abort all
+// but one of the bookings running at once; Get looks keys up in a hash
+// index, whose locks cover a hash bucket instead.
+func TestGetsOfNewNeighbourKeysDoNotConflict(t *testing.T) {
+	b, err := Open(ctx, pgtest.DSN(t), Options{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	update(t, b, func(tx kv.Tx) error {
+		bk, _ := tx.CreateBucketIfNotExists([]byte("rdvs"))
+		for i := range 5000 {
+			bk.Put(fmt.Appendf(nil, "id-%08d", i), make([]byte, 100))
+		}
+		return nil
+	})
+	const pairs = 20
+	for p := range pairs {
+		var read sync.WaitGroup
+		read.Add(2)
+		var wg sync.WaitGroup
+		for w := range 2 {
+			first := true
+			wg.Go(func() {
+				err := b.Update(ctx, func(tx kv.Tx) error {
+					bk := tx.Bucket([]byte("rdvs"))
+					id := fmt.Appendf(nil, "id-%08d", 5000+2*p+w)
+					if bk.Get(id) != nil {
+						return errors.New("taken")
+					}
+					if first {
+						first = false
+						read.Done()
+						read.Wait()
+					}
+					return bk.Put(id, make([]byte, 100))
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if r := b.Retries(); r > pairs/4 {
+		t.Errorf("%d of %d pairs of writers of new neighbour keys conflicted", r, pairs)
+	}
+}

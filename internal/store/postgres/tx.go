@@ -232,7 +232,8 @@ func (b *bucket) Get(key []byte) []byte {
 	}
 	var v []byte
 	found := false
-	b.t.query("SELECT value FROM kv WHERE bucket = $1 AND key = $2", []any{b.path, key}, func(r pgx.Rows) error {
+	point := append(append(append(make([]byte, 0, len(b.path)+2+len(key)), b.path...), 0, 0), key...)
+	b.t.query("SELECT value FROM kv WHERE (bucket || '\\x0000'::bytea || key) = $1", []any{point}, func(r pgx.Rows) error {
 		found = true
 		return r.Scan(&v)
 	})

@@ -9,6 +9,8 @@ CREATE TABLE kv (
 	PRIMARY KEY (bucket, key)
 );
 
+CREATE INDEX kv_point ON kv USING hash ((bucket || '\x0000'::bytea || key));
+
 -- The nested buckets of each bucket (parent: its path), listed by
 -- ForEachBucket; top-level buckets are not listed.
 CREATE TABLE kv_bucket (
