@@ -11,6 +11,7 @@
 // in schema_migrations(version, applied_at).
 //
 //	kv(bucket bytea, key bytea, value bytea NOT NULL, PRIMARY KEY (bucket, key))
+//	  kv_point: a hash index on bucket || 0x0000 || key, for Get
 //	kv_bucket(parent bytea, name bytea, PRIMARY KEY (parent, name))
 //	kv_seq(bucket bytea PRIMARY KEY, seq bigint NOT NULL)
 //
@@ -29,8 +30,8 @@
 // Update runs in SERIALIZABLE isolation: when two transactions each read
 // what the other writes (two bookings checking the same agent's range),
 // PostgreSQL aborts one with a serialisation failure, at a statement or at
-// commit, and Update runs it again (up to 20 times, with a short random
-// pause; then kv.ErrUnavailable). View runs in REPEATABLE READ READ ONLY:
+// commit, and Update runs it again after a random pause (for up to 10 s;
+// then kv.ErrUnavailable). View runs in REPEATABLE READ READ ONLY:
 // one snapshot, never aborted. A read that the database cannot answer (the
 // KV interfaces return no error on reads) panics with an internal value
 // that View and Update recover into an error wrapping kv.ErrUnavailable.
@@ -56,7 +57,10 @@
 // # Operating
 //
 // Serialisable transactions keep predicate locks on the index pages they
-// read. One that reads more pages of a table than max_pred_locks_per_relation
+// read, and abort when another transaction writes there: Get therefore
+// looks keys up in the hash index kv_point, whose pages gather keys by
+// hash, not in the B-tree, whose last page every new time-ordered key
+// (an RDV id) goes to. Cursors read the B-tree. One that reads more pages of a table than max_pred_locks_per_relation
 // (by default half of max_pred_locks_per_transaction, 32) has them widened
 // to the whole table, and as every bucket lives in kv, it then conflicts
 // with every concurrent writer: raise max_pred_locks_per_transaction (pgtest
