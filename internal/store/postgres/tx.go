@@ -232,6 +232,7 @@ func (b *bucket) Get(key []byte) []byte {
 	}
 	var v []byte
 	found := false
+	// The expression of the hash index kv_point (migrations/0001_kv.sql).
 	point := append(append(append(make([]byte, 0, len(b.path)+2+len(key)), b.path...), 0, 0), key...)
 	b.t.query("SELECT value FROM kv WHERE (bucket || '\\x0000'::bytea || key) = $1", []any{point}, func(r pgx.Rows) error {
 		found = true

@@ -1,6 +1,6 @@
--- The store's ordered key-value model (internal/store/kv.go): one row per
+-- The store's ordered key-value model (internal/store/kv): one row per
 -- key. bytea compares bytewise, shorter prefix first, as bbolt orders keys.
--- bucket is the bucket's path (bucketPath in tx.go); an empty value is '',
+-- bucket is the bucket's path (escapeName in tx.go); an empty value is '',
 -- never NULL, so that Get tells it from a missing key.
 CREATE TABLE kv (
 	bucket bytea NOT NULL,
@@ -9,6 +9,10 @@ CREATE TABLE kv (
 	PRIMARY KEY (bucket, key)
 );
 
+-- Get's lookups (bucket.Get in tx.go): a serialisable read of the B-tree
+-- locks a whole leaf page, where every new time-ordered key is inserted;
+-- this index's pages gather keys by hash. A path never holds two 0x00 in a
+-- row nor ends with one, so path || 0x0000 || key names one key.
 CREATE INDEX kv_point ON kv USING hash ((bucket || '\x0000'::bytea || key));
 
 -- The nested buckets of each bucket (parent: its path), listed by
