@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,10 +35,10 @@ type Options struct {
 // by any number of processes.
 type Backend struct {
 	pool *pgxpool.Pool
-	// seq runs the sequences' autonomous statements: a pool of its own, so
-	// that transactions holding every connection of pool never wait for
-	// one to take a number.
-	seq    *pgxpool.Pool
+	// side runs the statements made outside transactions (sequences,
+	// change notices): a pool of its own, so that transactions holding
+	// every connection of pool never wait for one to take a number.
+	side   *pgxpool.Pool
 	name   string
 	log    *slog.Logger
 	id     string // this process, in its change notices
@@ -49,22 +48,8 @@ type Backend struct {
 	buckets sync.Map
 	retries atomic.Uint64
 
-	mu       sync.Mutex
-	watches  []watch
-	watching map[string]bool
-	started  bool
-	stop     context.CancelFunc
-	stopped  chan struct{}
+	notices notices
 }
-
-type watch struct {
-	buckets map[string]bool
-	fn      func()
-}
-
-// notifyChannel carries change notices between the processes sharing a
-// database: "<process id> <hex bucket> <hex bucket>…".
-const notifyChannel = "rdvsync_changes"
 
 // Open connects to the database at dsn (a URL or key=value string, as
 // libpq takes) and brings its schema up to date.
@@ -95,23 +80,23 @@ func Open(ctx context.Context, dsn string, opts Options) (*Backend, error) {
 	id := make([]byte, 8)
 	crand.Read(id)
 	b := &Backend{
-		name:     "postgres://" + cfg.ConnConfig.Host + portSuffix(cfg.ConnConfig.Port) + "/" + cfg.ConnConfig.Database,
-		id:       hex.EncodeToString(id),
-		listen:   cfg.ConnConfig.Copy(),
-		watching: map[string]bool{},
+		name:   "postgres://" + cfg.ConnConfig.Host + portSuffix(cfg.ConnConfig.Port) + "/" + cfg.ConnConfig.Database,
+		id:     hex.EncodeToString(id),
+		listen: cfg.ConnConfig.Copy(),
 	}
 	b.log = log.With("component", "store", "store", b.name)
-	seqCfg := cfg.Copy()
-	seqCfg.MaxConns = 2
-	seqCfg.MinConns = 0
+	sideCfg := cfg.Copy()
+	sideCfg.MaxConns = 4
+	sideCfg.MinConns = 0
 	// A number taken by a transaction that commits is durable with that
 	// commit, which comes later in the write-ahead log; one that no commit
-	// used may be given again after a crash, harmlessly.
-	seqCfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	// used may be given again after a crash, harmlessly. A change notice
+	// is a wake-up, not data.
+	sideCfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 	if b.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return nil, unavailable(err)
 	}
-	if b.seq, err = pgxpool.NewWithConfig(ctx, seqCfg); err != nil {
+	if b.side, err = pgxpool.NewWithConfig(ctx, sideCfg); err != nil {
 		b.pool.Close()
 		return nil, unavailable(err)
 	}
@@ -226,6 +211,7 @@ func (b *Backend) attempt(ctx context.Context, writable bool, fn func(kv.Tx) err
 		for p := range t.made {
 			b.buckets.Store(p, true)
 		}
+		b.announce(t.notify)
 		for _, f := range t.onCommit {
 			f()
 		}
@@ -265,140 +251,16 @@ func (b *Backend) Health(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the change listener and closes the connections.
+// Close sends the change notices not sent yet, stops listening and closes
+// the connections.
 func (b *Backend) Close() error {
-	b.mu.Lock()
-	stop, stopped := b.stop, b.stopped
-	b.mu.Unlock()
-	if stop != nil {
-		stop()
-		<-stopped
-	}
+	b.stopNotices()
 	b.pool.Close()
-	b.seq.Close()
+	b.side.Close()
 	return nil
 }
 
 func (b *Backend) bucketKnown(path string) bool {
 	_, ok := b.buckets.Load(path)
 	return ok
-}
-
-func (b *Backend) watched(top string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.watching[top]
-}
-
-// Watch calls fn after another process committed a transaction that wrote
-// to one of buckets (top-level names; a write in a nested bucket counts for
-// its top-level bucket). The processes sharing a database are expected to
-// watch the same buckets: a transaction announces the writes to the buckets
-// that its own process watches. Notices come through LISTEN on a connection
-// of their own, reconnected when lost; after a reconnection every fn is
-// called once, as notices may have been missed. Watch returns once the
-// first LISTEN was attempted, so that a commit after it is noticed.
-func (b *Backend) Watch(buckets [][]byte, fn func()) {
-	w := watch{buckets: map[string]bool{}, fn: fn}
-	for _, name := range buckets {
-		w.buckets[string(name)] = true
-	}
-	b.mu.Lock()
-	b.watches = append(b.watches, w)
-	for name := range w.buckets {
-		b.watching[name] = true
-	}
-	start := !b.started
-	b.started = true
-	var ready chan struct{}
-	if start {
-		ctx, stop := context.WithCancel(context.Background())
-		b.stop, b.stopped = stop, make(chan struct{})
-		ready = make(chan struct{})
-		go b.listenLoop(ctx, ready)
-	}
-	b.mu.Unlock()
-	if ready != nil {
-		<-ready
-	}
-}
-
-func (b *Backend) listenLoop(ctx context.Context, ready chan struct{}) {
-	defer close(b.stopped)
-	pause := 100 * time.Millisecond
-	markReady := sync.OnceFunc(func() { close(ready) })
-	for first := true; ; first = false {
-		err := b.listenOnce(ctx, markReady, !first)
-		markReady()
-		if ctx.Err() != nil {
-			return
-		}
-		b.log.Warn("change notices: connection lost, reconnecting", "error", err, "pause", pause)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, 10*time.Second)
-	}
-}
-
-// listenOnce connects, listens and dispatches notices until the connection
-// fails; it calls ready once listening.
-func (b *Backend) listenOnce(ctx context.Context, ready func(), reconnected bool) error {
-	conn, err := pgx.ConnectConfig(ctx, b.listen)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-		return err
-	}
-	ready()
-	if reconnected {
-		b.dispatch(nil)
-	}
-	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		own, names := b.parseNotice(n.Payload)
-		if !own {
-			b.dispatch(names)
-		}
-	}
-}
-
-// parseNotice reads a notice's payload; own is true for this process's.
-func (b *Backend) parseNotice(payload string) (own bool, names map[string]bool) {
-	fields := strings.Fields(payload)
-	if len(fields) == 0 || fields[0] == b.id {
-		return true, nil
-	}
-	names = map[string]bool{}
-	for _, f := range fields[1:] {
-		if name, err := hex.DecodeString(f); err == nil {
-			names[string(name)] = true
-		}
-	}
-	return false, names
-}
-
-// dispatch calls the watches of names (nil: every watch).
-func (b *Backend) dispatch(names map[string]bool) {
-	b.mu.Lock()
-	var fns []func()
-	for _, w := range b.watches {
-		for name := range w.buckets {
-			if names == nil || names[name] {
-				fns = append(fns, w.fn)
-				break
-			}
-		}
-	}
-	b.mu.Unlock()
-	for _, fn := range fns {
-		fn()
-	}
 }

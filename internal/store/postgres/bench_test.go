@@ -16,47 +16,55 @@ import (
 // read, ten writes, commit (two round trips and a WAL flush).
 func BenchmarkUpdate10Puts(b *testing.B) {
 	for _, parallel := range []bool{false, true} {
-		name := "serial"
-		if parallel {
-			name = "parallel"
-		}
-		b.Run(name, func(b *testing.B) {
-			be := open(b, pgtest.DSN(b))
-			var n atomic.Uint64
-			one := func() {
-				id := binary.BigEndian.AppendUint64(nil, n.Add(1))
-				err := be.Update(ctx, func(tx kv.Tx) error {
-					bk, _ := tx.CreateBucketIfNotExists([]byte("rdvs"))
-					if bk.Get(id) != nil {
-						return nil
-					}
-					for i := range 10 {
-						if err := bk.Put(append(id, byte(i)), make([]byte, 200)); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					b.Error(err)
-				}
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
+		for _, watched := range []bool{false, true} {
+			name := "serial"
 			if parallel {
-				b.SetParallelism(8)
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
+				name = "parallel"
+			}
+			if watched {
+				name += "-watched"
+			}
+			b.Run(name, func(b *testing.B) {
+				be := open(b, pgtest.DSN(b))
+				if watched {
+					be.Watch([][]byte{[]byte("rdvs")}, func() {})
+				}
+				var n atomic.Uint64
+				one := func() {
+					id := binary.BigEndian.AppendUint64(nil, n.Add(1))
+					err := be.Update(ctx, func(tx kv.Tx) error {
+						bk, _ := tx.CreateBucketIfNotExists([]byte("rdvs"))
+						if bk.Get(id) != nil {
+							return nil
+						}
+						for i := range 10 {
+							if err := bk.Put(append(id, byte(i)), make([]byte, 200)); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						b.Error(err)
+					}
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				if parallel {
+					b.SetParallelism(8)
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							one()
+						}
+					})
+				} else {
+					for range b.N {
 						one()
 					}
-				})
-			} else {
-				for range b.N {
-					one()
 				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tx/s")
-		})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tx/s")
+			})
+		}
 	}
 }
 

@@ -43,16 +43,18 @@
 // round trip in the direction it moves.
 //
 // Sequences are taken outside the transaction, by an autonomous statement
-// on a pool of their own, like PostgreSQL's sequences: bookings never wait
+// on a small pool of its own, like PostgreSQL's sequences: bookings never wait
 // for each other's commit to get a number, a rolled-back transaction leaves
 // a gap, no number is given twice.
 //
 // # Change notices
 //
-// A transaction that wrote to a bucket watched by its process (Watch) sends
-// a notice on the channel rdvsync_changes, delivered at commit only; each
-// process listens on a connection of its own and calls its watches for the
-// notices of other processes.
+// After a commit that wrote to a bucket its process watches (Watch), a
+// process sends a notice on the channel rdvsync_changes, in a statement of
+// its own (one for all the commits since its last notice: notifying inside
+// the transactions would serialise their commits); each process listens on
+// a connection of its own and calls its watches for the notices of other
+// processes.
 //
 // # Operating
 //

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,7 +35,7 @@ type txn struct {
 	writable bool
 	begun    bool // BEGIN was sent
 	pending  []write
-	notify   map[string]bool // watched top-level buckets written
+	notify   map[string]bool // watched top-level buckets written (notice.go)
 	onCommit []func()
 	// known holds the keys this transaction read with Get or wrote (nil:
 	// missing): its snapshot changes only by its own writes, so a second
@@ -158,24 +157,12 @@ func (t *txn) query(sql string, args []any, scan func(pgx.Rows) error) {
 	}
 }
 
-// commit sends the pending writes, the change notice and COMMIT together.
+// commit sends the pending writes and COMMIT together.
 func (t *txn) commit() error {
 	if !t.begun && len(t.pending) == 0 {
 		return nil
 	}
-	payload := t.b.notifyPayload(t.notify)
-	return t.exchange(func(b *pgx.Batch) {
-		if payload != "" {
-			// Delivered at commit only, to every listener.
-			b.Queue("SELECT pg_notify($1, $2)", notifyChannel, payload)
-		}
-		b.Queue("COMMIT")
-	}, func(br pgx.BatchResults) error {
-		if payload != "" {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-		}
+	return t.exchange(func(b *pgx.Batch) { b.Queue("COMMIT") }, func(br pgx.BatchResults) error {
 		_, err := br.Exec()
 		return err
 	})
@@ -353,7 +340,7 @@ func (b *bucket) NextSequence() (uint64, error) {
 		return 0, errReadOnly
 	}
 	var n int64
-	err := b.t.b.seq.QueryRow(b.t.ctx, `INSERT INTO kv_seq (bucket, seq) VALUES ($1, 1)
+	err := b.t.b.side.QueryRow(b.t.ctx, `INSERT INTO kv_seq (bucket, seq) VALUES ($1, 1)
 		ON CONFLICT (bucket) DO UPDATE SET seq = kv_seq.seq + 1 RETURNING seq`, b.path).Scan(&n)
 	if err != nil {
 		return 0, unavailable(err)
@@ -363,7 +350,7 @@ func (b *bucket) NextSequence() (uint64, error) {
 
 func (b *bucket) Sequence() uint64 {
 	var n int64
-	err := b.t.b.seq.QueryRow(b.t.ctx, "SELECT seq FROM kv_seq WHERE bucket = $1", b.path).Scan(&n)
+	err := b.t.b.side.QueryRow(b.t.ctx, "SELECT seq FROM kv_seq WHERE bucket = $1", b.path).Scan(&n)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		panic(failure{err})
 	}
@@ -379,7 +366,7 @@ func (b *bucket) SetSequence(v uint64) error {
 	if v > 1<<63-1 {
 		return fmt.Errorf("store: sequence %d out of range", v)
 	}
-	_, err := b.t.b.seq.Exec(b.t.ctx, `INSERT INTO kv_seq (bucket, seq) VALUES ($1, $2)
+	_, err := b.t.b.side.Exec(b.t.ctx, `INSERT INTO kv_seq (bucket, seq) VALUES ($1, $2)
 		ON CONFLICT (bucket) DO UPDATE SET seq = GREATEST(kv_seq.seq, excluded.seq)`, b.path, int64(v))
 	if err != nil {
 		return unavailable(err)
@@ -533,19 +520,4 @@ func (c *cursor) Prev() ([]byte, []byte) {
 	}
 	c.state = beforeFirst
 	return nil, nil
-}
-
-// notifyPayload names the watched buckets a transaction wrote, after this
-// process's id so that its own listener skips them.
-func (b *Backend) notifyPayload(written map[string]bool) string {
-	if len(written) == 0 {
-		return ""
-	}
-	var p strings.Builder
-	p.WriteString(b.id)
-	for name := range written {
-		p.WriteByte(' ')
-		p.WriteString(hex.EncodeToString([]byte(name)))
-	}
-	return p.String()
 }
