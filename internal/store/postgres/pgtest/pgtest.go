@@ -270,6 +270,7 @@ func (c *Cluster) admin1(fn func(*pgx.Conn) error) error {
 }
 
 var shared struct {
+	main    bool // Main runs the tests, and will stop the cluster
 	once    sync.Once
 	opts    []Option
 	cluster *Cluster
@@ -280,6 +281,7 @@ var shared struct {
 // shared cluster, which starts at the first DSN, and stops it at the end.
 func Main(m *testing.M, opts ...Option) {
 	shared.opts = opts
+	shared.main = true
 	code := m.Run()
 	if shared.cluster != nil {
 		shared.cluster.Stop()
@@ -293,6 +295,9 @@ func Main(m *testing.M, opts ...Option) {
 // hide its bugs.
 func DSN(t testing.TB) string {
 	t.Helper()
+	if !shared.main {
+		t.Fatal("pgtest: the package's TestMain must call pgtest.Main, which stops the cluster at the end")
+	}
 	shared.once.Do(func() {
 		shared.cluster, shared.err = Start(shared.opts...)
 	})
