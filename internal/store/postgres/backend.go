@@ -243,9 +243,10 @@ func (b *Backend) Exclusive() bool { return false }
 // Name is "postgres://host[:port]/database", without user nor password.
 func (b *Backend) Name() string { return b.name }
 
-// Health runs one query.
+// Health runs one query, on the side pool: transactions holding every
+// connection of the main pool is load, not a failure.
 func (b *Backend) Health(ctx context.Context) error {
-	if _, err := b.pool.Exec(ctx, "SELECT 1"); err != nil {
+	if _, err := b.side.Exec(ctx, "SELECT 1"); err != nil {
 		return unavailable(err)
 	}
 	return nil
