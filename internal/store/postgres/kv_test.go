@@ -623,3 +623,32 @@ func TestGetsOfNewNeighbourKeysDoNotConflict(t *testing.T) {
 		t.Errorf("%d of %d pairs of writers of new neighbour keys conflicted", r, pairs)
 	}
 }
+
+// A panic in fn goes up to the caller, and the writes sent before it are
+// not committed by the next transaction on the same connection.
+func TestPanicInUpdate(t *testing.T) {
+	b, err := Open(ctx, pgtest.DSN(t), Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v, want fn's panic", r)
+			}
+		}()
+		b.Update(ctx, func(tx kv.Tx) error {
+			bk, _ := tx.CreateBucketIfNotExists([]byte("p"))
+			bk.Put([]byte("panicked"), []byte("x"))
+			bk.Get([]byte("other")) // the write is sent
+			panic("boom")
+		})
+	}()
+	update(t, b, func(tx kv.Tx) error {
+		return tx.Bucket([]byte("p")).Put([]byte("after"), []byte("y"))
+	})
+	if keys := keysOf(t, b, "p"); !slices.Equal(keys, []string{"after"}) {
+		t.Errorf("keys after a panic: %q, want only the next transaction's", keys)
+	}
+}
