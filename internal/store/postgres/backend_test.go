@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"rdvsync/internal/store/kv"
 	"rdvsync/internal/store/postgres/pgtest"
 )
@@ -160,4 +162,42 @@ func TestUnavailable(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Error("the watch did not run after the listener reconnected")
 	}
+}
+
+// A database made by an earlier version gets the migrations it lacks.
+func TestMigrationsUpgrade(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, sql := range []string{
+		"CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+		ms[0].sql,
+		"INSERT INTO schema_migrations (version) VALUES (1)",
+		"INSERT INTO kv (bucket, key, value) VALUES ('rdvs', 'kept', 'v')",
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := open(t, dsn)
+	var versions int
+	var hasPoint bool
+	conn.QueryRow(ctx, "SELECT count(*) FROM schema_migrations").Scan(&versions)
+	conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_indexes WHERE indexname = 'kv_point')").Scan(&hasPoint)
+	if versions != len(ms) || !hasPoint {
+		t.Errorf("after the upgrade: %d versions (want %d), kv_point made: %v", versions, len(ms), hasPoint)
+	}
+	view(t, b, func(tx kv.Tx) error {
+		if v := tx.Bucket([]byte("rdvs")).Get([]byte("kept")); string(v) != "v" {
+			t.Errorf("a key of the earlier version reads %q", v)
+		}
+		return nil
+	})
 }
