@@ -29,6 +29,9 @@ type Options struct {
 	// MaxConns is the size of the transactions' pool; 0 keeps the DSN's
 	// pool_max_conns or pgx's default (the larger of 4 and the CPUs).
 	MaxConns int32
+
+	// tracer sees the transactions' statements (tests count round trips).
+	tracer pgx.QueryTracer
 }
 
 // Backend is the store's key-value model on a PostgreSQL database, shared
@@ -61,6 +64,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Backend, error) {
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.tracer != nil {
+		cfg.ConnConfig.Tracer = opts.tracer
 	}
 	// Without a connect_timeout in the DSN, a database host that drops
 	// packets would hold each request until its own deadline.

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"rdvsync/internal/store/kv"
 	"rdvsync/internal/store/postgres/pgtest"
 )
@@ -650,5 +652,80 @@ func TestPanicInUpdate(t *testing.T) {
 	})
 	if keys := keysOf(t, b, "p"); !slices.Equal(keys, []string{"after"}) {
 		t.Errorf("keys after a panic: %q, want only the next transaction's", keys)
+	}
+}
+
+// roundTrips counts the statements and batches sent: one round trip each.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// What a transaction costs in round trips: BEGIN goes with the first
+// statement, writes wait for the next read or the commit, a cursor reads a
+// window per round trip, a key read twice is read once.
+func TestRoundTrips(t *testing.T) {
+	var rt roundTrips
+	b, err := Open(ctx, pgtest.DSN(t), Options{MaxConns: 1, tracer: &rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cases := []struct {
+		name  string
+		view  bool
+		fn    func(tx kv.Tx) error
+		trips int64
+	}{
+		{"Update: 10 Puts", false, func(tx kv.Tx) error {
+			bk, _ := tx.CreateBucketIfNotExists([]byte("b"))
+			for i := range 2*prefetch + 10 {
+				bk.Put(fmt.Appendf(nil, "%03d", i), nil)
+			}
+			return nil
+		}, 1},
+		{"Update: Get, 10 Puts, Get of a written key", false, func(tx kv.Tx) error {
+			bk := tx.Bucket([]byte("b"))
+			bk.Get([]byte("000"))
+			for i := range 10 {
+				bk.Put(fmt.Appendf(nil, "n%d", i), nil)
+			}
+			bk.Get([]byte("n1"))
+			bk.Get([]byte("000"))
+			return nil
+		}, 2},
+		{"View: one Get", true, func(tx kv.Tx) error {
+			tx.Bucket([]byte("b")).Get([]byte("001"))
+			return nil
+		}, 2},
+		{"View: a walk of 2 windows and a bit", true, func(tx kv.Tx) error {
+			return tx.Bucket([]byte("b")).ForEach(func(k, v []byte) error { return nil })
+		}, 3 + 1}, // three windows, ROLLBACK
+		{"View: nothing", true, func(tx kv.Tx) error { return nil }, 0},
+	}
+	for _, c := range cases {
+		// Once to prepare the statements on the connection.
+		for _, count := range []bool{false, true} {
+			before := rt.n.Load()
+			run := b.Update
+			if c.view {
+				run = b.View
+			}
+			if err := run(ctx, c.fn); err != nil {
+				t.Fatal(err)
+			}
+			if got := rt.n.Load() - before; count && got != c.trips {
+				t.Errorf("%s: %d round trips, want %d", c.name, got, c.trips)
+			}
+		}
 	}
 }
