@@ -180,10 +180,10 @@ func (t *txn) end() error {
 
 // escapeName appends a bucket name to its parent's path so that no two
 // paths are equal unless they name the same bucket: 0x00 separates names,
-// and inside a name 0x00 and 0x01 become 0x01 0x01 and 0x01 0x02. The path
-// is only ever compared for equality: a bucket's keys are the rows with
-// its exact path, never a range of paths, so a nested bucket's keys never
-// show in its parent's listing.
+// and inside a name 0x00 and 0x01 become 0x01 0x01 and 0x01 0x02. A
+// bucket's keys are the rows with its exact path, never a range of paths,
+// so a nested bucket's keys never show in its parent's listing; only KeyN
+// takes a range: the paths that extend one with 0x00, its nested buckets.
 func escapeName(parent, name []byte) []byte {
 	p := make([]byte, 0, len(parent)+1+len(name))
 	p = append(p, parent...)
