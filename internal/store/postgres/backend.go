@@ -114,6 +114,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Backend, error) {
 	if n > 0 {
 		b.log.Info("schema migrated", "migrations", n)
 	}
+	if err := b.startNotices(ctx); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("store: %s: %w", b.name, unavailable(err))
+	}
 	return b, nil
 }
 

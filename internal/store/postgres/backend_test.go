@@ -85,6 +85,13 @@ func TestWatchAcrossProcesses(t *testing.T) {
 	expect(seen1, true, "b1 after b2 wrote to a bucket nested in outbox")
 	put(b1, "rdvs")
 	expect(seen2, false, "b2 after b1 wrote to an unwatched bucket")
+	// A process that watches nothing (a command) announces its writes to
+	// the buckets the others watch.
+	command := open(t, dsn)
+	put(command, "outbox")
+	expect(seen1, true, "b1 after a command wrote to outbox")
+	expect(seen2, true, "b2 after a command wrote to outbox")
+	command.Close()
 	// A rolled-back transaction announces nothing.
 	b1.Update(ctx, func(tx kv.Tx) error {
 		tx.Bucket([]byte("outbox")).Put([]byte("k"), []byte("v"))

@@ -14,6 +14,7 @@
 //	  kv_point: a hash index on bucket || 0x0000 || key, for Get
 //	kv_bucket(parent bytea, name bytea, PRIMARY KEY (parent, name))
 //	kv_seq(bucket bytea PRIMARY KEY, seq bigint NOT NULL)
+//	kv_watch(bucket bytea PRIMARY KEY)
 //
 // bytea compares bytewise, a prefix first, as bbolt orders keys. bucket is
 // the bucket's path: its names from the top, separated by 0x00, each name
@@ -49,12 +50,12 @@
 //
 // # Change notices
 //
-// After a commit that wrote to a bucket its process watches (Watch), a
-// process sends a notice on the channel rdvsync_changes, in a statement of
-// its own (one for all the commits since its last notice: notifying inside
-// the transactions would serialise their commits); each process listens on
-// a connection of its own and calls its watches for the notices of other
-// processes.
+// After a commit that wrote to a bucket that some process watches (Watch
+// lists it in kv_watch), a process sends a notice on the channel
+// rdvsync_changes, in a statement of its own (one for all the commits since
+// its last notice: notifying inside the transactions would serialise their
+// commits); each watching process listens on a connection of its own and
+// calls its watches for the notices of other processes.
 //
 // # Operating
 //

@@ -17,6 +17,10 @@ const notifyChannel = "rdvsync_changes"
 // notices is what Watch needs: the watches, the listener of other
 // processes' notices, and the announcer of this process's commits.
 //
+// Every process announces its commits to the buckets that any process
+// watches, listed in kv_watch: a command run once (migrate-store, an admin
+// command) wakes the daemons without watching anything itself.
+//
 // A notice is sent after the commit, by the announcer, in a statement of
 // its own, rather than by pg_notify in the transaction: PostgreSQL
 // serialises the commits of transactions that notify (a lock held until
@@ -26,14 +30,15 @@ const notifyChannel = "rdvsync_changes"
 // between a commit and its notice leaves the others to find the change at
 // their next poll.
 type notices struct {
-	mu       sync.Mutex
-	watches  []watch
-	watching map[string]bool // the top-level buckets of every watch
-	dirty    map[string]bool // watched buckets written by commits not announced yet
-	wake     chan struct{}   // to the announcer, when dirty is not empty
-	started  bool
-	stop     context.CancelFunc
-	done     sync.WaitGroup
+	mu        sync.Mutex
+	watches   []watch
+	announced map[string]bool // the buckets in kv_watch at Open, and this process's watches
+	dirty     map[string]bool // announced buckets written by commits not announced yet
+	wake      chan struct{}   // to the announcer, when dirty is not empty
+	listening bool
+	ctx       context.Context // until Close
+	stop      context.CancelFunc
+	done      sync.WaitGroup
 }
 
 type watch struct {
@@ -41,44 +46,66 @@ type watch struct {
 	fn      func()
 }
 
+// startNotices reads the watched buckets and starts the announcer.
+func (b *Backend) startNotices(ctx context.Context) error {
+	n := &b.notices
+	n.announced = map[string]bool{}
+	rows, err := b.pool.Query(ctx, "SELECT bucket FROM kv_watch")
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		n.announced[string(name)] = true
+	}
+	n.wake = make(chan struct{}, 1)
+	n.ctx, n.stop = context.WithCancel(context.Background())
+	n.done.Add(1)
+	go b.announceLoop(n.ctx)
+	return nil
+}
+
 func (b *Backend) watched(top string) bool {
 	b.notices.mu.Lock()
 	defer b.notices.mu.Unlock()
-	return b.notices.watching[top]
+	return b.notices.announced[top]
 }
 
 // Watch calls fn after another process committed a transaction that wrote
 // to one of buckets (top-level names; a write in a nested bucket counts for
-// its top-level bucket). The processes sharing a database are expected to
-// watch the same buckets: a process announces the writes to the buckets
-// that it watches itself. Notices come through LISTEN on a connection of
-// their own, reconnected when lost; after a reconnection every fn is called
-// once, as notices may have been missed. Watch returns once the first
-// LISTEN was attempted, so that a commit after it is noticed.
+// its top-level bucket). The processes opened before Watch registered the
+// buckets in kv_watch do not announce their writes to them until they are
+// opened again: daemons watch at start. Notices come through LISTEN on a
+// connection of their own, reconnected when lost; after a reconnection
+// every fn is called once, as notices may have been missed. Watch returns
+// once the first LISTEN was attempted, so that a commit after it is
+// noticed.
 func (b *Backend) Watch(buckets [][]byte, fn func()) {
 	n := &b.notices
 	w := watch{buckets: map[string]bool{}, fn: fn}
 	for _, name := range buckets {
 		w.buckets[string(name)] = true
 	}
+	for name := range w.buckets {
+		_, err := b.side.Exec(n.ctx, "INSERT INTO kv_watch (bucket) VALUES ($1) ON CONFLICT DO NOTHING", []byte(name))
+		if err != nil {
+			b.log.Warn("watched bucket not registered: commands run apart will not announce their writes to it", "error", err)
+		}
+	}
 	n.mu.Lock()
 	n.watches = append(n.watches, w)
-	if n.watching == nil {
-		n.watching = map[string]bool{}
-	}
 	for name := range w.buckets {
-		n.watching[name] = true
+		n.announced[name] = true
 	}
 	var ready chan struct{}
-	if !n.started {
-		n.started = true
-		ctx, stop := context.WithCancel(context.Background())
-		n.stop = stop
-		n.wake = make(chan struct{}, 1)
+	if !n.listening {
+		n.listening = true
 		ready = make(chan struct{})
-		n.done.Add(2)
-		go b.listenLoop(ctx, ready)
-		go b.announceLoop(ctx)
+		n.done.Add(1)
+		go b.listenLoop(n.ctx, ready)
 	}
 	n.mu.Unlock()
 	if ready != nil {
@@ -145,11 +172,8 @@ func (b *Backend) sendNotice(ctx context.Context) {
 // stopNotices sends the last notice and stops listening.
 func (b *Backend) stopNotices() {
 	n := &b.notices
-	n.mu.Lock()
-	stop := n.stop
-	n.mu.Unlock()
-	if stop != nil {
-		stop()
+	if n.stop != nil {
+		n.stop()
 		n.done.Wait()
 	}
 }
