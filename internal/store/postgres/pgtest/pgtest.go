@@ -270,7 +270,7 @@ func (c *Cluster) admin1(fn func(*pgx.Conn) error) error {
 }
 
 var shared struct {
-	main    bool // Main runs the tests, and will stop the cluster
+	main    bool // Main or Configure was called: TestMain will stop the cluster
 	once    sync.Once
 	opts    []Option
 	cluster *Cluster
@@ -296,7 +296,7 @@ func Main(m *testing.M, opts ...Option) {
 func DSN(t testing.TB) string {
 	t.Helper()
 	if !shared.main {
-		t.Fatal("pgtest: the package's TestMain must call pgtest.Main, which stops the cluster at the end")
+		t.Fatal("pgtest: the package's TestMain must call pgtest.Main (or Configure, then StopShared after the tests)")
 	}
 	shared.once.Do(func() {
 		shared.cluster, shared.err = Start(shared.opts...)
@@ -340,8 +340,12 @@ func freePort() (int, error) {
 }
 
 // Configure sets the options of the package's shared cluster, for a
-// TestMain that does more than Main (call it before the first DSN).
-func Configure(opts ...Option) { shared.opts = opts }
+// TestMain that does more than Main (call it before the first DSN, and
+// StopShared after the tests).
+func Configure(opts ...Option) {
+	shared.opts = opts
+	shared.main = true
+}
 
 // StopShared stops the package's shared cluster if a test started it.
 func StopShared() {
