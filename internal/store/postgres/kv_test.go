@@ -707,9 +707,9 @@ func TestRoundTrips(t *testing.T) {
 			tx.Bucket([]byte("b")).Get([]byte("001"))
 			return nil
 		}, 2},
-		{"View: a walk of 2 windows and a bit", true, func(tx kv.Tx) error {
+		{"View: a walk of 138 keys", true, func(tx kv.Tx) error {
 			return tx.Bucket([]byte("b")).ForEach(func(k, v []byte) error { return nil })
-		}, 3 + 1}, // three windows, ROLLBACK
+		}, 4 + 1}, // windows of 8, 64, 64 and 2 rows, ROLLBACK
 		{"View: nothing", true, func(tx kv.Tx) error { return nil }, 0},
 	}
 	for _, c := range cases {

@@ -387,8 +387,16 @@ func (b *bucket) KeyN() int {
 	return n
 }
 
-// prefetch is how many rows a cursor reads in one round trip.
-const prefetch = 64
+// A cursor reads firstWindow rows when placed (First, Last, Seek), then
+// prefetch rows per round trip. Most walks check a few keys (an agent's
+// RDVs around a time, the usagers with one email), and a serialisable
+// transaction locks every index page it reads: a window of 64 rows crosses
+// into the next page about half the time, where other writers then
+// conflict with it.
+const (
+	firstWindow = 8
+	prefetch    = 64
+)
 
 type kvRow struct{ k, v []byte }
 
@@ -415,10 +423,10 @@ type cursor struct {
 
 func (b *bucket) Cursor() kv.Cursor { return &cursor{b: b} }
 
-// fetch reads up to prefetch rows beyond bound (nil: from either end of
-// the bucket), going down when desc, including bound when inclusive;
-// the rows come back in ascending order.
-func (c *cursor) fetch(bound []byte, inclusive, desc bool) []kvRow {
+// fetch reads up to limit rows beyond bound (nil: from either end of the
+// bucket), going down when desc, including bound when inclusive; the rows
+// come back in ascending order.
+func (c *cursor) fetch(bound []byte, inclusive, desc bool, limit int) []kvRow {
 	var sql strings.Builder
 	sql.WriteString("SELECT key, value FROM kv WHERE bucket = $1")
 	args := []any{c.b.path}
@@ -432,8 +440,8 @@ func (c *cursor) fetch(bound []byte, inclusive, desc bool) []kvRow {
 	} else {
 		sql.WriteString(" ORDER BY key")
 	}
-	fmt.Fprintf(&sql, " LIMIT %d", prefetch)
-	rows := make([]kvRow, 0, prefetch)
+	fmt.Fprintf(&sql, " LIMIT %d", limit)
+	rows := make([]kvRow, 0, limit)
 	c.b.t.query(sql.String(), args, func(r pgx.Rows) error {
 		var row kvRow
 		if err := r.Scan(&row.k, &row.v); err != nil {
@@ -454,17 +462,17 @@ func (c *cursor) fetch(bound []byte, inclusive, desc bool) []kvRow {
 }
 
 // up reads the window above bound and stands on its first row.
-func (c *cursor) up(bound []byte, inclusive bool) ([]byte, []byte) {
-	c.rows = c.fetch(bound, inclusive, false)
-	c.moreBelow, c.moreAbove = bound != nil, len(c.rows) == prefetch
+func (c *cursor) up(bound []byte, inclusive bool, limit int) ([]byte, []byte) {
+	c.rows = c.fetch(bound, inclusive, false, limit)
+	c.moreBelow, c.moreAbove = bound != nil, len(c.rows) == limit
 	c.i = 0
 	return c.stand(afterLast)
 }
 
 // down reads the window below bound and stands on its last row.
-func (c *cursor) down(bound []byte) ([]byte, []byte) {
-	c.rows = c.fetch(bound, false, true)
-	c.moreBelow, c.moreAbove = len(c.rows) == prefetch, bound != nil
+func (c *cursor) down(bound []byte, limit int) ([]byte, []byte) {
+	c.rows = c.fetch(bound, false, true, limit)
+	c.moreBelow, c.moreAbove = len(c.rows) == limit, bound != nil
 	c.i = len(c.rows) - 1
 	return c.stand(beforeFirst)
 }
@@ -479,11 +487,11 @@ func (c *cursor) stand(end int) ([]byte, []byte) {
 	return c.rows[c.i].k, c.rows[c.i].v
 }
 
-func (c *cursor) First() ([]byte, []byte) { return c.up(nil, true) }
-func (c *cursor) Last() ([]byte, []byte)  { return c.down(nil) }
+func (c *cursor) First() ([]byte, []byte) { return c.up(nil, true, firstWindow) }
+func (c *cursor) Last() ([]byte, []byte)  { return c.down(nil, firstWindow) }
 
 func (c *cursor) Seek(seek []byte) ([]byte, []byte) {
-	return c.up(append([]byte{}, seek...), true)
+	return c.up(append([]byte{}, seek...), true, firstWindow)
 }
 
 func (c *cursor) Next() ([]byte, []byte) {
@@ -498,7 +506,7 @@ func (c *cursor) Next() ([]byte, []byte) {
 		c.i++
 		return c.stand(afterLast)
 	case c.moreAbove:
-		return c.up(c.rows[c.i].k, false)
+		return c.up(c.rows[c.i].k, false, prefetch)
 	}
 	c.state = afterLast
 	return nil, nil
@@ -516,7 +524,7 @@ func (c *cursor) Prev() ([]byte, []byte) {
 		c.i--
 		return c.stand(beforeFirst)
 	case c.moreBelow:
-		return c.down(c.rows[c.i].k)
+		return c.down(c.rows[c.i].k, prefetch)
 	}
 	c.state = beforeFirst
 	return nil, nil
