@@ -40,8 +40,9 @@
 // A round trip costs more than a statement: BEGIN waits for the first
 // statement, Put and Delete wait for the next read or the commit, and each
 // sends everything waiting in one pipelined batch. A transaction that reads
-// once and writes ten keys makes two round trips; a cursor reads 64 rows per
-// round trip in the direction it moves.
+// once and writes ten keys makes two round trips; a key read twice is read
+// once; a cursor reads 8 rows when placed, then 64 per round trip, in the
+// direction it moves.
 //
 // Sequences are taken outside the transaction, by an autonomous statement
 // on a small pool of its own, like PostgreSQL's sequences: bookings never wait
