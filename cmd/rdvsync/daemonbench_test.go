@@ -324,6 +324,17 @@ func rawBoltRate(tb testing.TB, dir string, clients, puts int) float64 {
 		tb.Fatal(err)
 	}
 	val := bytes.Repeat([]byte("x"), 600)
+	return concurrentRate(tb, clients, puts, func(n int64) error {
+		return db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("b")).Put(fmt.Appendf(nil, "%016d", n), val)
+		})
+	})
+}
+
+// concurrentRate runs write(n) for n in [1, total] from clients
+// goroutines and returns the writes per second.
+func concurrentRate(tb testing.TB, clients, total int, write func(n int64) error) float64 {
+	tb.Helper()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -331,13 +342,10 @@ func rawBoltRate(tb testing.TB, dir string, clients, puts int) float64 {
 		wg.Go(func() {
 			for {
 				n := next.Add(1)
-				if n > int64(puts) {
+				if n > int64(total) {
 					return
 				}
-				err := db.Update(func(tx *bolt.Tx) error {
-					return tx.Bucket([]byte("b")).Put(fmt.Appendf(nil, "%016d", n), val)
-				})
-				if err != nil {
+				if err := write(n); err != nil {
 					tb.Error(err)
 					return
 				}
@@ -345,7 +353,7 @@ func rawBoltRate(tb testing.TB, dir string, clients, puts int) float64 {
 		})
 	}
 	wg.Wait()
-	return float64(puts) / time.Since(start).Seconds()
+	return float64(total) / time.Since(start).Seconds()
 }
 
 // BenchmarkDaemonBook books distinct free slots through the daemon users

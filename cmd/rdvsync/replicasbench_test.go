@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,25 +81,10 @@ func rawInsertRate(tb testing.TB, dsn string, clients, rows int) float64 {
 		tb.Fatal(err)
 	}
 	val := make([]byte, 600)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range clients {
-		wg.Go(func() {
-			for {
-				n := next.Add(1)
-				if n > int64(rows) {
-					return
-				}
-				if _, err := pool.Exec(ctx, "INSERT INTO raw_bench VALUES ($1, $2)", base+n, val); err != nil {
-					tb.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return float64(rows) / time.Since(start).Seconds()
+	return concurrentRate(tb, clients, rows, func(n int64) error {
+		_, err := pool.Exec(ctx, "INSERT INTO raw_bench VALUES ($1, $2)", base+n, val)
+		return err
+	})
 }
 
 // BenchmarkBookReplicas books distinct free slots as BenchmarkDaemonBook

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"testing"
 
 	"rdvsync/internal/store/postgres"
@@ -17,15 +15,7 @@ import (
 // in-memory busy index, migrations of old files) skip themselves.
 var onPostgres bool
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code != 0 || os.Getenv("RDVSYNC_STORE_TESTS") == "bbolt" {
-		os.Exit(code)
-	}
-	fmt.Println("=== the store's tests again, on PostgreSQL")
-	onPostgres = true
-	pgtest.Main(m, pgtest.NoFsync())
-}
+func TestMain(m *testing.M) { pgtest.RunTwice(m, &onPostgres) }
 
 // fileOnly skips a test of what only the bbolt file has.
 func fileOnly(t testing.TB) {

@@ -5,7 +5,6 @@ package testenv
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,15 +111,7 @@ var onPostgres bool
 // stores of a throwaway cluster: the tests that exercise transactions
 // prove the same behaviour on both backends (docs/design.md §9).
 // RDVSYNC_STORE_TESTS=bbolt keeps the first run only.
-func BothStores(m *testing.M) {
-	code := m.Run()
-	if code != 0 || os.Getenv("RDVSYNC_STORE_TESTS") == "bbolt" {
-		os.Exit(code)
-	}
-	fmt.Println("=== the same tests on PostgreSQL")
-	onPostgres = true
-	pgtest.Main(m, pgtest.NoFsync())
-}
+func BothStores(m *testing.M) { pgtest.RunTwice(m, &onPostgres) }
 
 // RunningClock starts at start and runs with real time, so that retries
 // and leases come due while what the test books stays in the future.

@@ -387,3 +387,18 @@ func (c *Cluster) CloneDatabase(t testing.TB, template string) string {
 	})
 	return c.dsn(name)
 }
+
+// RunTwice runs a package's tests (call it from TestMain) on the embedded
+// store, then, if they pass, sets *onPostgres and runs them again with the
+// shared cluster (fsync off) for their PostgreSQL stores: one behaviour
+// suite for both backends. RDVSYNC_STORE_TESTS=bbolt keeps the first run
+// only.
+func RunTwice(m *testing.M, onPostgres *bool) {
+	code := m.Run()
+	if code != 0 || os.Getenv("RDVSYNC_STORE_TESTS") == "bbolt" {
+		os.Exit(code)
+	}
+	fmt.Println("=== the same tests again, on PostgreSQL")
+	*onPostgres = true
+	Main(m, NoFsync())
+}
