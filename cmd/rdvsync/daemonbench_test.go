@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -402,11 +403,24 @@ func BenchmarkDaemonBook(b *testing.B) {
 	b.ReportMetric(float64(b.N)/booked.Seconds()/raw, "raw-ratio")
 }
 
-// sizes stops ld and returns its store file's size, as the daemon left
-// it and compacted, and the bytes of the compacted file's pages in use
-// (bbolt grows a file by doubling, then by 16 MiB: its size overstates
-// small stores).
-func (ld *loadDaemon) sizes(tb testing.TB) (file, compacted, pages int64) {
+// storeSizes are the sizes of a store file as the daemon left it and
+// compacted, and the compacted file's pages in use (bbolt grows a file by
+// doubling, then by 16 MiB: its size overstates small stores), in total
+// and per top-level bucket (its nested buckets included).
+type storeSizes struct {
+	file, compacted, pages int64
+	buckets                map[string]bucketSize
+}
+
+// bucketSize is what one top-level bucket takes in a compacted file:
+// its pages (branch and leaf, inline buckets counted in their parent)
+// and the bytes of its keys and values.
+type bucketSize struct {
+	pages, keys, values int64
+}
+
+// sizes stops ld and returns the sizes of its store file.
+func (ld *loadDaemon) sizes(tb testing.TB) storeSizes {
 	tb.Helper()
 	if err := ld.stopOnce(); err != nil {
 		tb.Fatal(err)
@@ -430,14 +444,30 @@ func (ld *loadDaemon) sizes(tb testing.TB) (file, compacted, pages int64) {
 		tb.Fatal(err)
 	}
 	defer db.Close()
+	sz := storeSizes{file: before.Size(), compacted: after.Size(), buckets: map[string]bucketSize{}}
 	db.View(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 			s := b.Stats()
-			pages += int64(s.BranchAlloc + s.LeafAlloc)
+			bs := bucketSize{pages: int64(s.BranchAlloc + s.LeafAlloc)}
+			countKV(b, &bs)
+			sz.buckets[string(name)] = bs
+			sz.pages += bs.pages
 			return nil
 		})
 	})
-	return before.Size(), after.Size(), pages
+	return sz
+}
+
+// countKV adds the key and value bytes of b and its nested buckets to bs.
+func countKV(b *bolt.Bucket, bs *bucketSize) {
+	b.ForEach(func(k, v []byte) error {
+		bs.keys += int64(len(k))
+		if v == nil {
+			countKV(b.Bucket(k), bs)
+		}
+		bs.values += int64(len(v))
+		return nil
+	})
 }
 
 // BenchmarkStoreSizePerRDV books b.N RDVs (each with a new usager)
@@ -452,7 +482,7 @@ func (ld *loadDaemon) sizes(tb testing.TB) (file, compacted, pages int64) {
 // ≤ 1 500 bytes per RDV in steady state.
 func BenchmarkStoreSizePerRDV(b *testing.B) {
 	d := benchDataset()
-	_, base, basePages := startLoadDaemon(b, d, loadOptions{}).sizes(b)
+	base := startLoadDaemon(b, d, loadOptions{}).sizes(b)
 	ld := startLoadDaemon(b, d, loadOptions{})
 	todo, err := d.FreeSlots(time.Now(), b.N, false)
 	if err != nil {
@@ -462,9 +492,22 @@ func BenchmarkStoreSizePerRDV(b *testing.B) {
 	ld.bookAll(b, todo, 32)
 	ld.waitDrained(b, 10*time.Minute)
 	b.StopTimer()
-	file, compacted, pages := ld.sizes(b)
-	b.ReportMetric(float64(file-base)/float64(b.N), "file-B/rdv")
-	b.ReportMetric(float64(compacted-base)/float64(b.N), "compact-B/rdv")
-	b.ReportMetric(float64(pages-basePages)/float64(b.N), "pages-B/rdv")
-	b.ReportMetric(float64(base), "base-B")
+	sz := ld.sizes(b)
+	perRDV := func(v, base int64) float64 { return float64(v-base) / float64(b.N) }
+	b.ReportMetric(perRDV(sz.file, base.file), "file-B/rdv")
+	b.ReportMetric(perRDV(sz.compacted, base.compacted), "compact-B/rdv")
+	b.ReportMetric(perRDV(sz.pages, base.pages), "pages-B/rdv")
+	// Where the pages go: each bucket that grows by ≥ 20 B per RDV,
+	// with its keys and values (the rest is page headers and free
+	// space at the end of pages).
+	for _, name := range slices.Sorted(maps.Keys(sz.buckets)) {
+		bs, bb := sz.buckets[name], base.buckets[name]
+		if perRDV(bs.pages, bb.pages) < 20 {
+			continue
+		}
+		b.ReportMetric(perRDV(bs.pages, bb.pages), name+"-B/rdv")
+		b.ReportMetric(perRDV(bs.keys, bb.keys), name+"-keys-B/rdv")
+		b.ReportMetric(perRDV(bs.values, bb.values), name+"-values-B/rdv")
+	}
+	b.ReportMetric(float64(base.compacted), "base-B")
 }
