@@ -130,7 +130,7 @@ func checkIndexes(tx *ReadTx, rep *CheckReport) {
 	}
 	rdvs.ForEach(func(k, v []byte) error {
 		rep.RDVs++
-		r, err := decodeRDV(v)
+		r, err := decodeRDV(k, v)
 		if err != nil {
 			rep.add("rdvs/%s: %v", printable(k), err)
 			return nil
@@ -186,7 +186,7 @@ func checkIndexes(tx *ReadTx, rep *CheckReport) {
 				rep.add("usager_rdvs/%s/%s: no such rdv", printable(usager), printable(id))
 				return nil
 			}
-			if r, err := decodeRDV(v); err == nil && r.UsagerID != string(usager) {
+			if r, err := decodeRDV(id, v); err == nil && r.UsagerID != string(usager) {
 				rep.add("usager_rdvs/%s/%s: the rdv is usager %s's", printable(usager), r.ID, r.UsagerID)
 			}
 			return nil
@@ -234,7 +234,7 @@ func indexedRDV(tx *ReadTx, rep *CheckReport, where string, k []byte) *rdv.RDV {
 		rep.add("%s/%s: no such rdv", where, printable([]byte(id)))
 		return nil
 	}
-	r, err := decodeRDV(v)
+	r, err := decodeRDV([]byte(id), v)
 	if err != nil {
 		return nil // reported with rdvs
 	}

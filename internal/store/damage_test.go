@@ -138,7 +138,9 @@ func middlePage(t *testing.T, path string, n int) int64 {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	record := []byte(fmt.Sprintf(`{"v":1,"id":"rdv-%05d"`, n/2))
+	// A leaf holds each key followed by its value: the RDV's key, then
+	// the format byte of its record.
+	record := fmt.Appendf(nil, "rdv-%05d%c", n/2, recordV2)
 	var off int64 = -1
 	db.View(func(tx *bolt.Tx) error {
 		for from := 0; off < 0; {

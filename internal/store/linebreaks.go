@@ -16,7 +16,7 @@ func normalizeLineBreaks(tx KVTx) error {
 	b := tx.Bucket(bucketRDVs)
 	changed := map[string][]byte{}
 	err := b.ForEach(func(k, v []byte) error {
-		r, err := decodeRDV(v)
+		r, err := decodeRDV(k, v)
 		if err != nil {
 			return fmt.Errorf("rdv %s: %w", k, err)
 		}

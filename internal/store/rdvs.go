@@ -16,7 +16,7 @@ func (tx *ReadTx) RDV(id string) (*rdv.RDV, error) {
 	if b == nil {
 		return nil, fmt.Errorf("rdv %s: %w", id, rdv.ErrNotFound)
 	}
-	r, err := decodeRDV(b)
+	r, err := decodeRDV([]byte(id), b)
 	if err != nil {
 		return nil, fmt.Errorf("store: rdvs/%s: %w", id, err)
 	}
@@ -149,7 +149,7 @@ func (tx *Tx) PutRDV(r *rdv.RDV) error {
 	rdvs := tx.bucket(bucketRDVs)
 	var prevID *int64
 	if old := rdvs.Get([]byte(r.ID)); old != nil {
-		prev, err := decodeRDV(old)
+		prev, err := decodeRDV([]byte(r.ID), old)
 		if err != nil {
 			return fmt.Errorf("store: put rdv %s: previous version: %w", r.ID, err)
 		}

@@ -131,7 +131,7 @@ func giveRdvsIDs(tx KVTx) error {
 // numberRecords gives the records of b without an integer id the next
 // values of b's sequence, oldest first. It only rewrites values of
 // existing keys, which bbolt does in place without splitting nodes.
-func numberRecords[T any](b KVBucket, decode func([]byte) (*T, error), encode func(*T) ([]byte, error), id func(*T) (*int64, time.Time)) error {
+func numberRecords[T any](b KVBucket, decode func(k, v []byte) (*T, error), encode func(*T) ([]byte, error), id func(*T) (*int64, time.Time)) error {
 	type todo struct {
 		key []byte
 		rec *T
@@ -139,7 +139,7 @@ func numberRecords[T any](b KVBucket, decode func([]byte) (*T, error), encode fu
 	}
 	var list []todo
 	err := b.ForEach(func(k, v []byte) error {
-		r, err := decode(v)
+		r, err := decode(k, v)
 		if err != nil {
 			return fmt.Errorf("%s: %w", k, err)
 		}

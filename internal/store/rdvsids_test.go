@@ -109,7 +109,7 @@ func TestMigration5NumbersStoredRecordsInCreationOrder(t *testing.T) {
 	older.CreatedAt, newer.CreatedAt = day0.Add(-72*time.Hour), day0.Add(-24*time.Hour)
 	putAsOlderVersion(t, s, older)
 	putAsOlderVersion(t, s, newer)
-	v, err := encodeUsager(&rdv.Usager{ID: "u1", FirstName: "Léa", LastName: "Dubois", CreatedAt: day0})
+	v, err := encodeUsagerV1(&rdv.Usager{ID: "u1", FirstName: "Léa", LastName: "Dubois", CreatedAt: day0})
 	if err != nil {
 		t.Fatal(err)
 	}

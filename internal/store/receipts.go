@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -27,9 +28,103 @@ type Receipt struct {
 	Anonymised bool `json:"anonymised,omitempty"`
 }
 
+// receiptV1 is format 1 of a receipt, JSON.
 type receiptV1 struct {
 	V int `json:"v"`
 	Receipt
+}
+
+// receiptV2 is format 2 of a receipt (cbor.go). Its key holds the RDV id
+// and the time, which the value repeats only when the key cannot (an
+// instant before 1970).
+type receiptV2 struct {
+	Channel   word   `cbor:"1,keyasint,omitempty"`
+	Transport word   `cbor:"2,keyasint,omitempty"`
+	Event     word   `cbor:"3,keyasint,omitempty"`
+	Recipient word   `cbor:"4,keyasint,omitempty"`
+	AgentID   string `cbor:"5,keyasint,omitempty"`
+	// MessageAfterRDV is the message id after "<rdv id>.", the form
+	// notify gives it; MessageID is any other message id.
+	MessageAfterRDV *string `cbor:"6,keyasint,omitempty"`
+	MessageID       string  `cbor:"7,keyasint,omitempty"`
+	Attempt         int     `cbor:"8,keyasint,omitempty"`
+	Result          word    `cbor:"9,keyasint,omitempty"`
+	Error           string  `cbor:"10,keyasint,omitempty"`
+	At              *stamp  `cbor:"11,keyasint,omitempty"`
+	Anonymised      bool    `cbor:"12,keyasint,omitempty"`
+}
+
+// receiptKeyLen is the length of a receipt key after its RDV id:
+// \x00, <t at>, 8 bytes of sequence.
+const receiptKeyLen = 1 + timeKeyLen + 8
+
+func receiptKey(r Receipt, seq uint64) []byte {
+	k := append(joinKey(r.RDVID, ""), timeKey(r.At, "")...)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// splitReceiptKey returns the RDV id and the time of a receipt key.
+func splitReceiptKey(k []byte) (rdvID string, at time.Time, err error) {
+	n := len(k) - receiptKeyLen
+	if n < 0 || k[n] != 0 {
+		return "", time.Time{}, fmt.Errorf("receipt key of %d bytes", len(k))
+	}
+	return string(k[:n]), keyTime(k[n+1:]), nil
+}
+
+// encodeReceipt returns the stored form of r (format 2) for its key k.
+func encodeReceipt(k []byte, r Receipt) ([]byte, error) {
+	_, keyAt, err := splitReceiptKey(k)
+	if err != nil {
+		return nil, err
+	}
+	v := receiptV2{
+		Channel: word(r.Channel), Transport: word(r.Transport), Event: word(r.Event), Recipient: word(r.Recipient),
+		AgentID: r.AgentID, Attempt: r.Attempt, Result: word(r.Result), Error: r.Error, Anonymised: r.Anonymised,
+	}
+	if after, ok := strings.CutPrefix(r.MessageID, r.RDVID+"."); ok {
+		v.MessageAfterRDV = &after
+	} else {
+		v.MessageID = r.MessageID
+	}
+	if !keyAt.Equal(r.At) {
+		v.At = stampPtr(&r.At)
+	}
+	return marshalV2(&v)
+}
+
+// decodeReceipt reads the receipt stored under k, in format 2 or 1.
+func decodeReceipt(k, b []byte) (Receipt, error) {
+	if isV1(b) {
+		var v receiptV1
+		if err := json.Unmarshal(b, &v); err != nil {
+			return Receipt{}, fmt.Errorf("decode: %w", err)
+		}
+		if v.V != recordV1 {
+			return Receipt{}, fmt.Errorf("record version %d, want %d", v.V, recordV1)
+		}
+		return v.Receipt, nil
+	}
+	rdvID, at, err := splitReceiptKey(k)
+	if err != nil {
+		return Receipt{}, err
+	}
+	var v receiptV2
+	if err := unmarshalV2(b, &v); err != nil {
+		return Receipt{}, err
+	}
+	r := Receipt{
+		RDVID: rdvID, Channel: string(v.Channel), Transport: string(v.Transport), Event: string(v.Event),
+		Recipient: string(v.Recipient), AgentID: v.AgentID, MessageID: v.MessageID, Attempt: v.Attempt,
+		Result: string(v.Result), Error: v.Error, At: at, Anonymised: v.Anonymised,
+	}
+	if v.MessageAfterRDV != nil {
+		r.MessageID = rdvID + "." + *v.MessageAfterRDV
+	}
+	if v.At != nil {
+		r.At = v.At.time()
+	}
+	return r, nil
 }
 
 // AddReceipt records r under its RDV, after the receipts already there.
@@ -43,9 +138,8 @@ func (tx *Tx) AddReceipt(r Receipt) error {
 	if err != nil {
 		return fmt.Errorf("store: receipts: %w", err)
 	}
-	k := append(joinKey(r.RDVID, ""), timeKey(r.At, "")...)
-	k = binary.BigEndian.AppendUint64(k, seq)
-	val, err := json.Marshal(receiptV1{V: recordV1, Receipt: r})
+	k := receiptKey(r, seq)
+	val, err := encodeReceipt(k, r)
 	if err != nil {
 		return fmt.Errorf("store: encode receipt: %w", err)
 	}
@@ -62,14 +156,11 @@ func (tx *ReadTx) Receipts(rdvID string) ([]Receipt, error) {
 	prefix := joinKey(rdvID, "")
 	c := tx.bucket(bucketReceipts).Cursor()
 	for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
-		var r receiptV1
-		if err := json.Unmarshal(v, &r); err != nil {
-			return nil, fmt.Errorf("store: receipts of rdv %s: decode: %w", rdvID, err)
+		r, err := decodeReceipt(k, v)
+		if err != nil {
+			return nil, fmt.Errorf("store: receipts of rdv %s: %w", rdvID, err)
 		}
-		if r.V != recordV1 {
-			return nil, fmt.Errorf("store: receipts of rdv %s: record version %d, want %d", rdvID, r.V, recordV1)
-		}
-		out = append(out, r.Receipt)
+		out = append(out, r)
 	}
 	return out, nil
 }
@@ -77,11 +168,11 @@ func (tx *ReadTx) Receipts(rdvID string) ([]Receipt, error) {
 // EachReceipt calls fn with every receipt, by RDV (or refusal) id then
 // time.
 func (tx *ReadTx) EachReceipt(fn func(Receipt) error) error {
-	return tx.bucket(bucketReceipts).ForEach(func(_, v []byte) error {
-		var r receiptV1
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("store: receipts: decode: %w", err)
+	return tx.bucket(bucketReceipts).ForEach(func(k, v []byte) error {
+		r, err := decodeReceipt(k, v)
+		if err != nil {
+			return fmt.Errorf("store: receipts: %w", err)
 		}
-		return fn(r.Receipt)
+		return fn(r)
 	})
 }

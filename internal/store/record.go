@@ -8,11 +8,15 @@ import (
 	"rdvsync/internal/rdv"
 )
 
-// Stored values are JSON with a "v" field. Their shape is owned here, not by
-// the json tags of package rdv: renaming an API field must not silently
-// drop data from existing files. A field added to rdv.RDV or rdv.Usager must
-// be added here too (TestRecordRoundTrip fails until it is); changing the
-// meaning of a field needs a new version and a migration.
+// Stored values carry their format: JSON with a "v" field (format 1, the
+// idempotency records, outbox items, reminders and agent state documents),
+// or a format byte and CBOR (format 2, RDVs, usagers and receipts:
+// recordv2.go, cbor.go). Their shape is owned by the store, not by the
+// json tags of package rdv: renaming an API field must not silently drop
+// data from existing files. A field added to rdv.RDV or rdv.Usager must
+// be added to format 2 (TestRecordRoundTrip fails until it is); changing
+// the meaning of a field needs a new version and a migration. Format 1 of
+// RDVs and usagers (below) is still read: migration 8 rewrites it.
 
 const recordV1 = 1
 
@@ -59,54 +63,7 @@ type contactV1 struct {
 	PhoneMobile bool   `json:"phone_mobile,omitempty"`
 }
 
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-func encodeRDV(r *rdv.RDV) ([]byte, error) {
-	return json.Marshal(rdvV1{
-		V:              recordV1,
-		ID:             r.ID,
-		RdvsID:         r.RdvsID,
-		Status:         string(r.Status),
-		StartsAt:       r.StartsAt.UTC(),
-		EndsAt:         r.EndsAt.UTC(),
-		MotifID:        r.MotifID,
-		LieuID:         r.LieuID,
-		OrganisationID: r.OrganisationID,
-		AgentIDs:       r.AgentIDs,
-		UsagerID:       r.UsagerID,
-		CreatedBy: createdByV1{
-			Type:        string(r.CreatedBy.Type),
-			FirstName:   r.CreatedBy.FirstName,
-			LastName:    r.CreatedBy.LastName,
-			Email:       r.CreatedBy.Email,
-			PhoneNumber: r.CreatedBy.PhoneNumber,
-			AgentID:     r.CreatedBy.AgentID,
-		},
-		Context:      r.Context,
-		CancelReason: r.CancelReason,
-		CancelledAt:  utcPtr(r.CancelledAt),
-		CreatedAt:    r.CreatedAt.UTC(),
-		UpdatedAt:    r.UpdatedAt.UTC(),
-		UsagerToken:  r.UsagerToken,
-		Version:      r.Version,
-		Contact: &contactV1{
-			FirstName:   r.Contact.FirstName,
-			LastName:    r.Contact.LastName,
-			Email:       r.Contact.Email,
-			PhoneNumber: r.Contact.PhoneNumber,
-			PhoneMobile: r.Contact.PhoneMobile,
-		},
-		ContactOnly: r.ContactOnly,
-	})
-}
-
-func decodeRDV(b []byte) (*rdv.RDV, error) {
+func decodeRDVV1(b []byte) (*rdv.RDV, error) {
 	var v rdvV1
 	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
@@ -166,26 +123,7 @@ type usagerV1 struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
-func encodeUsager(u *rdv.Usager) ([]byte, error) {
-	return json.Marshal(usagerV1{
-		V:           recordV1,
-		ID:          u.ID,
-		RdvsID:      u.RdvsID,
-		FirstName:   u.FirstName,
-		LastName:    u.LastName,
-		Email:       u.Email,
-		PhoneNumber: u.PhoneNumber,
-		PhoneMobile: u.PhoneMobile,
-		Address:     u.Address,
-		PostalCode:  u.PostalCode,
-		CityCode:    u.CityCode,
-		BirthDate:   u.BirthDate,
-		CreatedAt:   u.CreatedAt.UTC(),
-		UpdatedAt:   u.UpdatedAt.UTC(),
-	})
-}
-
-func decodeUsager(b []byte) (*rdv.Usager, error) {
+func decodeUsagerV1(b []byte) (*rdv.Usager, error) {
 	var v usagerV1
 	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)

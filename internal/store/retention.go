@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -280,19 +279,21 @@ func (tx *ReadTx) HasPendingOutbox(prefix string) (bool, error) {
 func (tx *Tx) AnonymiseReceipts(cutoff time.Time, from string, limit int) (changed int, next string, err error) {
 	b := tx.bucket(bucketReceipts)
 	var keys [][]byte
-	var vals []receiptV1
+	var vals []Receipt
 	c := b.Cursor()
 	k, v := c.Seek([]byte(from))
 	for scanned := 0; k != nil && scanned < limit; k, v = c.Next() {
 		scanned++
 		// The key holds the time: <rdv id>\x00<t at><seq>.
-		i := bytes.IndexByte(k, 0)
-		if i < 0 || len(k) < i+1+timeKeyLen || !keyTime(k[i+1:]).Before(cutoff) || bytes.Contains(v, []byte(`"anonymised":true`)) {
+		if _, at, err := splitReceiptKey(k); err != nil || !at.Before(cutoff) {
 			continue
 		}
-		var r receiptV1
-		if err := json.Unmarshal(v, &r); err != nil {
-			return 0, "", fmt.Errorf("store: receipt: decode: %w", err)
+		r, err := decodeReceipt(k, v)
+		if err != nil {
+			return 0, "", fmt.Errorf("store: receipt: %w", err)
+		}
+		if r.Anonymised {
+			continue
 		}
 		keys, vals = append(keys, bytes.Clone(k)), append(vals, r)
 	}
@@ -302,7 +303,7 @@ func (tx *Tx) AnonymiseReceipts(cutoff time.Time, from string, limit int) (chang
 	for i, k := range keys {
 		r := vals[i]
 		r.Error, r.AgentID, r.Anonymised = "", "", true
-		v, err := json.Marshal(r)
+		v, err := encodeReceipt(k, r)
 		if err != nil {
 			return 0, "", fmt.Errorf("store: encode receipt: %w", err)
 		}
@@ -376,7 +377,7 @@ func contactsAndUsagerRDVs(tx KVTx) error {
 	var keys, ids [][]byte
 	var vals [][]byte
 	err = rdvs.ForEach(func(k, v []byte) error {
-		r, err := decodeRDV(v)
+		r, err := decodeRDV(k, v)
 		if err != nil {
 			return fmt.Errorf("rdv %s: %w", k, err)
 		}
@@ -388,7 +389,7 @@ func contactsAndUsagerRDVs(tx KVTx) error {
 			return nil
 		}
 		if uv := usagers.Get([]byte(r.UsagerID)); uv != nil {
-			u, err := decodeUsager(uv)
+			u, err := decodeUsager([]byte(r.UsagerID), uv)
 			if err != nil {
 				return fmt.Errorf("usager %s: %w", r.UsagerID, err)
 			}

@@ -190,7 +190,7 @@ func TestMigration7GivesEachRDVItsUsagersContact(t *testing.T) {
 	}
 	r := newRDV("r1", "mds-arras", at(1, 0), time.Hour, "a")
 	putAsOlderVersion(t, s, r)
-	u, _ := encodeUsager(&rdv.Usager{ID: "u1", FirstName: "Léa", LastName: "Dubois", Email: "lea@example.org", PhoneNumber: "+33612345678", PhoneMobile: true})
+	u, _ := encodeUsagerV1(&rdv.Usager{ID: "u1", FirstName: "Léa", LastName: "Dubois", Email: "lea@example.org", PhoneNumber: "+33612345678", PhoneMobile: true})
 	if err := s.kv.Update(context.Background(), func(tx KVTx) error { return tx.Bucket(bucketUsagers).Put([]byte("u1"), u) }); err != nil {
 		t.Fatal(err)
 	}

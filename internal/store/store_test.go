@@ -182,8 +182,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(gotU, &u) {
 			t.Errorf("Usager lost a field (add it to usagerV1 in record.go):\n got %+v\nwant %+v", gotU, &u)
 		}
-		if v := string(tx.kv.Bucket(bucketRDVs).Get([]byte(r.ID))); !strings.HasPrefix(v, `{"v":1,`) {
-			t.Errorf("stored RDV = %s, want a versioned JSON object", v)
+		if v := tx.kv.Bucket(bucketRDVs).Get([]byte(r.ID)); len(v) == 0 || v[0] != recordV2 {
+			t.Errorf("stored RDV = %q, want format %d", v, recordV2)
 		}
 	})
 }
@@ -350,7 +350,7 @@ func TestMigrations(t *testing.T) {
 			runs++
 			b := tx.Bucket(bucketRDVs)
 			return b.ForEach(func(k, v []byte) error {
-				r, err := decodeRDV(v)
+				r, err := decodeRDV(k, v)
 				if err != nil {
 					return err
 				}

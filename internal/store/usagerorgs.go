@@ -51,7 +51,7 @@ func createUsagerOrgs(tx KVTx) error {
 	}
 	var keys [][]byte
 	err = tx.Bucket(bucketRDVs).ForEach(func(k, v []byte) error {
-		r, err := decodeRDV(v)
+		r, err := decodeRDV(k, v)
 		if err != nil {
 			return fmt.Errorf("rdv %s: %w", k, err)
 		}

@@ -60,7 +60,7 @@ func reopenMigrated(t *testing.T, s *Store, path string) *Store {
 
 func putAsOlderVersion(t *testing.T, s *Store, r *rdv.RDV) {
 	t.Helper()
-	v, err := encodeRDV(r)
+	v, err := encodeRDVV1(r)
 	if err != nil {
 		t.Fatal(err)
 	}

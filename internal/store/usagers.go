@@ -22,7 +22,7 @@ func (tx *ReadTx) Usager(id string) (*rdv.Usager, error) {
 	if b == nil {
 		return nil, fmt.Errorf("usager %s: %w", id, rdv.ErrNotFound)
 	}
-	u, err := decodeUsager(b)
+	u, err := decodeUsager([]byte(id), b)
 	if err != nil {
 		return nil, fmt.Errorf("store: usagers/%s: %w", id, err)
 	}
@@ -182,7 +182,7 @@ func (tx *Tx) PutUsager(u *rdv.Usager) error {
 	usagers := tx.bucket(bucketUsagers)
 	var prevID *int64
 	if old := usagers.Get([]byte(u.ID)); old != nil {
-		prev, err := decodeUsager(old)
+		prev, err := decodeUsager([]byte(u.ID), old)
 		if err != nil {
 			return fmt.Errorf("store: put usager %s: previous version: %w", u.ID, err)
 		}
