@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"rdvsync/internal/rdv"
+)
+
+// TestMigration8RewritesRecordsInFormat2: a file of schema version 7
+// holds RDVs, usagers and receipts in format 1 (JSON); after migration 8
+// every one is in format 2 and reads back identical, over several
+// chunks of the rewrite.
+func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
+	defer func(n int) { rewriteChunk = n }(rewriteChunk)
+	rewriteChunk = 7
+
+	path := filepath.Join(t.TempDir(), "v7.db")
+	s, err := open(path, Options{NoSync: true}, migrations[:7])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		rdvs     []*rdv.RDV
+		usagers  []*rdv.Usager
+		receipts []Receipt
+	)
+	created := day0.Add(-48*time.Hour + 123456789)
+	for i := range 30 {
+		u := &rdv.Usager{ID: fmt.Sprintf("019ad6a2-7e3f-7c1a-9b4e-2f6d8c0a%04x", i), RdvsID: int64(i + 1),
+			FirstName: "Léa", LastName: fmt.Sprintf("Dubois %d", i), Email: fmt.Sprintf("lea%d@example.org", i),
+			PhoneNumber: "+33612345678", PhoneMobile: i%2 == 0, CreatedAt: created, UpdatedAt: created.Add(time.Duration(i) * time.Minute)}
+		r := newRDV(fmt.Sprintf("019ad6a2-7e3f-7c1a-9b4e-2f6d8c0b%04x", i), "mds-arras", at(i, 0), time.Hour, "a")
+		r.RdvsID, r.UsagerID, r.UsagerToken, r.Version = int64(i+1), u.ID, "k3Yb9xQw2LmN8pRt5vZa7cDe4fGh6jKs", 1
+		r.CreatedAt, r.UpdatedAt, r.Contact = created, created, rdv.ContactOf(u)
+		r.Context = "Première ligne\nseconde"
+		if i%3 == 0 {
+			cancelled := created.Add(time.Hour)
+			r.Status, r.CancelledAt, r.CancelReason = rdv.StatusExcused, &cancelled, "Empêché"
+		}
+		rdvs, usagers = append(rdvs, r), append(usagers, u)
+		receipts = append(receipts,
+			Receipt{RDVID: r.ID, Channel: "email", Transport: "spool", Event: "created", Recipient: "usager",
+				MessageID: r.ID + ".created.0.usager", Attempt: 1, Result: "ok", At: created.Add(time.Second)},
+			Receipt{RDVID: r.ID, Channel: "sms", Transport: "http", Event: "created", Recipient: "usager",
+				MessageID: r.ID + ".created.0.usager", Attempt: 1, Result: "failed", Error: "délai dépassé", At: created.Add(2 * time.Second)})
+	}
+	err = s.kv.Update(context.Background(), func(tx KVTx) error {
+		for _, r := range rdvs {
+			v, err := encodeRDVV1(r)
+			if err == nil {
+				err = tx.Bucket(bucketRDVs).Put([]byte(r.ID), v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		for _, u := range usagers {
+			v, err := encodeUsagerV1(u)
+			if err == nil {
+				err = tx.Bucket(bucketUsagers).Put([]byte(u.ID), v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		for i, r := range receipts {
+			v, err := json.Marshal(receiptV1{V: recordV1, Receipt: r})
+			if err == nil {
+				err = tx.Bucket(bucketReceipts).Put(receiptKey(r, uint64(i+1)), v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = reopenMigrated(t, s, path)
+	defer s.Close()
+	view(t, s, func(tx *ReadTx) {
+		if v, _ := schemaVersion(tx.kv); v != 8 {
+			t.Errorf("schema version %d, want 8", v)
+		}
+		for _, name := range [][]byte{bucketRDVs, bucketUsagers, bucketReceipts} {
+			n := 0
+			tx.kv.Bucket(name).ForEach(func(k, v []byte) error {
+				n++
+				if len(v) == 0 || v[0] != recordV2 {
+					t.Errorf("%s/%s is still %q", name, k, v)
+				}
+				return nil
+			})
+			if n == 0 {
+				t.Errorf("%s is empty", name)
+			}
+		}
+		for _, want := range rdvs {
+			if got, err := tx.RDV(want.ID); err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("rdv after migration 8: %v\n got %+v\nwant %+v", err, got, want)
+			}
+		}
+		for _, want := range usagers {
+			if got, err := tx.Usager(want.ID); err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("usager after migration 8: %v\n got %+v\nwant %+v", err, got, want)
+			}
+		}
+		var got []Receipt
+		tx.EachReceipt(func(r Receipt) error { got = append(got, r); return nil })
+		if !reflect.DeepEqual(got, receipts) {
+			t.Errorf("receipts after migration 8:\n got %+v\nwant %+v", got, receipts)
+		}
+	})
+}
