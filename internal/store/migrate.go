@@ -28,7 +28,7 @@ var migrations = []migration{
 	{version: 6, name: "LF line breaks in RDV free text", apply: normalizeLineBreaks},
 	{version: 7, name: "contact of each rdv, rdvs of each usager, erasures", apply: contactsAndUsagerRDVs},
 	{version: 8, name: "tickets of the booking pages (agent sessions, sign-in links)", apply: createTicketBuckets},
-	{version: 9, name: "rdvs, usagers and receipts in the compact format", apply: recordsToV2},
+	{version: 9, name: "rdvs, usagers, reminders and receipts in the compact format", apply: recordsToV2},
 }
 
 func createInitialBuckets(tx KVTx) error {

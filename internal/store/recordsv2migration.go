@@ -5,9 +5,9 @@ import (
 	"fmt"
 )
 
-// recordsToV2 (migration 8) rewrites the RDVs, usagers and receipts
-// stored in format 1 (JSON) in format 2 (recordv2.go), which takes about
-// a third of the bytes. Values of existing keys are replaced, no key is
+// recordsToV2 (migration 8) rewrites the RDVs, usagers, reminders and
+// receipts stored in format 1 (JSON) in format 2 (recordv2.go), which
+// takes a third to a fifth of the bytes. Values of existing keys are replaced, no key is
 // inserted, so bbolt rewrites pages without splitting them; the scan
 // works in chunks because a cursor cannot walk a bucket being written.
 func recordsToV2(tx KVTx) error {
@@ -28,6 +28,20 @@ func recordsToV2(tx KVTx) error {
 				return nil, err
 			}
 			return encodeUsager(u)
+		}},
+		{bucketReminders, func(k, v []byte) ([]byte, error) {
+			var r Reminder
+			if err := decodeReminder(v, &r); err != nil {
+				return nil, err
+			}
+			return encodeReminder(&r, false)
+		}},
+		{bucketReminderByRDV, func(k, v []byte) ([]byte, error) {
+			var r Reminder
+			if err := decodeReminder(v, &r); err != nil {
+				return nil, err
+			}
+			return encodeReminder(&r, true)
 		}},
 		{bucketReceipts, func(k, v []byte) ([]byte, error) {
 			r, err := decodeReceipt(k, v)

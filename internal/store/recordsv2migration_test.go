@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 )
 
 // TestMigration8RewritesRecordsInFormat2: a file of schema version 7
-// holds RDVs, usagers and receipts in format 1 (JSON); after migration 8
+// holds RDVs, usagers, reminders and receipts in format 1 (JSON); after migration 8
 // every one is in format 2 and reads back identical, over several
 // chunks of the rewrite.
 func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
@@ -29,6 +30,7 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 		rdvs     []*rdv.RDV
 		usagers  []*rdv.Usager
 		receipts []Receipt
+		reminds  []Reminder
 	)
 	created := day0.Add(-48*time.Hour + 123456789)
 	for i := range 30 {
@@ -44,6 +46,7 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 			r.Status, r.CancelledAt, r.CancelReason = rdv.StatusExcused, &cancelled, "Empêché"
 		}
 		rdvs, usagers = append(rdvs, r), append(usagers, u)
+		reminds = append(reminds, Reminder{RDVID: r.ID, Due: r.StartsAt.Add(-48 * time.Hour), Start: r.StartsAt, Version: i, Sent: i%4 == 0})
 		receipts = append(receipts,
 			Receipt{RDVID: r.ID, Channel: "email", Transport: "spool", Event: "created", Recipient: "usager",
 				MessageID: r.ID + ".created.0.usager", Attempt: 1, Result: "ok", At: created.Add(time.Second)},
@@ -69,6 +72,22 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 				return err
 			}
 		}
+		for _, r := range reminds {
+			due := r.Due
+			v, err := json.Marshal(reminderV1{V: recordV1, Start: r.Start, Version: r.Version, Due: &due, Sent: r.Sent})
+			if err == nil {
+				err = tx.Bucket(bucketReminderByRDV).Put([]byte(r.RDVID), v)
+			}
+			if err == nil && !r.Sent {
+				v, err = json.Marshal(reminderV1{V: recordV1, Start: r.Start, Version: r.Version})
+				if err == nil {
+					err = tx.Bucket(bucketReminders).Put(timeKey(r.Due, r.RDVID), v)
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
 		for i, r := range receipts {
 			v, err := json.Marshal(receiptV1{V: recordV1, Receipt: r})
 			if err == nil {
@@ -89,7 +108,7 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 		if v, _ := schemaVersion(tx.kv); v != 8 {
 			t.Errorf("schema version %d, want 8", v)
 		}
-		for _, name := range [][]byte{bucketRDVs, bucketUsagers, bucketReceipts} {
+		for _, name := range [][]byte{bucketRDVs, bucketUsagers, bucketReceipts, bucketReminders, bucketReminderByRDV} {
 			n := 0
 			tx.kv.Bucket(name).ForEach(func(k, v []byte) error {
 				n++
@@ -112,10 +131,29 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 				t.Errorf("usager after migration 8: %v\n got %+v\nwant %+v", err, got, want)
 			}
 		}
+		for _, want := range reminds {
+			if got, err := tx.Reminder(want.RDVID); err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("reminder after migration 8: %v\n got %+v\nwant %+v", err, got, want)
+			}
+		}
 		var got []Receipt
 		tx.EachReceipt(func(r Receipt) error { got = append(got, r); return nil })
 		if !reflect.DeepEqual(got, receipts) {
 			t.Errorf("receipts after migration 8:\n got %+v\nwant %+v", got, receipts)
 		}
 	})
+	// The pending reminders are handed out from their format 2 values.
+	var due []Reminder
+	update(t, s, func(tx *Tx) (err error) {
+		due, err = tx.TakeDueReminders(day0.Add(1000*time.Hour), 100)
+		return err
+	})
+	for _, r := range reminds {
+		if !r.Sent {
+			r.Sent = true
+			if !slices.ContainsFunc(due, func(d Reminder) bool { return reflect.DeepEqual(d, r) }) {
+				t.Errorf("reminder %+v not handed out: %+v", r, due)
+			}
+		}
+	}
 }

@@ -21,8 +21,8 @@ type Reminder struct {
 	Sent bool
 }
 
-// reminderV1 is the value of reminders (without rdv_id and due, which are
-// the key) and of reminder_by_rdv (all fields).
+// reminderV1 is format 1 of the value of reminders (without rdv_id and
+// due, which are the key) and of reminder_by_rdv (all fields).
 type reminderV1 struct {
 	V       int        `json:"v"`
 	Start   time.Time  `json:"start"`
@@ -31,24 +31,69 @@ type reminderV1 struct {
 	Sent    bool       `json:"sent,omitempty"`
 }
 
+// reminderV2 is format 2 of the same values (cbor.go).
+type reminderV2 struct {
+	Start   stamp  `cbor:"1,keyasint"`
+	Version int    `cbor:"2,keyasint,omitempty"`
+	Due     *stamp `cbor:"3,keyasint,omitempty"`
+	Sent    bool   `cbor:"4,keyasint,omitempty"`
+}
+
+// encodeReminder returns the stored form of r: with its due time and
+// whether it was sent for reminder_by_rdv (byRDV), without for reminders.
+func encodeReminder(r *Reminder, byRDV bool) ([]byte, error) {
+	v := reminderV2{Start: stampOf(r.Start), Version: r.Version}
+	if byRDV {
+		v.Due, v.Sent = stampPtr(&r.Due), r.Sent
+	}
+	return marshalV2(&v)
+}
+
+// decodeReminder reads a reminder value of either format into r (Due is
+// left alone when the value has none).
+func decodeReminder(b []byte, r *Reminder) error {
+	if isV1(b) {
+		var v reminderV1
+		if err := json.Unmarshal(b, &v); err != nil {
+			return fmt.Errorf("decode: %w", err)
+		}
+		if v.V != recordV1 {
+			return fmt.Errorf("record version %d, want %d", v.V, recordV1)
+		}
+		r.Start, r.Version, r.Sent = v.Start.UTC(), v.Version, v.Sent
+		if v.Due != nil {
+			r.Due = v.Due.UTC()
+		}
+		return nil
+	}
+	var v reminderV2
+	if err := unmarshalV2(b, &v); err != nil {
+		return err
+	}
+	r.Start, r.Version, r.Sent = v.Start.time(), v.Version, v.Sent
+	if v.Due != nil {
+		r.Due = v.Due.time()
+	}
+	return nil
+}
+
 func (tx *ReadTx) reminderByRDV(rdvID string) (*Reminder, error) {
 	b := tx.bucket(bucketReminderByRDV).Get([]byte(rdvID))
 	if b == nil {
 		return nil, fmt.Errorf("reminder of rdv %s: %w", rdvID, rdv.ErrNotFound)
 	}
-	var v reminderV1
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, fmt.Errorf("store: reminder_by_rdv/%s: decode: %w", rdvID, err)
+	r := &Reminder{RDVID: rdvID}
+	if err := decodeReminder(b, r); err != nil {
+		return nil, fmt.Errorf("store: reminder_by_rdv/%s: %w", rdvID, err)
 	}
-	if v.V != recordV1 || v.Due == nil {
-		return nil, fmt.Errorf("store: reminder_by_rdv/%s: record version %d, want %d", rdvID, v.V, recordV1)
+	if r.Due.IsZero() {
+		return nil, fmt.Errorf("store: reminder_by_rdv/%s: no due time", rdvID)
 	}
-	return &Reminder{RDVID: rdvID, Due: v.Due.UTC(), Start: v.Start.UTC(), Version: v.Version, Sent: v.Sent}, nil
+	return r, nil
 }
 
 func (tx *Tx) putReminderByRDV(r *Reminder) error {
-	due := r.Due.UTC()
-	b, err := json.Marshal(reminderV1{V: recordV1, Start: r.Start.UTC(), Version: r.Version, Due: &due, Sent: r.Sent})
+	b, err := encodeReminder(r, true)
 	if err != nil {
 		return fmt.Errorf("store: encode reminder: %w", err)
 	}
@@ -90,7 +135,7 @@ func (tx *Tx) ScheduleReminder(r Reminder) error {
 		return err
 	}
 	r.Sent = false
-	b, err := json.Marshal(reminderV1{V: recordV1, Start: r.Start.UTC(), Version: r.Version})
+	b, err := encodeReminder(&r, false)
 	if err != nil {
 		return fmt.Errorf("store: encode reminder: %w", err)
 	}
@@ -139,11 +184,11 @@ func (tx *Tx) TakeDueReminders(now time.Time, limit int) ([]Reminder, error) {
 	}
 	out := make([]Reminder, 0, len(keys))
 	for i, k := range keys {
-		var v reminderV1
-		if err := json.Unmarshal(vals[i], &v); err != nil {
-			return nil, fmt.Errorf("store: reminders: decode: %w", err)
+		r := Reminder{RDVID: string(k[timeKeyLen:]), Due: keyTime(k)}
+		if err := decodeReminder(vals[i], &r); err != nil {
+			return nil, fmt.Errorf("store: reminders: %w", err)
 		}
-		r := Reminder{RDVID: string(k[timeKeyLen:]), Due: keyTime(k), Start: v.Start.UTC(), Version: v.Version, Sent: true}
+		r.Sent = true
 		if err := tx.bucket(bucketReminders).Delete(k); err != nil {
 			return nil, fmt.Errorf("store: reminders: %w", err)
 		}
