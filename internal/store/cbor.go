@@ -222,3 +222,31 @@ func packedText(s string, pack func(string) ([]byte, bool)) (packed []byte, text
 	}
 	return nil, s
 }
+
+// packedIDMark starts an id packed in a key: UTF-8 text never starts
+// with 0xFF, so a key part that does is no text id.
+const packedIDMark = 0xFF
+
+// idKey is an RDV id as the keys of receipts, reminders and
+// reminder_by_rdv hold it: the mark and the 16 bytes of a UUID in
+// canonical form, any other id as text. Hex text and bytes sort alike,
+// so UUIDs keep their order.
+func idKey(id string) []byte {
+	if b, ok := packUUID(id); ok {
+		return append([]byte{packedIDMark}, b...)
+	}
+	return []byte(id)
+}
+
+// keyID is the id of an idKey.
+func keyID(k []byte) string {
+	if len(k) == 17 && k[0] == packedIDMark {
+		if id, err := unpackUUID(k[1:]); err == nil {
+			return id
+		}
+	}
+	return string(k)
+}
+
+// isPackedID reports whether k is an idKey of a UUID.
+func isPackedID(k []byte) bool { return len(k) == 17 && k[0] == packedIDMark }

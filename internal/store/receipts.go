@@ -58,8 +58,12 @@ type receiptV2 struct {
 // \x00, <t at>, 8 bytes of sequence.
 const receiptKeyLen = 1 + timeKeyLen + 8
 
+// receiptPrefix starts the keys of the receipts of an RDV: its id packed
+// (idKey) and \x00.
+func receiptPrefix(rdvID string) []byte { return append(idKey(rdvID), 0) }
+
 func receiptKey(r Receipt, seq uint64) []byte {
-	k := append(joinKey(r.RDVID, ""), timeKey(r.At, "")...)
+	k := append(receiptPrefix(r.RDVID), timeKey(r.At, "")...)
 	return binary.BigEndian.AppendUint64(k, seq)
 }
 
@@ -69,7 +73,7 @@ func splitReceiptKey(k []byte) (rdvID string, at time.Time, err error) {
 	if n < 0 || k[n] != 0 {
 		return "", time.Time{}, fmt.Errorf("receipt key of %d bytes", len(k))
 	}
-	return string(k[:n]), keyTime(k[n+1:]), nil
+	return keyID(k[:n]), keyTime(k[n+1:]), nil
 }
 
 // encodeReceipt returns the stored form of r (format 2) for its key k.
@@ -153,7 +157,7 @@ func (tx *Tx) AddReceipt(r Receipt) error {
 // error, when there are none).
 func (tx *ReadTx) Receipts(rdvID string) ([]Receipt, error) {
 	out := []Receipt{}
-	prefix := joinKey(rdvID, "")
+	prefix := receiptPrefix(rdvID)
 	c := tx.bucket(bucketReceipts).Cursor()
 	for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
 		r, err := decodeReceipt(k, v)

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -15,8 +17,9 @@ import (
 
 // TestMigration8RewritesRecordsInFormat2: a file of schema version 7
 // holds RDVs, usagers, reminders and receipts in format 1 (JSON); after migration 8
-// every one is in format 2 and reads back identical, over several
-// chunks of the rewrite.
+// every one is in format 2, the RDV ids in the keys of reminders and
+// receipts are packed, and every record reads back identical, over
+// several chunks of the rewrite.
 func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 	defer func(n int) { rewriteChunk = n }(rewriteChunk)
 	rewriteChunk = 7
@@ -91,7 +94,9 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 		for i, r := range receipts {
 			v, err := json.Marshal(receiptV1{V: recordV1, Receipt: r})
 			if err == nil {
-				err = tx.Bucket(bucketReceipts).Put(receiptKey(r, uint64(i+1)), v)
+				// The key of format 1: the RDV id as text.
+				k := binary.BigEndian.AppendUint64(append(joinKey(r.RDVID, ""), timeKey(r.At, "")...), uint64(i+1))
+				err = tx.Bucket(bucketReceipts).Put(k, v)
 			}
 			if err != nil {
 				return err
@@ -114,6 +119,9 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 				n++
 				if len(v) == 0 || v[0] != recordV2 {
 					t.Errorf("%s/%s is still %q", name, k, v)
+				}
+				if !bytes.Equal(name, bucketRDVs) && !bytes.Equal(name, bucketUsagers) && bytes.Contains(k, []byte("019ad6a2-")) {
+					t.Errorf("%s/%s: the key holds the RDV id as text", name, k)
 				}
 				return nil
 			})

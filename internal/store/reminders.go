@@ -77,8 +77,14 @@ func decodeReminder(b []byte, r *Reminder) error {
 	return nil
 }
 
+// reminderKey is the key of a pending reminder: <t due><rdv id>, the id
+// packed (idKey).
+func reminderKey(due time.Time, rdvID string) []byte {
+	return timeKey(due, string(idKey(rdvID)))
+}
+
 func (tx *ReadTx) reminderByRDV(rdvID string) (*Reminder, error) {
-	b := tx.bucket(bucketReminderByRDV).Get([]byte(rdvID))
+	b := tx.bucket(bucketReminderByRDV).Get(idKey(rdvID))
 	if b == nil {
 		return nil, fmt.Errorf("reminder of rdv %s: %w", rdvID, rdv.ErrNotFound)
 	}
@@ -97,7 +103,7 @@ func (tx *Tx) putReminderByRDV(r *Reminder) error {
 	if err != nil {
 		return fmt.Errorf("store: encode reminder: %w", err)
 	}
-	if err := tx.bucket(bucketReminderByRDV).Put([]byte(r.RDVID), b); err != nil {
+	if err := tx.bucket(bucketReminderByRDV).Put(idKey(r.RDVID), b); err != nil {
 		return fmt.Errorf("store: reminder_by_rdv/%s: %w", r.RDVID, err)
 	}
 	return nil
@@ -127,7 +133,7 @@ func (tx *Tx) ScheduleReminder(r Reminder) error {
 			return nil
 		}
 		if !prev.Sent {
-			if err := tx.bucket(bucketReminders).Delete(timeKey(prev.Due, prev.RDVID)); err != nil {
+			if err := tx.bucket(bucketReminders).Delete(reminderKey(prev.Due, prev.RDVID)); err != nil {
 				return fmt.Errorf("store: reminders: %w", err)
 			}
 		}
@@ -139,7 +145,7 @@ func (tx *Tx) ScheduleReminder(r Reminder) error {
 	if err != nil {
 		return fmt.Errorf("store: encode reminder: %w", err)
 	}
-	if err := tx.bucket(bucketReminders).Put(timeKey(r.Due, r.RDVID), b); err != nil {
+	if err := tx.bucket(bucketReminders).Put(reminderKey(r.Due, r.RDVID), b); err != nil {
 		return fmt.Errorf("store: reminders: %w", err)
 	}
 	return tx.putReminderByRDV(&r)
@@ -159,10 +165,10 @@ func (tx *Tx) CancelReminder(rdvID string) error {
 	if prev.Sent {
 		return nil
 	}
-	if err := tx.bucket(bucketReminders).Delete(timeKey(prev.Due, rdvID)); err != nil {
+	if err := tx.bucket(bucketReminders).Delete(reminderKey(prev.Due, rdvID)); err != nil {
 		return fmt.Errorf("store: reminders: %w", err)
 	}
-	if err := tx.bucket(bucketReminderByRDV).Delete([]byte(rdvID)); err != nil {
+	if err := tx.bucket(bucketReminderByRDV).Delete(idKey(rdvID)); err != nil {
 		return fmt.Errorf("store: reminder_by_rdv/%s: %w", rdvID, err)
 	}
 	return nil
@@ -184,7 +190,7 @@ func (tx *Tx) TakeDueReminders(now time.Time, limit int) ([]Reminder, error) {
 	}
 	out := make([]Reminder, 0, len(keys))
 	for i, k := range keys {
-		r := Reminder{RDVID: string(k[timeKeyLen:]), Due: keyTime(k)}
+		r := Reminder{RDVID: keyID(k[timeKeyLen:]), Due: keyTime(k)}
 		if err := decodeReminder(vals[i], &r); err != nil {
 			return nil, fmt.Errorf("store: reminders: %w", err)
 		}
@@ -207,7 +213,7 @@ func (tx *Tx) PurgeReminders(startBefore time.Time) (int, error) {
 	var old []Reminder
 	c := tx.bucket(bucketReminderByRDV).Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		r, err := tx.reminderByRDV(string(k))
+		r, err := tx.reminderByRDV(keyID(k))
 		if err != nil {
 			return 0, err
 		}
@@ -217,11 +223,11 @@ func (tx *Tx) PurgeReminders(startBefore time.Time) (int, error) {
 	}
 	for _, r := range old {
 		if !r.Sent {
-			if err := tx.bucket(bucketReminders).Delete(timeKey(r.Due, r.RDVID)); err != nil {
+			if err := tx.bucket(bucketReminders).Delete(reminderKey(r.Due, r.RDVID)); err != nil {
 				return 0, fmt.Errorf("store: purge reminders: %w", err)
 			}
 		}
-		if err := tx.bucket(bucketReminderByRDV).Delete([]byte(r.RDVID)); err != nil {
+		if err := tx.bucket(bucketReminderByRDV).Delete(idKey(r.RDVID)); err != nil {
 			return 0, fmt.Errorf("store: purge reminders: %w", err)
 		}
 	}

@@ -116,7 +116,7 @@ func (tx *Tx) DeleteRDV(id string) (*rdv.RDV, error) {
 	if err := tx.forgetReminder(id); err != nil {
 		return nil, err
 	}
-	if err := deletePrefix(tx.bucket(bucketReceipts), joinKey(id, "")); err != nil {
+	if err := deletePrefix(tx.bucket(bucketReceipts), receiptPrefix(id)); err != nil {
 		return nil, fmt.Errorf("store: delete rdv %s: receipts: %w", id, err)
 	}
 	if err := tx.deleteIdempotencyFor(r); err != nil {
@@ -135,11 +135,11 @@ func (tx *Tx) forgetReminder(rdvID string) error {
 		return err
 	}
 	if !prev.Sent {
-		if err := tx.bucket(bucketReminders).Delete(timeKey(prev.Due, rdvID)); err != nil {
+		if err := tx.bucket(bucketReminders).Delete(reminderKey(prev.Due, rdvID)); err != nil {
 			return fmt.Errorf("store: reminders: %w", err)
 		}
 	}
-	if err := tx.bucket(bucketReminderByRDV).Delete([]byte(rdvID)); err != nil {
+	if err := tx.bucket(bucketReminderByRDV).Delete(idKey(rdvID)); err != nil {
 		return fmt.Errorf("store: reminder_by_rdv/%s: %w", rdvID, err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,13 +18,16 @@ import (
 func traces(t *testing.T, s *Store, needle string) []string {
 	t.Helper()
 	var out []string
+	// Keys and records hold UUIDs as their 16 bytes.
+	packed, _ := packUUID(needle)
 	var walk func(path string, b KVBucket)
 	walk = func(path string, b KVBucket) {
 		b.ForEach(func(k, v []byte) error {
 			if v == nil && b.Bucket(k) != nil {
 				return nil // a nested bucket: walked below
 			}
-			if bytes.Contains(k, []byte(needle)) || bytes.Contains(v, []byte(needle)) {
+			if bytes.Contains(k, []byte(needle)) || bytes.Contains(v, []byte(needle)) ||
+				packed != nil && (bytes.Contains(k, packed) || bytes.Contains(v, packed)) {
 				out = append(out, path+": "+string(bytes.ToValidUTF8(k, []byte("?"))))
 			}
 			return nil
@@ -65,17 +69,30 @@ func topBuckets(t *testing.T) [][]byte {
 }
 
 // TestDeleteRDVLeavesNothing: deleting an RDV (then its usager) removes
-// every trace of it from every bucket, and nothing of the others.
+// every trace of it from every bucket, and nothing of the others, with
+// ids as text and as UUIDs (which keys hold packed).
 func TestDeleteRDVLeavesNothing(t *testing.T) {
+	t.Run("text ids", func(t *testing.T) {
+		deleteRDVLeavesNothing(t, strings.NewReplacer())
+	})
+	t.Run("uuids", func(t *testing.T) {
+		deleteRDVLeavesNothing(t, strings.NewReplacer(
+			"rdv-old-aaaa", "019ad6a2-7e3f-7c1a-9b4e-00000000aaaa", "usager-old-bbbb", "019ad6a2-7e3f-7c1a-9b4e-00000000bbbb",
+			"rdv-other-cccc", "019ad6a2-7e3f-7c1a-9b4e-00000000cccc", "rdv-keep-dddd", "019ad6a2-7e3f-7c1a-9b4e-00000000dddd",
+			"usager-keep-eeee", "019ad6a2-7e3f-7c1a-9b4e-00000000eeee"))
+	})
+}
+
+func deleteRDVLeavesNothing(t *testing.T, ids *strings.Replacer) {
 	s := openTest(t)
-	old := newRDV("rdv-old-aaaa", "mds-arras", at(1, 0), time.Hour, "camille")
-	old.UsagerID = "usager-old-bbbb"
-	other := newRDV("rdv-other-cccc", "mds-lens", at(3, 0), time.Hour, "sophie")
-	other.UsagerID = "usager-old-bbbb"
-	keep := newRDV("rdv-keep-dddd", "mds-arras", at(5, 0), time.Hour, "camille")
-	keep.UsagerID = "usager-keep-eeee"
-	putUsagers(t, s, &rdv.Usager{ID: "usager-old-bbbb", FirstName: "Zélie", LastName: "Quenouille", Email: "zelie@example.org", PhoneNumber: "+33611111111"},
-		&rdv.Usager{ID: "usager-keep-eeee", FirstName: "Léa", LastName: "Dubois"})
+	old := newRDV(ids.Replace("rdv-old-aaaa"), "mds-arras", at(1, 0), time.Hour, "camille")
+	old.UsagerID = ids.Replace("usager-old-bbbb")
+	other := newRDV(ids.Replace("rdv-other-cccc"), "mds-lens", at(3, 0), time.Hour, "sophie")
+	other.UsagerID = ids.Replace("usager-old-bbbb")
+	keep := newRDV(ids.Replace("rdv-keep-dddd"), "mds-arras", at(5, 0), time.Hour, "camille")
+	keep.UsagerID = ids.Replace("usager-keep-eeee")
+	putUsagers(t, s, &rdv.Usager{ID: ids.Replace("usager-old-bbbb"), FirstName: "Zélie", LastName: "Quenouille", Email: "zelie@example.org", PhoneNumber: "+33611111111"},
+		&rdv.Usager{ID: ids.Replace("usager-keep-eeee"), FirstName: "Léa", LastName: "Dubois"})
 	put(t, s, old, other, keep)
 	update(t, s, func(tx *Tx) error {
 		for _, r := range []*rdv.RDV{old, keep} {
@@ -104,10 +121,10 @@ func TestDeleteRDVLeavesNothing(t *testing.T) {
 		t.Errorf("the deleted RDV is still in %v", got)
 	}
 	view(t, s, func(tx *ReadTx) {
-		if tx.UsagerKnownTo("usager-old-bbbb", []string{"mds-arras"}) {
+		if tx.UsagerKnownTo(ids.Replace("usager-old-bbbb"), []string{"mds-arras"}) {
 			t.Error("the MDS Arras still knows an usager whose only RDV there is deleted")
 		}
-		if !tx.UsagerKnownTo("usager-old-bbbb", []string{"mds-lens"}) {
+		if !tx.UsagerKnownTo(ids.Replace("usager-old-bbbb"), []string{"mds-lens"}) {
 			t.Error("the MDS Lens forgot an usager that still has an RDV there")
 		}
 		if _, err := tx.Reminder(keep.ID); err != nil {
@@ -122,20 +139,20 @@ func TestDeleteRDVLeavesNothing(t *testing.T) {
 	})
 
 	update(t, s, func(tx *Tx) error {
-		if err := tx.DeleteUsager("usager-old-bbbb"); err == nil {
+		if err := tx.DeleteUsager(ids.Replace("usager-old-bbbb")); err == nil {
 			t.Error("an usager with an RDV left was deleted")
 		}
 		if _, err := tx.DeleteRDV(other.ID); err != nil {
 			return err
 		}
-		return tx.DeleteUsager("usager-old-bbbb")
+		return tx.DeleteUsager(ids.Replace("usager-old-bbbb"))
 	})
-	for _, needle := range []string{"usager-old-bbbb", "quenouille", "Quenouille", "zelie", "33611111111", other.ID} {
+	for _, needle := range []string{ids.Replace("usager-old-bbbb"), "quenouille", "Quenouille", "zelie", "33611111111", other.ID} {
 		if got := traces(t, s, needle); len(got) > 0 {
 			t.Errorf("%q is still in %v", needle, got)
 		}
 	}
-	for _, needle := range []string{keep.ID, "usager-keep-eeee", "dubois"} {
+	for _, needle := range []string{keep.ID, ids.Replace("usager-keep-eeee"), "dubois"} {
 		if got := traces(t, s, needle); len(got) == 0 {
 			t.Errorf("%q, which was not deleted, is gone", needle)
 		}
