@@ -9,15 +9,19 @@
 // Every bucket name is a package variable (buckets.go). <t> is an instant as
 // 8 bytes big-endian unix nanoseconds, so byte order is time order and
 // windows are scanned with Cursor.Seek. Values marked {…} are versioned JSON
-// ({"v":1,…}, record.go); "·" is an empty value (key-only index).
+// ({"v":1,…}, record.go); values marked ⟨…⟩ are format 2 (a byte 2, then a
+// CBOR map with small integer keys: cbor.go, recordv2.go), which leaves
+// out what the key holds; "·" is an empty value (key-only index). <rdv*>
+// is an RDV id packed (idKey): 0xFF and 16 bytes for a UUID, the text of
+// any other id.
 //
 //	meta
 //	├── schema_version                              → uint64, 8 bytes big-endian
 //	└── max_rdv_duration                            → int64 ns, 8 bytes big-endian; never decreases
 //	rdvs                                            sequence: the last integer id given to an RDV
-//	└── <rdv id>                                    → {"v":1, RDV}
+//	└── <rdv id>                                    → ⟨RDV⟩
 //	usagers                                         sequence: the last integer id given to an usager
-//	└── <usager id>                                 → {"v":1, Usager}
+//	└── <usager id>                                 → ⟨Usager⟩
 //	usager_email                                    lookup, several usagers may share an email
 //	└── <email>\x00<usager id>                      → ·
 //	usager_name_phone                               lookup for "same names and phone"
@@ -50,11 +54,11 @@
 //	├── <agent id>\x00<name>                        → {"v":1, "data": owner's document}
 //	└── webhook:<endpoint id>\x00delivery\x00<seq>   → {"v":1, "data": delivery log entry}; seq: 16 hex digits
 //	reminders                                       pending reminders, scanned by TakeDueReminders
-//	└── <t due><rdv id>                             → {"v":1, start, version}
+//	└── <t due><rdv*>                               → ⟨start, version⟩
 //	reminder_by_rdv                                 one per RDV: the pending reminder, or the trace of the sent one
-//	└── <rdv id>                                    → {"v":1, start, version, due, sent}
+//	└── <rdv*>                                      → ⟨start, version, due, sent⟩
 //	receipts                                        notification delivery attempts (receipts.go)
-//	└── <rdv id>\x00<t at><seq>                     → {"v":1, Receipt}; seq: 8 bytes big-endian, bucket sequence
+//	└── <rdv*>\x00<t at><seq>                       → ⟨Receipt⟩; seq: 8 bytes big-endian, bucket sequence
 //	rdvs_ids                                        integer ids of configured objects (rdvsids.go)
 //	└── <kind>                                      organisation, service, lieu, motif, agent; sequence: highest id given
 //	    └── <configuration id>                      → uint64, 8 bytes big-endian
