@@ -142,7 +142,7 @@ func checkIndexes(tx *ReadTx, rep *CheckReport) {
 		if o := orgs.Bucket([]byte(r.OrganisationID)); o == nil || o.Get(key) == nil {
 			rep.add("rdv %s: missing from org_rdvs/%s", r.ID, r.OrganisationID)
 		}
-		if links := tx.bucket(bucketUsagerRDVs); links != nil && r.UsagerID != "" && links.Get(joinKey(r.UsagerID, r.ID)) == nil {
+		if links := tx.bucket(bucketUsagerRDVs); links != nil && r.UsagerID != "" && links.Get(usagerRDVKey(r.UsagerID, r.ID)) == nil {
 			rep.add("rdv %s: missing from usager_rdvs (retention and erasure would not find it)", r.ID)
 		}
 		for _, a := range r.AgentIDs {
@@ -176,7 +176,8 @@ func checkIndexes(tx *ReadTx, rep *CheckReport) {
 	})
 	if links := tx.bucket(bucketUsagerRDVs); links != nil {
 		links.ForEach(func(k, _ []byte) error {
-			usager, id, ok := bytes.Cut(k, []byte{0})
+			usager, packed, ok := bytes.Cut(k, []byte{0})
+			id := []byte(keyID(packed))
 			if !ok {
 				rep.add("usager_rdvs: malformed key %q", k)
 				return nil

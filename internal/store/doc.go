@@ -29,7 +29,7 @@
 //	usager_orgs                                     organisations where the usager has (had) an RDV not ContactOnly
 //	└── <usager id>\x00<organisation id>            → ·
 //	usager_rdvs                                     the RDVs of each usager (export, erasure, retention)
-//	└── <usager id>\x00<rdv id>                     → ·
+//	└── <usager id>\x00<rdv*>                       → ·
 //	erasures                                        usagers whose erasure waits for their last notices
 //	└── <usager id>                                 → <t requested>
 //	usager_search                                   scanned in name order by SearchUsagers

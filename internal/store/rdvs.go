@@ -157,7 +157,7 @@ func (tx *Tx) PutRDV(r *rdv.RDV) error {
 			return fmt.Errorf("store: put rdv %s: %w", r.ID, err)
 		}
 		if prev.UsagerID != r.UsagerID && prev.UsagerID != "" {
-			if err := tx.bucket(bucketUsagerRDVs).Delete(joinKey(prev.UsagerID, r.ID)); err != nil {
+			if err := tx.bucket(bucketUsagerRDVs).Delete(usagerRDVKey(prev.UsagerID, r.ID)); err != nil {
 				return fmt.Errorf("store: put rdv %s: usager_rdvs: %w", r.ID, err)
 			}
 		}

@@ -8,8 +8,8 @@ import (
 
 // recordsToV2 (migration 8) rewrites the RDVs, usagers, reminders and
 // receipts stored in format 1 (JSON) in format 2 (recordv2.go), which
-// takes a third to a fifth of the bytes, and packs the RDV ids that key
-// reminders and receipts (idKey). The scan works in chunks because a
+// takes a third to a fifth of the bytes, and packs the RDV ids in the
+// keys of reminders, receipts and usager_rdvs (idKey). The scan works in chunks because a
 // cursor cannot walk a bucket being written. Rewritten values keep their
 // key, and packed keys sort after every text key of the same prefix, in
 // the order of the text ones: bbolt never inserts in the middle of a
@@ -50,6 +50,17 @@ func recordsToV2(tx KVTx) error {
 		}},
 		{bucketReminderByRDV, func(k, v []byte) ([]byte, []byte, error) {
 			return recodeReminder(k, idKey(keyID(k)), v, true)
+		}},
+		{bucketUsagerRDVs, func(k, _ []byte) ([]byte, []byte, error) {
+			usager, id, ok := bytes.Cut(k, []byte{0})
+			if !ok {
+				return nil, nil, fmt.Errorf("key without NUL")
+			}
+			nk := usagerRDVKey(string(usager), keyID(id))
+			if bytes.Equal(nk, k) {
+				return nil, nil, nil
+			}
+			return nk, nil, nil
 		}},
 		{bucketReceipts, func(k, v []byte) ([]byte, []byte, error) {
 			rdvID, _, err := splitReceiptKey(k)
@@ -108,8 +119,8 @@ func rewrite(b KVBucket, recode func(k, v []byte) (nk, nv []byte, err error)) er
 			k, v = c.Seek(from)
 		}
 		for ; k != nil && len(keys) < rewriteChunk; k, v = c.Next() {
-			if v == nil {
-				continue // a nested bucket
+			if v == nil && b.Bucket(k) != nil {
+				continue
 			}
 			nk, nv, err := recode(k, v)
 			if err != nil {

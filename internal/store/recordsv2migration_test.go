@@ -17,8 +17,8 @@ import (
 
 // TestMigration8RewritesRecordsInFormat2: a file of schema version 7
 // holds RDVs, usagers, reminders and receipts in format 1 (JSON); after migration 8
-// every one is in format 2, the RDV ids in the keys of reminders and
-// receipts are packed, and every record reads back identical, over
+// every one is in format 2, the RDV ids in the keys of reminders,
+// receipts and usager_rdvs are packed, and every record reads back identical, over
 // several chunks of the rewrite.
 func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 	defer func(n int) { rewriteChunk = n }(rewriteChunk)
@@ -63,6 +63,11 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 				err = tx.Bucket(bucketRDVs).Put([]byte(r.ID), v)
 			}
 			if err != nil {
+				return err
+			}
+		}
+		for _, r := range rdvs {
+			if err := tx.Bucket(bucketUsagerRDVs).Put(joinKey(r.UsagerID, r.ID), nil); err != nil {
 				return err
 			}
 		}
@@ -113,14 +118,14 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 		if v, _ := schemaVersion(tx.kv); v != 8 {
 			t.Errorf("schema version %d, want 8", v)
 		}
-		for _, name := range [][]byte{bucketRDVs, bucketUsagers, bucketReceipts, bucketReminders, bucketReminderByRDV} {
+		for _, name := range [][]byte{bucketRDVs, bucketUsagers, bucketReceipts, bucketReminders, bucketReminderByRDV, bucketUsagerRDVs} {
 			n := 0
 			tx.kv.Bucket(name).ForEach(func(k, v []byte) error {
 				n++
-				if len(v) == 0 || v[0] != recordV2 {
+				if !bytes.Equal(name, bucketUsagerRDVs) && (len(v) == 0 || v[0] != recordV2) {
 					t.Errorf("%s/%s is still %q", name, k, v)
 				}
-				if !bytes.Equal(name, bucketRDVs) && !bytes.Equal(name, bucketUsagers) && bytes.Contains(k, []byte("019ad6a2-")) {
+				if !bytes.Equal(name, bucketRDVs) && bytes.Contains(k, []byte("2f6d8c0b")) {
 					t.Errorf("%s/%s: the key holds the RDV id as text", name, k)
 				}
 				return nil
@@ -132,6 +137,11 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 		for _, want := range rdvs {
 			if got, err := tx.RDV(want.ID); err != nil || !reflect.DeepEqual(got, want) {
 				t.Errorf("rdv after migration 8: %v\n got %+v\nwant %+v", err, got, want)
+			}
+		}
+		for i, u := range usagers {
+			if got := tx.UsagerRDVIDs(u.ID); len(got) != 1 || got[0] != rdvs[i].ID {
+				t.Errorf("rdvs of usager %s after migration 8: %v", u.ID, got)
 			}
 		}
 		for _, want := range usagers {

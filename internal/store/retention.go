@@ -16,12 +16,18 @@ import (
 // turn them into deletions in the same transaction (booking.Change with no
 // After).
 
+// usagerRDVKey is the key of usager_rdvs: the usager's id, \x00, the
+// RDV's id packed (idKey).
+func usagerRDVKey(usagerID, rdvID string) []byte {
+	return append(joinKey(usagerID, ""), idKey(rdvID)...)
+}
+
 // noteUsagerRDV records that rdvID belongs to usagerID (usager_rdvs).
 func (tx *Tx) noteUsagerRDV(usagerID, rdvID string) error {
 	if usagerID == "" {
 		return nil
 	}
-	if err := tx.bucket(bucketUsagerRDVs).Put(joinKey(usagerID, rdvID), nil); err != nil {
+	if err := tx.bucket(bucketUsagerRDVs).Put(usagerRDVKey(usagerID, rdvID), nil); err != nil {
 		return fmt.Errorf("store: usager_rdvs: %w", err)
 	}
 	return nil
@@ -33,7 +39,7 @@ func (tx *ReadTx) UsagerRDVIDs(usagerID string) []string {
 	prefix := joinKey(usagerID, "")
 	c := tx.bucket(bucketUsagerRDVs).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		ids = append(ids, string(k[len(prefix):]))
+		ids = append(ids, keyID(k[len(prefix):]))
 	}
 	return ids
 }
@@ -93,7 +99,7 @@ func (tx *Tx) DeleteRDV(id string) (*rdv.RDV, error) {
 		return nil, fmt.Errorf("store: delete rdv %s: %w", id, err)
 	}
 	if r.UsagerID != "" {
-		if err := tx.bucket(bucketUsagerRDVs).Delete(joinKey(r.UsagerID, id)); err != nil {
+		if err := tx.bucket(bucketUsagerRDVs).Delete(usagerRDVKey(r.UsagerID, id)); err != nil {
 			return nil, fmt.Errorf("store: delete rdv %s: usager_rdvs: %w", id, err)
 		}
 		stillThere := false
