@@ -135,7 +135,7 @@ func checkIndexes(tx *ReadTx, rep *CheckReport) {
 			rep.add("rdvs/%s: %v", printable(k), err)
 			return nil
 		}
-		key := timeKey(r.StartsAt, r.ID)
+		key := rdvIndexKey(r)
 		if string(k) != r.ID {
 			rep.add("rdvs/%s holds rdv %s", printable(k), r.ID)
 		}
@@ -222,14 +222,14 @@ func checkIndexes(tx *ReadTx, rep *CheckReport) {
 	})
 }
 
-// indexedRDV returns the RDV an index key <t start><rdv id> points to, or
+// indexedRDV returns the RDV an index key <t start><rdv*> points to, or
 // nil after reporting why it cannot.
 func indexedRDV(tx *ReadTx, rep *CheckReport, where string, k []byte) *rdv.RDV {
 	if len(k) <= timeKeyLen {
 		rep.add("%s: malformed key %x", where, k)
 		return nil
 	}
-	id := string(k[timeKeyLen:])
+	id := keyID(k[timeKeyLen:])
 	v := tx.bucket(bucketRDVs).Get([]byte(id))
 	if v == nil {
 		rep.add("%s/%s: no such rdv", where, printable([]byte(id)))
@@ -239,7 +239,7 @@ func indexedRDV(tx *ReadTx, rep *CheckReport, where string, k []byte) *rdv.RDV {
 	if err != nil {
 		return nil // reported with rdvs
 	}
-	if !bytes.Equal(timeKey(r.StartsAt, r.ID), k) {
+	if !bytes.Equal(rdvIndexKey(r), k) {
 		rep.add("%s/%s: indexed at another start than the rdv's", where, r.ID)
 	}
 	return r

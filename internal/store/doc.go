@@ -36,10 +36,10 @@
 //	└── <last>\x00<first>\x00<usager id>            → searchable text (names, email, phone digits)
 //	agent_busy                                      active (non-cancelled) RDVs only
 //	└── <agent id>
-//	    └── <t start><rdv id>                       → <t end>
+//	    └── <t start><rdv*>                         → <t end>
 //	org_rdvs                                        every RDV, cancelled ones too (listings)
 //	└── <organisation id>
-//	    └── <t start><rdv id>                       → ·
+//	    └── <t start><rdv*>                         → ·
 //	idempotency
 //	└── <scope>\x00<key>                            → {"v":1, body_sha256, status, response, created_at}
 //	idempotency_by_time                             scanned by PurgeIdempotency

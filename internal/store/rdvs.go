@@ -71,8 +71,9 @@ func (tx *ReadTx) AppendAgentBusy(dst []rdv.Interval, agentID string, from, to t
 // AppendAgentBusyExcept is AppendAgentBusy leaving out the RDV ignoreRDVID
 // (the RDV being moved, or ""), so that it does not collide with itself.
 func (tx *ReadTx) AppendAgentBusyExcept(dst []rdv.Interval, agentID string, from, to time.Time, ignoreRDVID string) []rdv.Interval {
+	ignore := idKey(ignoreRDVID)
 	tx.eachBusy(agentID, from, to, func(iv rdv.Interval, id []byte) bool {
-		if ignoreRDVID == "" || string(id) != ignoreRDVID {
+		if ignoreRDVID == "" || !bytes.Equal(id, ignore) {
 			dst = append(dst, iv)
 		}
 		return true
@@ -85,8 +86,9 @@ func (tx *ReadTx) AppendAgentBusyExcept(dst []rdv.Interval, agentID string, from
 // Touching intervals (one ends when the other starts) do not overlap.
 func (tx *ReadTx) AgentHasOverlap(agentID string, iv rdv.Interval, ignoreRDVID string) bool {
 	found := false
+	ignore := idKey(ignoreRDVID)
 	tx.eachBusy(agentID, iv.Start, iv.End, func(_ rdv.Interval, id []byte) bool {
-		found = string(id) != ignoreRDVID
+		found = !bytes.Equal(id, ignore)
 		return !found
 	})
 	return found
@@ -125,7 +127,7 @@ func (tx *ReadTx) EachOrgRDV(orgID string, from, to time.Time, fn func(*rdv.RDV)
 		if len(k) < timeKeyLen {
 			continue
 		}
-		r, err := tx.RDV(string(k[timeKeyLen:]))
+		r, err := tx.RDV(keyID(k[timeKeyLen:]))
 		if err != nil {
 			return fmt.Errorf("store: org_rdvs/%s: %w", orgID, err)
 		}
@@ -204,8 +206,12 @@ func checkRDV(r *rdv.RDV) error {
 	return nil
 }
 
+// rdvIndexKey is the key of an RDV in org_rdvs and agent_busy: its start
+// and its id packed (idKey).
+func rdvIndexKey(r *rdv.RDV) []byte { return timeKey(r.StartsAt, string(idKey(r.ID))) }
+
 func (tx *Tx) indexRDV(r *rdv.RDV) error {
-	key := timeKey(r.StartsAt, r.ID)
+	key := rdvIndexKey(r)
 	org, err := tx.bucket(bucketOrgRDVs).CreateBucketIfNotExists([]byte(r.OrganisationID))
 	if err != nil {
 		return fmt.Errorf("org_rdvs/%s: %w", r.OrganisationID, err)
@@ -234,7 +240,7 @@ func (tx *Tx) indexRDV(r *rdv.RDV) error {
 }
 
 func (tx *Tx) unindexRDV(r *rdv.RDV) error {
-	key := timeKey(r.StartsAt, r.ID)
+	key := rdvIndexKey(r)
 	if org := tx.bucket(bucketOrgRDVs).Bucket([]byte(r.OrganisationID)); org != nil {
 		if err := org.Delete(key); err != nil {
 			return fmt.Errorf("org_rdvs/%s: %w", r.OrganisationID, err)

@@ -9,7 +9,8 @@ import (
 // recordsToV2 (migration 8) rewrites the RDVs, usagers, reminders and
 // receipts stored in format 1 (JSON) in format 2 (recordv2.go), which
 // takes a third to a fifth of the bytes, and packs the RDV ids in the
-// keys of reminders, receipts and usager_rdvs (idKey). The scan works in chunks because a
+// keys of reminders, receipts, usager_rdvs, org_rdvs and agent_busy
+// (idKey). The scan works in chunks because a
 // cursor cannot walk a bucket being written. Rewritten values keep their
 // key, and packed keys sort after every text key of the same prefix, in
 // the order of the text ones: bbolt never inserts in the middle of a
@@ -81,6 +82,32 @@ func recordsToV2(tx KVTx) error {
 	} {
 		if err := rewrite(tx.Bucket(m.bucket), m.recode); err != nil {
 			return fmt.Errorf("%s: %w", m.bucket, err)
+		}
+	}
+	// The index keys <t start><rdv id> of each organisation and agent.
+	for _, name := range [][]byte{bucketOrgRDVs, bucketAgentBusy} {
+		parent := tx.Bucket(name)
+		if parent == nil {
+			continue
+		}
+		err := parent.ForEachBucket(func(sub []byte) error {
+			err := rewrite(parent.Bucket(sub), func(k, v []byte) ([]byte, []byte, error) {
+				if len(k) <= timeKeyLen {
+					return nil, nil, fmt.Errorf("key of %d bytes", len(k))
+				}
+				nk := append(slices.Clip(k[:timeKeyLen]), idKey(keyID(k[timeKeyLen:]))...)
+				if bytes.Equal(nk, k) {
+					return nil, nil, nil
+				}
+				return nk, bytes.Clone(v), nil
+			})
+			if err != nil {
+				return fmt.Errorf("%s/%s: %w", name, printable(sub), err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil

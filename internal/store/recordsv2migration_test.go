@@ -18,7 +18,7 @@ import (
 // TestMigration8RewritesRecordsInFormat2: a file of schema version 7
 // holds RDVs, usagers, reminders and receipts in format 1 (JSON); after migration 8
 // every one is in format 2, the RDV ids in the keys of reminders,
-// receipts and usager_rdvs are packed, and every record reads back identical, over
+// receipts, usager_rdvs, org_rdvs and agent_busy are packed, and every record reads back identical, over
 // several chunks of the rewrite.
 func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 	defer func(n int) { rewriteChunk = n }(rewriteChunk)
@@ -66,9 +66,26 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 				return err
 			}
 		}
+		// The index keys of format 1: the RDV id as text.
+		org, err := tx.Bucket(bucketOrgRDVs).CreateBucketIfNotExists([]byte("mds-arras"))
+		if err != nil {
+			return err
+		}
+		busy, err := tx.Bucket(bucketAgentBusy).CreateBucketIfNotExists([]byte("a"))
+		if err != nil {
+			return err
+		}
 		for _, r := range rdvs {
 			if err := tx.Bucket(bucketUsagerRDVs).Put(joinKey(r.UsagerID, r.ID), nil); err != nil {
 				return err
+			}
+			if err := org.Put(timeKey(r.StartsAt, r.ID), nil); err != nil {
+				return err
+			}
+			if r.Active() {
+				if err := busy.Put(timeKey(r.StartsAt, r.ID), uint64Bytes(keyNanos(r.EndsAt))); err != nil {
+					return err
+				}
 			}
 		}
 		for _, u := range usagers {
@@ -137,6 +154,26 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 		for _, want := range rdvs {
 			if got, err := tx.RDV(want.ID); err != nil || !reflect.DeepEqual(got, want) {
 				t.Errorf("rdv after migration 8: %v\n got %+v\nwant %+v", err, got, want)
+			}
+		}
+		for _, name := range [][]byte{bucketOrgRDVs, bucketAgentBusy} {
+			tx.kv.Bucket(name).ForEachBucket(func(sub []byte) error {
+				return tx.kv.Bucket(name).Bucket(sub).ForEach(func(k, _ []byte) error {
+					if bytes.Contains(k, []byte("2f6d8c0b")) {
+						t.Errorf("%s/%s/%q: the key holds the RDV id as text", name, sub, k)
+					}
+					return nil
+				})
+			})
+		}
+		var listed []*rdv.RDV
+		tx.EachOrgRDV("mds-arras", day0.Add(-time.Hour), day0.Add(1000*time.Hour), func(r *rdv.RDV) error { listed = append(listed, r); return nil })
+		if !reflect.DeepEqual(listed, rdvs) {
+			t.Errorf("org_rdvs after migration 8 lists %d rdvs, want %d", len(listed), len(rdvs))
+		}
+		for _, r := range rdvs {
+			if tx.AgentHasOverlap("a", r.Interval(), "") != r.Active() || tx.AgentHasOverlap("a", r.Interval(), r.ID) {
+				t.Errorf("agent_busy after migration 8 does not hold %s (active: %v) alone", r.ID, r.Active())
 			}
 		}
 		for i, u := range usagers {

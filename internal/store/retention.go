@@ -70,7 +70,7 @@ func (tx *ReadTx) RDVsEndedBefore(cutoff time.Time, limit int) ([]*rdv.RDV, erro
 			if len(k) <= timeKeyLen {
 				continue
 			}
-			r, err := tx.RDV(string(k[timeKeyLen:]))
+			r, err := tx.RDV(keyID(k[timeKeyLen:]))
 			if err != nil {
 				return fmt.Errorf("store: org_rdvs/%s: %w", org, err)
 			}
