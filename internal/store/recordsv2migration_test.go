@@ -6,11 +6,15 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"rdvsync/internal/rdv"
 )
@@ -29,106 +33,9 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		rdvs     []*rdv.RDV
-		usagers  []*rdv.Usager
-		receipts []Receipt
-		reminds  []Reminder
-	)
-	created := day0.Add(-48*time.Hour + 123456789)
-	for i := range 30 {
-		u := &rdv.Usager{ID: fmt.Sprintf("019ad6a2-7e3f-7c1a-9b4e-2f6d8c0a%04x", i), RdvsID: int64(i + 1),
-			FirstName: "Léa", LastName: fmt.Sprintf("Dubois %d", i), Email: fmt.Sprintf("lea%d@example.org", i),
-			PhoneNumber: "+33612345678", PhoneMobile: i%2 == 0, CreatedAt: created, UpdatedAt: created.Add(time.Duration(i) * time.Minute)}
-		r := newRDV(fmt.Sprintf("019ad6a2-7e3f-7c1a-9b4e-2f6d8c0b%04x", i), "mds-arras", at(i, 0), time.Hour, "a")
-		r.RdvsID, r.UsagerID, r.UsagerToken, r.Version = int64(i+1), u.ID, "k3Yb9xQw2LmN8pRt5vZa7cDe4fGh6jKs", 1
-		r.CreatedAt, r.UpdatedAt, r.Contact = created, created, rdv.ContactOf(u)
-		r.Context = "Première ligne\nseconde"
-		if i%3 == 0 {
-			cancelled := created.Add(time.Hour)
-			r.Status, r.CancelledAt, r.CancelReason = rdv.StatusExcused, &cancelled, "Empêché"
-		}
-		rdvs, usagers = append(rdvs, r), append(usagers, u)
-		reminds = append(reminds, Reminder{RDVID: r.ID, Due: r.StartsAt.Add(-48 * time.Hour), Start: r.StartsAt, Version: i, Sent: i%4 == 0})
-		receipts = append(receipts,
-			Receipt{RDVID: r.ID, Channel: "email", Transport: "spool", Event: "created", Recipient: "usager",
-				MessageID: r.ID + ".created.0.usager", Attempt: 1, Result: "ok", At: created.Add(time.Second)},
-			Receipt{RDVID: r.ID, Channel: "sms", Transport: "http", Event: "created", Recipient: "usager",
-				MessageID: r.ID + ".created.0.usager", Attempt: 1, Result: "failed", Error: "délai dépassé", At: created.Add(2 * time.Second)})
-	}
-	err = s.kv.Update(context.Background(), func(tx KVTx) error {
-		for _, r := range rdvs {
-			v, err := encodeRDVV1(r)
-			if err == nil {
-				err = tx.Bucket(bucketRDVs).Put([]byte(r.ID), v)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		// The index keys of format 1: the RDV id as text.
-		org, err := tx.Bucket(bucketOrgRDVs).CreateBucketIfNotExists([]byte("mds-arras"))
-		if err != nil {
-			return err
-		}
-		busy, err := tx.Bucket(bucketAgentBusy).CreateBucketIfNotExists([]byte("a"))
-		if err != nil {
-			return err
-		}
-		for _, r := range rdvs {
-			if err := tx.Bucket(bucketUsagerRDVs).Put(joinKey(r.UsagerID, r.ID), nil); err != nil {
-				return err
-			}
-			if err := org.Put(timeKey(r.StartsAt, r.ID), nil); err != nil {
-				return err
-			}
-			if r.Active() {
-				if err := busy.Put(timeKey(r.StartsAt, r.ID), uint64Bytes(keyNanos(r.EndsAt))); err != nil {
-					return err
-				}
-			}
-		}
-		for _, u := range usagers {
-			v, err := encodeUsagerV1(u)
-			if err == nil {
-				err = tx.Bucket(bucketUsagers).Put([]byte(u.ID), v)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		for _, r := range reminds {
-			due := r.Due
-			v, err := json.Marshal(reminderV1{V: recordV1, Start: r.Start, Version: r.Version, Due: &due, Sent: r.Sent})
-			if err == nil {
-				err = tx.Bucket(bucketReminderByRDV).Put([]byte(r.RDVID), v)
-			}
-			if err == nil && !r.Sent {
-				v, err = json.Marshal(reminderV1{V: recordV1, Start: r.Start, Version: r.Version})
-				if err == nil {
-					err = tx.Bucket(bucketReminders).Put(timeKey(r.Due, r.RDVID), v)
-				}
-			}
-			if err != nil {
-				return err
-			}
-		}
-		for i, r := range receipts {
-			v, err := json.Marshal(receiptV1{V: recordV1, Receipt: r})
-			if err == nil {
-				// The key of format 1: the RDV id as text.
-				k := binary.BigEndian.AppendUint64(append(joinKey(r.RDVID, ""), timeKey(r.At, "")...), uint64(i+1))
-				err = tx.Bucket(bucketReceipts).Put(k, v)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v7 := newV7Records(30, 1)
+	v7.put(t, s)
+	rdvs, usagers, receipts, reminds := v7.rdvs, v7.usagers, v7.receipts, v7.reminds
 	s = reopenMigrated(t, s, path)
 	defer s.Close()
 	view(t, s, func(tx *ReadTx) {
@@ -142,7 +49,7 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 				if !bytes.Equal(name, bucketUsagerRDVs) && (len(v) == 0 || v[0] != recordV2) {
 					t.Errorf("%s/%s is still %q", name, k, v)
 				}
-				if !bytes.Equal(name, bucketRDVs) && bytes.Contains(k, []byte("2f6d8c0b")) {
+				if !bytes.Equal(name, bucketRDVs) && bytes.Contains(k, []byte("9b4e-b0")) {
 					t.Errorf("%s/%s: the key holds the RDV id as text", name, k)
 				}
 				return nil
@@ -159,7 +66,7 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 		for _, name := range [][]byte{bucketOrgRDVs, bucketAgentBusy} {
 			tx.kv.Bucket(name).ForEachBucket(func(sub []byte) error {
 				return tx.kv.Bucket(name).Bucket(sub).ForEach(func(k, _ []byte) error {
-					if bytes.Contains(k, []byte("2f6d8c0b")) {
+					if bytes.Contains(k, []byte("9b4e-b0")) {
 						t.Errorf("%s/%s/%q: the key holds the RDV id as text", name, sub, k)
 					}
 					return nil
@@ -172,7 +79,7 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 			t.Errorf("org_rdvs after migration 8 lists %d rdvs, want %d", len(listed), len(rdvs))
 		}
 		for _, r := range rdvs {
-			if tx.AgentHasOverlap("a", r.Interval(), "") != r.Active() || tx.AgentHasOverlap("a", r.Interval(), r.ID) {
+			if tx.AgentHasOverlap("agent-0", r.Interval(), "") != r.Active() || tx.AgentHasOverlap("agent-0", r.Interval(), r.ID) {
 				t.Errorf("agent_busy after migration 8 does not hold %s (active: %v) alone", r.ID, r.Active())
 			}
 		}
@@ -211,4 +118,187 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 			}
 		}
 	}
+}
+
+// v7Records are what a file of schema version 7 holds for some RDVs,
+// each with its usager, reminder, two receipts and index entries.
+type v7Records struct {
+	rdvs     []*rdv.RDV
+	usagers  []*rdv.Usager
+	receipts []Receipt
+	reminds  []Reminder
+}
+
+// newV7Records makes n RDVs of agents agent-0 … agent-<agents−1>, one an
+// hour, with UUIDs for ids.
+func newV7Records(n, agents int) *v7Records {
+	var v7 v7Records
+	created := day0.Add(-48*time.Hour + 123456789)
+	for i := range n {
+		u := &rdv.Usager{ID: fmt.Sprintf("019ad6a2-7e3f-7c1a-9b4e-a0%010x", i), RdvsID: int64(i + 1),
+			FirstName: "Léa", LastName: fmt.Sprintf("Dubois %d", i), Email: fmt.Sprintf("lea%d@example.org", i),
+			PhoneNumber: "+33612345678", PhoneMobile: i%2 == 0, CreatedAt: created, UpdatedAt: created.Add(time.Duration(i) * time.Minute)}
+		r := newRDV(fmt.Sprintf("019ad6a2-7e3f-7c1a-9b4e-b0%010x", i), "mds-arras", at(i, 0), time.Hour, fmt.Sprintf("agent-%d", i%agents))
+		r.RdvsID, r.UsagerID, r.UsagerToken, r.Version = int64(i+1), u.ID, "k3Yb9xQw2LmN8pRt5vZa7cDe4fGh6jKs", 1
+		r.CreatedAt, r.UpdatedAt, r.Contact = created, created, rdv.ContactOf(u)
+		r.Context = "Première ligne\nseconde"
+		if i%3 == 0 {
+			cancelled := created.Add(time.Hour)
+			r.Status, r.CancelledAt, r.CancelReason = rdv.StatusExcused, &cancelled, "Empêché"
+		}
+		v7.rdvs, v7.usagers = append(v7.rdvs, r), append(v7.usagers, u)
+		v7.reminds = append(v7.reminds, Reminder{RDVID: r.ID, Due: r.StartsAt.Add(-48 * time.Hour), Start: r.StartsAt, Version: i, Sent: i%4 == 0})
+		v7.receipts = append(v7.receipts,
+			Receipt{RDVID: r.ID, Channel: "email", Transport: "spool", Event: "created", Recipient: "usager",
+				MessageID: r.ID + ".created.0.usager", Attempt: 1, Result: "ok", At: created.Add(time.Second)},
+			Receipt{RDVID: r.ID, Channel: "sms", Transport: "http", Event: "created", Recipient: "usager",
+				MessageID: r.ID + ".created.0.usager", Attempt: 1, Result: "failed", Error: "délai dépassé", At: created.Add(2 * time.Second)})
+	}
+	return &v7
+}
+
+// put writes the records in format 1 with the RDV ids as text in keys,
+// 1 000 RDVs per transaction (bbolt splits pages only at commit).
+func (v7 *v7Records) put(tb testing.TB, s *Store) {
+	tb.Helper()
+	const chunk = 1000
+	for from := 0; from < len(v7.rdvs); from += chunk {
+		to := min(from+chunk, len(v7.rdvs))
+		err := s.kv.Update(context.Background(), func(tx KVTx) error {
+			return v7.putChunk(tx, from, to)
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+func (v7 *v7Records) putChunk(tx KVTx, from, to int) error {
+	org, err := tx.Bucket(bucketOrgRDVs).CreateBucketIfNotExists([]byte("mds-arras"))
+	if err != nil {
+		return err
+	}
+	for i := from; i < to; i++ {
+		r, u, rem := v7.rdvs[i], v7.usagers[i], v7.reminds[i]
+		v, err := encodeRDVV1(r)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketRDVs).Put([]byte(r.ID), v); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketUsagerRDVs).Put(joinKey(r.UsagerID, r.ID), nil); err != nil {
+			return err
+		}
+		if err := org.Put(timeKey(r.StartsAt, r.ID), nil); err != nil {
+			return err
+		}
+		if r.Active() {
+			busy, err := tx.Bucket(bucketAgentBusy).CreateBucketIfNotExists([]byte(r.AgentIDs[0]))
+			if err != nil {
+				return err
+			}
+			if err := busy.Put(timeKey(r.StartsAt, r.ID), uint64Bytes(keyNanos(r.EndsAt))); err != nil {
+				return err
+			}
+		}
+		if v, err = encodeUsagerV1(u); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketUsagers).Put([]byte(u.ID), v); err != nil {
+			return err
+		}
+		due := rem.Due
+		if v, err = json.Marshal(reminderV1{V: recordV1, Start: rem.Start, Version: rem.Version, Due: &due, Sent: rem.Sent}); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketReminderByRDV).Put([]byte(rem.RDVID), v); err != nil {
+			return err
+		}
+		if !rem.Sent {
+			if v, err = json.Marshal(reminderV1{V: recordV1, Start: rem.Start, Version: rem.Version}); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketReminders).Put(timeKey(rem.Due, rem.RDVID), v); err != nil {
+				return err
+			}
+		}
+		for j := 2 * i; j < 2*i+2; j++ {
+			rc := v7.receipts[j]
+			if v, err = json.Marshal(receiptV1{V: recordV1, Receipt: rc}); err != nil {
+				return err
+			}
+			k := binary.BigEndian.AppendUint64(append(joinKey(rc.RDVID, ""), timeKey(rc.At, "")...), uint64(j+1))
+			if err := tx.Bucket(bucketReceipts).Put(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// BenchmarkMigration8 opens a file of schema version 7 holding b.N RDVs
+// of 400 agents (each with its usager, reminder, two receipts and index
+// entries, as a booking through the API leaves them) and reports how
+// long migration 8 takes, the Go heap it allocates, and the file's
+// pages in use before and after (compacted). Run it with
+// -benchtime 100000x.
+func BenchmarkMigration8(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "v7.db")
+	s, err := open(path, Options{NoSync: true}, migrations[:7])
+	if err != nil {
+		b.Fatal(err)
+	}
+	newV7Records(b.N, 400).put(b, s)
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	before := compactedPages(b, path)
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	alloc := ms.TotalAlloc
+	b.ResetTimer()
+	start := time.Now()
+	s, err = Open(path, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(start)
+	b.StopTimer()
+	runtime.ReadMemStats(&ms)
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(took.Seconds(), "migrate-s")
+	b.ReportMetric(float64(ms.TotalAlloc-alloc)/(1<<20), "alloc-MiB")
+	b.ReportMetric(float64(before)/float64(b.N), "pages-before-B/rdv")
+	b.ReportMetric(float64(compactedPages(b, path))/float64(b.N), "pages-after-B/rdv")
+}
+
+// compactedPages is the bytes of the pages in use of a compacted copy of
+// the store file at path.
+func compactedPages(tb testing.TB, path string) int64 {
+	tb.Helper()
+	dst := path + ".compact"
+	os.Remove(dst)
+	done, err := Compact(path, dst)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer done()
+	db, err := bolt.Open(dst, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	var pages int64
+	db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+			s := b.Stats()
+			pages += int64(s.BranchAlloc + s.LeafAlloc)
+			return nil
+		})
+	})
+	return pages
 }
