@@ -13,7 +13,7 @@ import (
 // map (RFC 8949) with small integer keys: the record's version is its
 // first byte, a key name costs one byte instead of its JSON spelling, and
 // times, UUIDs and tokens are stored as numbers and bytes instead of text.
-// Format 1 (JSON, "{" first) is still read: migration 8 rewrites it, and a
+// Format 1 (JSON, "{" first) is still read: migration 9 rewrites it, and a
 // file restored from a backup may hold it.
 
 const recordV2 = 2

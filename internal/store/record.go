@@ -16,7 +16,7 @@ import (
 // data from existing files. A field added to rdv.RDV or rdv.Usager must
 // be added to format 2 (TestRecordRoundTrip fails until it is); changing
 // the meaning of a field needs a new version and a migration. Format 1 of
-// RDVs and usagers (below) is still read: migration 8 rewrites it.
+// RDVs and usagers (below) is still read: migration 9 rewrites it.
 
 const recordV1 = 1
 

@@ -6,7 +6,7 @@ import (
 	"slices"
 )
 
-// recordsToV2 (migration 8) rewrites the RDVs, usagers, reminders and
+// recordsToV2 (migration 9) rewrites the RDVs, usagers, reminders and
 // receipts stored in format 1 (JSON) in format 2 (recordv2.go), which
 // takes a third to a fifth of the bytes, and packs the RDV ids in the
 // keys of reminders, receipts, usager_rdvs, org_rdvs and agent_busy

@@ -19,28 +19,29 @@ import (
 	"rdvsync/internal/rdv"
 )
 
-// TestMigration8RewritesRecordsInFormat2: a file of schema version 7
-// holds RDVs, usagers, reminders and receipts in format 1 (JSON); after migration 8
+// TestMigration9RewritesRecordsInFormat2: a file of schema version 8
+// holds RDVs, usagers, reminders and receipts in format 1 (JSON); after migration 9
 // every one is in format 2, the RDV ids in the keys of reminders,
 // receipts, usager_rdvs, org_rdvs and agent_busy are packed, and every record reads back identical, over
 // several chunks of the rewrite.
-func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
+func TestMigration9RewritesRecordsInFormat2(t *testing.T) {
+	fileOnly(t)
 	defer func(n int) { rewriteChunk = n }(rewriteChunk)
 	rewriteChunk = 7
 
-	path := filepath.Join(t.TempDir(), "v7.db")
-	s, err := open(path, Options{NoSync: true}, migrations[:7])
+	path := filepath.Join(t.TempDir(), "v8.db")
+	s, err := open(path, Options{NoSync: true}, migrations[:8])
 	if err != nil {
 		t.Fatal(err)
 	}
-	v7 := newV7Records(30, 1)
-	v7.put(t, s)
-	rdvs, usagers, receipts, reminds := v7.rdvs, v7.usagers, v7.receipts, v7.reminds
+	v8 := newV8Records(30, 1)
+	v8.put(t, s)
+	rdvs, usagers, receipts, reminds := v8.rdvs, v8.usagers, v8.receipts, v8.reminds
 	s = reopenMigrated(t, s, path)
 	defer s.Close()
 	view(t, s, func(tx *ReadTx) {
-		if v, _ := schemaVersion(tx.kv); v != 8 {
-			t.Errorf("schema version %d, want 8", v)
+		if v, _ := schemaVersion(tx.kv); v != 9 {
+			t.Errorf("schema version %d, want 9", v)
 		}
 		for _, name := range [][]byte{bucketRDVs, bucketUsagers, bucketReceipts, bucketReminders, bucketReminderByRDV, bucketUsagerRDVs} {
 			n := 0
@@ -60,7 +61,7 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 		}
 		for _, want := range rdvs {
 			if got, err := tx.RDV(want.ID); err != nil || !reflect.DeepEqual(got, want) {
-				t.Errorf("rdv after migration 8: %v\n got %+v\nwant %+v", err, got, want)
+				t.Errorf("rdv after migration 9: %v\n got %+v\nwant %+v", err, got, want)
 			}
 		}
 		for _, name := range [][]byte{bucketOrgRDVs, bucketAgentBusy} {
@@ -76,32 +77,32 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 		var listed []*rdv.RDV
 		tx.EachOrgRDV("mds-arras", day0.Add(-time.Hour), day0.Add(1000*time.Hour), func(r *rdv.RDV) error { listed = append(listed, r); return nil })
 		if !reflect.DeepEqual(listed, rdvs) {
-			t.Errorf("org_rdvs after migration 8 lists %d rdvs, want %d", len(listed), len(rdvs))
+			t.Errorf("org_rdvs after migration 9 lists %d rdvs, want %d", len(listed), len(rdvs))
 		}
 		for _, r := range rdvs {
 			if tx.AgentHasOverlap("agent-0", r.Interval(), "") != r.Active() || tx.AgentHasOverlap("agent-0", r.Interval(), r.ID) {
-				t.Errorf("agent_busy after migration 8 does not hold %s (active: %v) alone", r.ID, r.Active())
+				t.Errorf("agent_busy after migration 9 does not hold %s (active: %v) alone", r.ID, r.Active())
 			}
 		}
 		for i, u := range usagers {
 			if got := tx.UsagerRDVIDs(u.ID); len(got) != 1 || got[0] != rdvs[i].ID {
-				t.Errorf("rdvs of usager %s after migration 8: %v", u.ID, got)
+				t.Errorf("rdvs of usager %s after migration 9: %v", u.ID, got)
 			}
 		}
 		for _, want := range usagers {
 			if got, err := tx.Usager(want.ID); err != nil || !reflect.DeepEqual(got, want) {
-				t.Errorf("usager after migration 8: %v\n got %+v\nwant %+v", err, got, want)
+				t.Errorf("usager after migration 9: %v\n got %+v\nwant %+v", err, got, want)
 			}
 		}
 		for _, want := range reminds {
 			if got, err := tx.Reminder(want.RDVID); err != nil || !reflect.DeepEqual(got, want) {
-				t.Errorf("reminder after migration 8: %v\n got %+v\nwant %+v", err, got, want)
+				t.Errorf("reminder after migration 9: %v\n got %+v\nwant %+v", err, got, want)
 			}
 		}
 		var got []Receipt
 		tx.EachReceipt(func(r Receipt) error { got = append(got, r); return nil })
 		if !reflect.DeepEqual(got, receipts) {
-			t.Errorf("receipts after migration 8:\n got %+v\nwant %+v", got, receipts)
+			t.Errorf("receipts after migration 9:\n got %+v\nwant %+v", got, receipts)
 		}
 	})
 	// The pending reminders are handed out from their format 2 values.
@@ -120,19 +121,19 @@ func TestMigration8RewritesRecordsInFormat2(t *testing.T) {
 	}
 }
 
-// v7Records are what a file of schema version 7 holds for some RDVs,
+// v8Records are what a file of schema version 8 holds for some RDVs,
 // each with its usager, reminder, two receipts and index entries.
-type v7Records struct {
+type v8Records struct {
 	rdvs     []*rdv.RDV
 	usagers  []*rdv.Usager
 	receipts []Receipt
 	reminds  []Reminder
 }
 
-// newV7Records makes n RDVs of agents agent-0 … agent-<agents−1>, one an
+// newV8Records makes n RDVs of agents agent-0 … agent-<agents−1>, one an
 // hour, with UUIDs for ids.
-func newV7Records(n, agents int) *v7Records {
-	var v7 v7Records
+func newV8Records(n, agents int) *v8Records {
+	var v8 v8Records
 	created := day0.Add(-48*time.Hour + 123456789)
 	for i := range n {
 		u := &rdv.Usager{ID: fmt.Sprintf("019ad6a2-7e3f-7c1a-9b4e-a0%010x", i), RdvsID: int64(i + 1),
@@ -146,26 +147,26 @@ func newV7Records(n, agents int) *v7Records {
 			cancelled := created.Add(time.Hour)
 			r.Status, r.CancelledAt, r.CancelReason = rdv.StatusExcused, &cancelled, "Empêché"
 		}
-		v7.rdvs, v7.usagers = append(v7.rdvs, r), append(v7.usagers, u)
-		v7.reminds = append(v7.reminds, Reminder{RDVID: r.ID, Due: r.StartsAt.Add(-48 * time.Hour), Start: r.StartsAt, Version: i, Sent: i%4 == 0})
-		v7.receipts = append(v7.receipts,
+		v8.rdvs, v8.usagers = append(v8.rdvs, r), append(v8.usagers, u)
+		v8.reminds = append(v8.reminds, Reminder{RDVID: r.ID, Due: r.StartsAt.Add(-48 * time.Hour), Start: r.StartsAt, Version: i, Sent: i%4 == 0})
+		v8.receipts = append(v8.receipts,
 			Receipt{RDVID: r.ID, Channel: "email", Transport: "spool", Event: "created", Recipient: "usager",
 				MessageID: r.ID + ".created.0.usager", Attempt: 1, Result: "ok", At: created.Add(time.Second)},
 			Receipt{RDVID: r.ID, Channel: "sms", Transport: "http", Event: "created", Recipient: "usager",
 				MessageID: r.ID + ".created.0.usager", Attempt: 1, Result: "failed", Error: "délai dépassé", At: created.Add(2 * time.Second)})
 	}
-	return &v7
+	return &v8
 }
 
 // put writes the records in format 1 with the RDV ids as text in keys,
 // 1 000 RDVs per transaction (bbolt splits pages only at commit).
-func (v7 *v7Records) put(tb testing.TB, s *Store) {
+func (v8 *v8Records) put(tb testing.TB, s *Store) {
 	tb.Helper()
 	const chunk = 1000
-	for from := 0; from < len(v7.rdvs); from += chunk {
-		to := min(from+chunk, len(v7.rdvs))
+	for from := 0; from < len(v8.rdvs); from += chunk {
+		to := min(from+chunk, len(v8.rdvs))
 		err := s.kv.Update(context.Background(), func(tx KVTx) error {
-			return v7.putChunk(tx, from, to)
+			return v8.putChunk(tx, from, to)
 		})
 		if err != nil {
 			tb.Fatal(err)
@@ -173,13 +174,13 @@ func (v7 *v7Records) put(tb testing.TB, s *Store) {
 	}
 }
 
-func (v7 *v7Records) putChunk(tx KVTx, from, to int) error {
+func (v8 *v8Records) putChunk(tx KVTx, from, to int) error {
 	org, err := tx.Bucket(bucketOrgRDVs).CreateBucketIfNotExists([]byte("mds-arras"))
 	if err != nil {
 		return err
 	}
 	for i := from; i < to; i++ {
-		r, u, rem := v7.rdvs[i], v7.usagers[i], v7.reminds[i]
+		r, u, rem := v8.rdvs[i], v8.usagers[i], v8.reminds[i]
 		v, err := encodeRDVV1(r)
 		if err != nil {
 			return err
@@ -224,7 +225,7 @@ func (v7 *v7Records) putChunk(tx KVTx, from, to int) error {
 			}
 		}
 		for j := 2 * i; j < 2*i+2; j++ {
-			rc := v7.receipts[j]
+			rc := v8.receipts[j]
 			if v, err = json.Marshal(receiptV1{V: recordV1, Receipt: rc}); err != nil {
 				return err
 			}
@@ -237,19 +238,20 @@ func (v7 *v7Records) putChunk(tx KVTx, from, to int) error {
 	return nil
 }
 
-// BenchmarkMigration8 opens a file of schema version 7 holding b.N RDVs
+// BenchmarkMigration9 opens a file of schema version 8 holding b.N RDVs
 // of 400 agents (each with its usager, reminder, two receipts and index
 // entries, as a booking through the API leaves them) and reports how
-// long migration 8 takes, the Go heap it allocates, and the file's
+// long migration 9 takes, the Go heap it allocates, and the file's
 // pages in use before and after (compacted). Run it with
 // -benchtime 100000x.
-func BenchmarkMigration8(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "v7.db")
-	s, err := open(path, Options{NoSync: true}, migrations[:7])
+func BenchmarkMigration9(b *testing.B) {
+	fileOnly(b)
+	path := filepath.Join(b.TempDir(), "v8.db")
+	s, err := open(path, Options{NoSync: true}, migrations[:8])
 	if err != nil {
 		b.Fatal(err)
 	}
-	newV7Records(b.N, 400).put(b, s)
+	newV8Records(b.N, 400).put(b, s)
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
