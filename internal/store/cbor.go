@@ -247,6 +247,3 @@ func keyID(k []byte) string {
 	}
 	return string(k)
 }
-
-// isPackedID reports whether k is an idKey of a UUID.
-func isPackedID(k []byte) bool { return len(k) == 17 && k[0] == packedIDMark }
