@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,25 +20,21 @@ import (
 	"rdvsync/internal/rdv"
 )
 
-// TestMigration9RewritesRecordsInFormat2: a file of schema version 8
-// holds RDVs, usagers, reminders and receipts in format 1 (JSON); after migration 9
-// every one is in format 2, the RDV ids in the keys of reminders,
-// receipts, usager_rdvs, org_rdvs and agent_busy are packed, and every record reads back identical, over
-// several chunks of the rewrite.
+// TestMigration9RewritesRecordsInFormat2: a store of schema version 8
+// (a file, or a PostgreSQL database copied from one) holds RDVs, usagers,
+// reminders and receipts in format 1 (JSON); after migration 9 every one
+// is in format 2, the RDV ids in the keys of reminders, receipts,
+// usager_rdvs, org_rdvs and agent_busy are packed, and every record
+// reads back identical, over several chunks of the rewrite.
 func TestMigration9RewritesRecordsInFormat2(t *testing.T) {
-	fileOnly(t)
 	defer func(n int) { rewriteChunk = n }(rewriteChunk)
 	rewriteChunk = 7
 
-	path := filepath.Join(t.TempDir(), "v8.db")
-	s, err := open(path, Options{NoSync: true}, migrations[:8])
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, migrate := openAtVersion(t, 8)
 	v8 := newV8Records(30, 1)
 	v8.put(t, s)
 	rdvs, usagers, receipts, reminds := v8.rdvs, v8.usagers, v8.receipts, v8.reminds
-	s = reopenMigrated(t, s, path)
+	s = migrate()
 	defer s.Close()
 	view(t, s, func(tx *ReadTx) {
 		if v, _ := schemaVersion(tx.kv); v != 9 {
@@ -119,6 +116,32 @@ func TestMigration9RewritesRecordsInFormat2(t *testing.T) {
 			}
 		}
 	}
+}
+
+// openAtVersion returns a store of schema version n, and a function
+// that brings it to the latest version (reopening the file).
+func openAtVersion(t *testing.T, n int) (*Store, func() *Store) {
+	t.Helper()
+	if onPostgres {
+		be := rawPostgresBackend(t)
+		s := &Store{kv: be, path: be.Name(), logger: slog.New(slog.DiscardHandler)}
+		if _, _, err := s.migrate(context.Background(), migrations[:n]); err != nil {
+			be.Close()
+			t.Fatal(err)
+		}
+		return s, func() *Store {
+			if _, _, err := s.migrate(context.Background(), migrations); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+	}
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.db", n))
+	s, err := open(path, Options{NoSync: true}, migrations[:n])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, func() *Store { return reopenMigrated(t, s, path) }
 }
 
 // v8Records are what a file of schema version 8 holds for some RDVs,
