@@ -14,6 +14,14 @@ type migration struct {
 	version int
 	name    string
 	apply   func(tx KVTx) error
+	// batches, when set, does the bulk of the migration before apply, in
+	// transactions of its own (update runs one): for a rewrite of every
+	// record, which in one transaction would hold the whole store in
+	// memory. It runs before the migrations listed before it have been
+	// applied (they run in apply's transaction), so it must leave data
+	// every reader of this version reads, and be safe to run again on
+	// what it left (a crash between two batches).
+	batches func(update func(func(KVTx) error) error) error
 }
 
 // migrations is the schema history, oldest first: migrations[i].version is
@@ -28,7 +36,7 @@ var migrations = []migration{
 	{version: 6, name: "LF line breaks in RDV free text", apply: normalizeLineBreaks},
 	{version: 7, name: "contact of each rdv, rdvs of each usager, erasures", apply: contactsAndUsagerRDVs},
 	{version: 8, name: "tickets of the booking pages (agent sessions, sign-in links)", apply: createTicketBuckets},
-	{version: 9, name: "rdvs, usagers, reminders and receipts in the compact format", apply: recordsToV2},
+	{version: 9, name: "rdvs, usagers, reminders and receipts in the compact format", apply: recordsToV2, batches: recordsToV2Batches},
 }
 
 func createInitialBuckets(tx KVTx) error {
@@ -50,18 +58,27 @@ func createInitialBuckets(tx KVTx) error {
 func (s *Store) migrate(ctx context.Context, migs []migration) (from, to int, err error) {
 	latest := len(migs)
 	var fnErr error
-	apply := func(tx KVTx) error {
-		fnErr = applyMigrations(tx, migs, &from)
-		return fnErr
-	}
-	if s.bolt != nil {
-		err = s.bolt.updateAlone(apply)
-	} else {
+	update := func(fn func(KVTx) error) error {
+		fnErr = nil
+		wrapped := func(tx KVTx) error {
+			fnErr = fn(tx)
+			return fnErr
+		}
+		if s.bolt != nil {
+			return s.bolt.updateAlone(wrapped)
+		}
 		// Replicas starting together: the backend's serialisable
 		// transactions let one apply each migration; the others find
 		// it done.
-		err = s.kv.Update(ctx, apply)
+		return s.kv.Update(ctx, wrapped)
 	}
+	if err := s.migrateBatches(ctx, migs, update); err != nil {
+		if errors.Is(err, ErrDamaged) {
+			return from, from, err
+		}
+		return from, from, fmt.Errorf("store %s: %w", s.path, err)
+	}
+	err = update(func(tx KVTx) error { return applyMigrations(tx, migs, &from) })
 	if errors.Is(err, ErrDamaged) {
 		return from, from, err
 	}
@@ -75,6 +92,28 @@ func (s *Store) migrate(ctx context.Context, migs []migration) (from, to int, er
 		s.logger.Info("store migrated", "schema_version", m.version, "migration", m.name)
 	}
 	return from, latest, nil
+}
+
+// migrateBatches runs the batches of the migrations the store lacks.
+func (s *Store) migrateBatches(ctx context.Context, migs []migration, update func(func(KVTx) error) error) error {
+	var v int
+	err := s.kv.View(ctx, func(tx KVTx) (err error) {
+		v, err = schemaVersion(tx)
+		return err
+	})
+	if err != nil || v >= len(migs) {
+		return err // a version too new is refused with the migrations
+	}
+	for _, m := range migs[v:] {
+		if m.batches == nil {
+			continue
+		}
+		s.logger.Info("store migrating", "schema_version", m.version, "migration", m.name)
+		if err := m.batches(update); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
 }
 
 func applyMigrations(tx KVTx, migs []migration, from *int) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -26,16 +27,45 @@ import (
 // is in format 2, the RDV ids in the keys of reminders, receipts,
 // usager_rdvs, org_rdvs and agent_busy are packed, and every record
 // reads back identical, over several chunks of the rewrite.
+//
+// Interrupted: the process stops after a few of the batches' transactions
+// (a crash, a full disk); the next start finishes the migration.
 func TestMigration9RewritesRecordsInFormat2(t *testing.T) {
 	defer func(n int) { rewriteChunk = n }(rewriteChunk)
 	rewriteChunk = 7
+	for _, stopAfter := range []int{-1, 1, 4, 9} {
+		name := "whole"
+		if stopAfter >= 0 {
+			name = fmt.Sprintf("interrupted after %d batches", stopAfter)
+		}
+		t.Run(name, func(t *testing.T) {
+			s, migrate := openAtVersion(t, 8)
+			v8 := newV8Records(30, 1)
+			v8.put(t, s)
+			if stopAfter >= 0 {
+				errStop := errors.New("stopped")
+				n := 0
+				err := recordsToV2Batches(func(fn func(KVTx) error) error {
+					if n++; n > stopAfter {
+						return errStop
+					}
+					return s.kv.Update(context.Background(), fn)
+				})
+				if !errors.Is(err, errStop) {
+					t.Fatalf("batches: %v, want the stop", err)
+				}
+			}
+			s = migrate()
+			defer s.Close()
+			checkMigration9(t, s, v8)
+		})
+	}
+}
 
-	s, migrate := openAtVersion(t, 8)
-	v8 := newV8Records(30, 1)
-	v8.put(t, s)
+// checkMigration9 checks that s holds v8's records after migration 9.
+func checkMigration9(t *testing.T, s *Store, v8 *v8Records) {
+	t.Helper()
 	rdvs, usagers, receipts, reminds := v8.rdvs, v8.usagers, v8.receipts, v8.reminds
-	s = migrate()
-	defer s.Close()
 	view(t, s, func(tx *ReadTx) {
 		if v, _ := schemaVersion(tx.kv); v != 9 {
 			t.Errorf("schema version %d, want 9", v)
