@@ -121,5 +121,10 @@
 //
 // meta/schema_version counts the migrations applied (migrate.go). Open runs
 // the missing ones in order, in one transaction, and refuses a file written
-// by a newer rdvsync (ErrSchemaTooNew) rather than misreading it.
+// by a newer rdvsync (ErrSchemaTooNew) rather than misreading it. A
+// migration that rewrites every record (9: format 2) first does its bulk
+// in transactions of 10 000 records (migration.batches), which one
+// transaction would hold in memory all at once; a process stopped between
+// two leaves a store that the next start of this rdvsync finishes, and
+// that an older rdvsync cannot read (restore the backup to go back).
 package store
