@@ -13,8 +13,8 @@ import (
 // map (RFC 8949) with small integer keys: the record's version is its
 // first byte, a key name costs one byte instead of its JSON spelling, and
 // times, UUIDs and tokens are stored as numbers and bytes instead of text.
-// Format 1 (JSON, "{" first) is still read: migration 9 rewrites it, and a
-// file restored from a backup may hold it.
+// Format 1 (JSON, "{" first) is still read: the migrations before 9 read
+// and write records of both, and migration 9 rewrites what is left.
 
 const recordV2 = 2
 
@@ -227,9 +227,9 @@ func packedText(s string, pack func(string) ([]byte, bool)) (packed []byte, text
 // with 0xFF, so a key part that does is no text id.
 const packedIDMark = 0xFF
 
-// idKey is an RDV id as the keys of receipts, reminders and
-// reminder_by_rdv hold it: the mark and the 16 bytes of a UUID in
-// canonical form, any other id as text. Hex text and bytes sort alike,
+// idKey is an RDV id as the keys of org_rdvs, agent_busy, usager_rdvs,
+// reminders, reminder_by_rdv and receipts hold it: the mark and the 16
+// bytes of a UUID in canonical form, any other id as text. Hex text and bytes sort alike,
 // so UUIDs keep their order.
 func idKey(id string) []byte {
 	if b, ok := packUUID(id); ok {
