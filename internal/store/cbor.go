@@ -14,7 +14,7 @@ import (
 // first byte, a key name costs one byte instead of its JSON spelling, and
 // times, UUIDs and tokens are stored as numbers and bytes instead of text.
 // Format 1 (JSON, "{" first) is still read: the migrations before 9 read
-// and write records of both, and migration 9 rewrites what is left.
+// both formats and write format 2, and migration 9 rewrites what is left.
 
 const recordV2 = 2
 
