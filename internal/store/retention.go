@@ -390,7 +390,7 @@ func contactsAndUsagerRDVs(tx KVTx) error {
 		if r.UsagerID == "" {
 			return nil
 		}
-		keys = append(keys, joinKey(r.UsagerID, r.ID))
+		keys = append(keys, usagerRDVKey(r.UsagerID, r.ID))
 		if r.Contact != (rdv.Contact{}) {
 			return nil
 		}
