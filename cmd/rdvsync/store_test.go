@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"rdvsync/internal/rdv"
 	"rdvsync/internal/store"
@@ -177,6 +180,9 @@ func TestDamagedStores(t *testing.T) {
 
 	t.Run("random bytes while serving", func(t *testing.T) {
 		fillStore(t, path, 3000)
+		// Found before the daemon locks the file; it does not rewrite RDVs
+		// at start.
+		off := livePage(t, path)
 		d, stderr := serveOrExit(t, bin, cfg)
 		if d == nil {
 			t.Fatalf("serve: %s", stderr)
@@ -184,7 +190,7 @@ func TestDamagedStores(t *testing.T) {
 		if status := d.call(t, "GET", "/readyz", "", nil, nil); status != http.StatusOK {
 			t.Fatalf("/readyz on a sound store: %d", status)
 		}
-		scramble(t, path)
+		scrambleAt(t, path, off)
 		from := time.Now().Format("2006-01-02")
 		to := time.Now().AddDate(0, 0, 200).Format("2006-01-02")
 		if status := d.call(t, "GET", "/api/v1/rdvs?from="+from+"&to="+to, "camille-martin", nil, nil); status != http.StatusServiceUnavailable {
@@ -208,22 +214,67 @@ func TestDamagedStores(t *testing.T) {
 	})
 }
 
-// scramble writes 4 KiB of random bytes in the middle of the file, on a
-// page boundary, through a file descriptor of its own.
+// scramble writes 4 KiB of random bytes over livePage.
 func scramble(t *testing.T, path string) {
+	t.Helper()
+	scrambleAt(t, path, livePage(t, path))
+}
+
+// livePage is the offset of the page that holds the record of the RDV in
+// the middle of a fillStore of 3 000: a live page every listing reads.
+// (The page in the middle of the file may be free, or hold an index a
+// listing does not read, depending on the records' sizes and on which
+// pages bbolt's freelist handed out.) No daemon may hold the file.
+func livePage(t *testing.T, path string) int64 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A leaf holds each key followed by its value: the RDV's id, then the
+	// format byte (2) of its record. Stale copies sit in free pages.
+	record := fmt.Appendf(nil, "00000000-0000-4000-8000-%012d\x02", 1500)
+	var off int64 = -1
+	db.View(func(tx *bolt.Tx) error {
+		for from := 0; off < 0; {
+			i := bytes.Index(data[from:], record)
+			if i < 0 {
+				break
+			}
+			page := (from + i) / 4096
+			if info, err := tx.Page(page); err == nil && info != nil && info.Type == "leaf" {
+				off = int64(page) * 4096
+			}
+			from += i + len(record)
+		}
+		return nil
+	})
+	db.Close()
+	if off < 0 {
+		t.Fatal("no live page holds rdv 1500")
+	}
+	return off
+}
+
+// scrambleAt writes 4 KiB of random bytes at offset, through a file
+// descriptor of its own.
+func scrambleAt(t *testing.T, path string, off int64) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	fi, _ := f.Stat()
 	buf := make([]byte, 4096)
 	rnd := rand.New(rand.NewPCG(1, 2))
 	for i := range buf {
 		buf[i] = byte(rnd.Uint32())
 	}
-	if _, err := f.WriteAt(buf, fi.Size()/2/4096*4096); err != nil {
+	if _, err := f.WriteAt(buf, off); err != nil {
 		t.Fatal(err)
 	}
 }
