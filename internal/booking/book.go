@@ -148,6 +148,14 @@ func (s *Service) book(ctx context.Context, caller Caller, req BookRequest, idem
 	now := s.now()
 	p, err := s.plan(ctx, caller, req, now)
 	if err != nil {
+		if idem != nil {
+			// The same request may have just booked its slot, on another
+			// replica, between the replay check and the plan: its answer
+			// is the replay, not "slot taken".
+			if b, rerr := s.replay(ctx, scope, caller, idem); b != nil || rerr != nil {
+				return b, rerr
+			}
+		}
 		return nil, err
 	}
 	r := &rdv.RDV{

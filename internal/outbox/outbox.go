@@ -330,13 +330,21 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.OutboxRecord
 		// Claims are kept in memory (inflight), not written: the store's
 		// lock makes this process its only user, and a record claimed
 		// when the process dies is still due at the next start.
+		//
+		// The lock is taken before the read begins: a delivery leaves
+		// inflight (under the lock) only after its outcome committed, so
+		// every record missing from inflight now was completed before
+		// this snapshot, which cannot show it due again. (With the lock
+		// taken inside the read, a snapshot begun just before a
+		// completion met a key already gone from inflight, and the
+		// message went out twice.)
+		d.mu.Lock()
 		err = d.store.View(ctx, func(tx *store.ReadTx) error {
-			d.mu.Lock()
-			defer d.mu.Unlock()
 			var err error
 			recs, err = tx.DueOutbox(now, limit, skip())
 			return err
 		})
+		d.mu.Unlock()
 	} else {
 		// Replicas share the outbox: a claim is a lease written in a
 		// serialisable transaction, so of two replicas claiming one
