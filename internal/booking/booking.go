@@ -229,6 +229,32 @@ func (b joinBusy) AppendAgentBusy(dst []rdv.Interval, agentID string, from, to t
 	return dst
 }
 
+// AppendAgentBusyNanos implements slots.NanoBusy: a slot search reads the
+// booked RDVs without converting them to time.Time and back. Each part
+// is sorted; the search sorts the whole when it is not.
+func (b joinBusy) AppendAgentBusyNanos(dst []int64, agentID string, lo, hi int64) []int64 {
+	dst = appendNanos(dst, b.booked, agentID, lo, hi)
+	if b.external != nil {
+		dst = appendNanos(dst, b.external, agentID, lo, hi)
+	}
+	return dst
+}
+
+func appendNanos(dst []int64, busy slots.Busy, agentID string, lo, hi int64) []int64 {
+	if nb, ok := busy.(slots.NanoBusy); ok {
+		return nb.AppendAgentBusyNanos(dst, agentID, lo, hi)
+	}
+	for _, iv := range busy.AppendAgentBusy(nil, agentID, time.Unix(0, lo), time.Unix(0, hi)) {
+		dst = append(dst, iv.Start.UnixNano(), iv.End.UnixNano())
+	}
+	return dst
+}
+
+var (
+	_ slots.NanoBusy = joinBusy{}
+	_ slots.NanoBusy = (*store.BusyReader)(nil)
+)
+
 // query resolves and checks a slot search.
 func (s *Service) query(cat *catalog.Catalog, caller Caller, req SlotsRequest, window bool) (slots.Query, error) {
 	fe := fieldErrors{}

@@ -43,7 +43,12 @@ func Absences(a *catalog.Agent, from, to rdv.Date) []rdv.Interval {
 	loc := a.Organisations[0].Location
 	var out []rdv.Interval
 	for d := from; d <= to; d++ {
-		out = appendAbsences(out, a, d, loc, span(d, 0, 24*60, loc))
+		day := span(d, 0, 24*60, loc)
+		eachAbsence(a, d, loc, func(iv rdv.Interval) {
+			if iv.Overlaps(day) {
+				out = append(out, iv)
+			}
+		})
 	}
 	slices.SortFunc(out, func(x, y rdv.Interval) int {
 		if c := x.Start.Compare(y.Start); c != 0 {

@@ -34,6 +34,15 @@ type Busy interface {
 	AppendAgentBusy(dst []rdv.Interval, agentID string, from, to time.Time) []rdv.Interval
 }
 
+// NanoBusy is a Busy that can also append the intervals as Unix
+// nanoseconds, what the search computes with: the start and the end of
+// each interval overlapping [lo, hi), in any order (the search sorts them
+// when needed). The store's in-memory busy times implement it.
+type NanoBusy interface {
+	Busy
+	AppendAgentBusyNanos(dst []int64, agentID string, lo, hi int64) []int64
+}
+
 // Slot is one bookable start time. Start and End are in the organisation's
 // zone. Agent is nil in public results.
 type Slot struct {
@@ -93,18 +102,58 @@ func Motifs(cat *catalog.Catalog, q *Query) []*catalog.Motif {
 		}
 		return nil
 	}
-	var out []*catalog.Motif
 	if q.Territory == nil || q.Service == nil {
 		return nil
 	}
-	for _, o := range q.Territory.Organisations {
-		for _, m := range o.Motifs {
-			if m.Service == q.Service && m.BookableBy.OpenToPrescription() && MayBook(q.Caller, m) {
-				out = append(out, m)
-			}
+	open := openMotifs.of(cat, q.Territory, q.Service)
+	out := make([]*catalog.Motif, 0, len(open))
+	for _, m := range open {
+		if MayBook(q.Caller, m) {
+			out = append(out, m)
 		}
 	}
 	return out
+}
+
+// openMotifs caches, for the latest catalogue searched, the motifs of
+// each territory and service that are open to prescription, in
+// configuration order: what "élargir" covers before the caller's rights.
+// Finding them walks every motif of the territory, 12 000 in a national
+// one, scattered in memory: that walk took a tenth of the search.
+var openMotifs motifCache
+
+type motifCache struct {
+	mu  sync.Mutex
+	cat *catalog.Catalog
+	by  map[territoryService][]*catalog.Motif
+}
+
+type territoryService struct {
+	t *catalog.Territory
+	s *catalog.Service
+}
+
+func (c *motifCache) of(cat *catalog.Catalog, t *catalog.Territory, s *catalog.Service) []*catalog.Motif {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cat != cat {
+		// A catalogue is never changed, only replaced (a reload): the
+		// previous one's entries are dropped with it.
+		c.cat, c.by = cat, map[territoryService][]*catalog.Motif{}
+	}
+	k := territoryService{t, s}
+	ms, ok := c.by[k]
+	if !ok {
+		for _, o := range t.Organisations {
+			for _, m := range o.Motifs {
+				if m.Service == s && m.BookableBy.OpenToPrescription() {
+					ms = append(ms, m)
+				}
+			}
+		}
+		c.by[k] = ms
+	}
+	return ms
 }
 
 // Search returns the slots of the query sorted by start, then motif, lieu
@@ -224,11 +273,14 @@ func (s *searcher) finish(agentView bool) []Slot {
 			s.keys[i].agent = 0
 		}
 	}
-	s.sortKeys()
-	s.keys = slices.CompactFunc(s.keys, sameSlot)
 	if len(s.keys) == 0 {
 		return nil
 	}
+	if out, ok := s.finishPacked(agentView); ok {
+		return out
+	}
+	s.sortKeys()
+	s.keys = slices.CompactFunc(s.keys, sameSlot)
 	out := make([]Slot, len(s.keys))
 	for i, k := range s.keys {
 		out[i] = s.slot(k, agentView)
@@ -334,12 +386,19 @@ type searcher struct {
 	seen   map[*catalog.Plage]bool
 	offers []plageOffer
 	spans  []nanoSpan
-	busy   []rdv.Interval
+	busy   []nanoSpan
 	keys   []slotKey
 	refs   []slotRef
 	// spare and ends are sortKeys' buffers.
 	spare []slotKey
 	ends  []int32
+	// packed, packedSpare and counts are the radix sort's buffers (radix.go).
+	packed, packedSpare []packedKey
+	counts              []int32
+	// busyTimes holds the busy times of the agents walked (agentsBusy).
+	busyTimes agentsBusy
+	// zones holds each zone's local midnights (zoneDays).
+	zones zoneCache
 }
 
 // motifPlan is one motif of the search: the days it may have slots on, and
@@ -370,7 +429,7 @@ func newSearcher(cat *catalog.Catalog, q *Query) *searcher {
 // rather than kept for ever.
 func (s *searcher) release() {
 	const keep = 1 << 18
-	if cap(s.keys) > keep || cap(s.spare) > keep {
+	if cap(s.keys) > keep || cap(s.spare) > keep || cap(s.packed) > keep || cap(s.packedSpare) > keep {
 		return
 	}
 	s.cat, s.q, s.sector = nil, nil, sector.Match{}
@@ -378,6 +437,8 @@ func (s *searcher) release() {
 	s.plans = s.plans[:0]
 	clear(s.seen)
 	s.spans, s.busy = s.spans[:0], s.busy[:0]
+	s.busyTimes.reset()
+	s.zones.reset()
 	s.keys = s.keys[:0]
 	clear(s.refs)
 	s.refs = s.refs[:0]
@@ -402,6 +463,7 @@ func (s *searcher) collect(motifs []*catalog.Motif, from, to rdv.Date) {
 			s.planOf[m.Rank] = int32(len(s.plans))
 		}
 	}
+	s.busyTimes.setWindow(from, to)
 	clear(s.seen)
 	for _, m := range motifs {
 		if s.planOf[m.Rank] == 0 {
@@ -471,11 +533,16 @@ func (s *searcher) plage(p *catalog.Plage) {
 		return
 	}
 	lieu, agent := uint64(lieuRank(p.Lieu)), uint32(p.Agent.Rank)
+	days := s.zones.of(p.Organisation.Location)
+	var busy *agentBusy
+	if s.q.Busy != nil {
+		busy = s.busyTimes.of(s.q.Busy, p.Agent)
+	}
 	for d := from; d <= to; d++ {
 		if !p.Recurrence.Occurs(p.FirstDay, d) {
 			continue
 		}
-		free := s.freeRanges(p, d)
+		free := s.freeRanges(p, d, days, busy)
 		if len(free) == 0 {
 			continue
 		}
@@ -546,63 +613,162 @@ func roundUp(t time.Time, step time.Duration) time.Time {
 }
 
 // freeRanges returns the parts of plage p on day d during which its agent
-// is neither absent nor busy; none on a holiday. The result is valid until
-// the next call.
-func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date) []nanoSpan {
+// is neither absent nor busy (busy: nil for none); none on a holiday. days
+// is the plage's zone. The result is valid until the next call.
+func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date, days *zoneDays, busy *agentBusy) []nanoSpan {
 	s.spans = s.spans[:0]
 	loc := p.Organisation.Location
-	open := span(d, p.Start, p.End, loc)
-	if open.Start.Before(open.End) && !s.cat.IsHoliday(p.Organisation.Territory, d) {
-		busy := s.busy[:0]
-		busy = appendAbsences(busy, p.Agent, d, loc, open)
-		if s.q.Busy != nil {
-			busy = s.q.Busy.AppendAgentBusy(busy, p.Agent.ID, open.Start, open.End)
-		}
-		s.spans = subtract(s.spans, open, busy)
-		s.busy = busy
+	lo, hi := days.wallClock(d, p.Start, loc, false), days.wallClock(d, p.End, loc, true)
+	if lo >= hi || s.cat.IsHoliday(p.Organisation.Territory, d) {
+		return s.spans
 	}
+	taken := appendAbsences(s.busy[:0], p.Agent, d, loc, lo, hi)
+	absent := len(taken) > 0
+	if busy != nil {
+		taken = busy.appendOverlapping(taken, lo, hi)
+	}
+	if absent {
+		// The busy times come sorted; absences are put among them.
+		slices.SortFunc(taken, compareSpans)
+	}
+	s.spans = subtract(s.spans, lo, hi, taken)
+	s.busy = taken
 	return s.spans
 }
 
-// appendAbsences appends the absences of agent that overlap open. An
-// absence occurrence starting on day x spans from x at its start time to
-// x+Days at its end time.
-func appendAbsences(dst []rdv.Interval, agent *catalog.Agent, d rdv.Date, loc *time.Location, open rdv.Interval) []rdv.Interval {
-	for _, a := range agent.Absences {
-		for k := 0; k <= a.Days; k++ {
-			x := d.AddDays(-k)
-			if !a.Recurrence.Occurs(a.FirstDay, x) {
-				continue
-			}
-			iv := rdv.Interval{Start: wallClock(x, a.Start, loc, false), End: wallClock(x.AddDays(a.Days), a.End, loc, true)}
-			if iv.Overlaps(open) {
-				dst = append(dst, iv)
-			}
+// appendAbsences appends the absences of agent that overlap [lo, hi).
+func appendAbsences(dst []nanoSpan, agent *catalog.Agent, d rdv.Date, loc *time.Location, lo, hi int64) []nanoSpan {
+	eachAbsence(agent, d, loc, func(iv rdv.Interval) {
+		if sp := (nanoSpan{iv.Start.UnixNano(), iv.End.UnixNano()}); sp.start < hi && lo < sp.end {
+			dst = append(dst, sp)
 		}
-	}
+	})
 	return dst
 }
 
-// subtract appends to dst open minus the union of busy (in any order).
-func subtract(dst []nanoSpan, open rdv.Interval, busy []rdv.Interval) []nanoSpan {
-	lo, hi := open.Start.UnixNano(), open.End.UnixNano()
-	if len(busy) == 0 {
-		return append(dst, nanoSpan{lo, hi})
+// eachAbsence calls fn with each occurrence of agent's absences that may
+// cover part of day d. An absence occurrence starting on day x spans from
+// x at its start time to x+Days at its end time.
+func eachAbsence(agent *catalog.Agent, d rdv.Date, loc *time.Location, fn func(rdv.Interval)) {
+	for _, a := range agent.Absences {
+		for k := 0; k <= a.Days; k++ {
+			x := d.AddDays(-k)
+			if a.Recurrence.Occurs(a.FirstDay, x) {
+				fn(rdv.Interval{Start: wallClock(x, a.Start, loc, false), End: wallClock(x.AddDays(a.Days), a.End, loc, true)})
+			}
+		}
 	}
-	slices.SortFunc(busy, func(a, b rdv.Interval) int { return a.Start.Compare(b.Start) })
+}
+
+// subtract appends to dst [lo, hi) minus the union of busy, sorted by
+// start.
+func subtract(dst []nanoSpan, lo, hi int64, busy []nanoSpan) []nanoSpan {
 	cur := lo
 	for _, b := range busy {
-		bs, be := b.Start.UnixNano(), b.End.UnixNano()
-		if be <= cur {
+		if b.end <= cur {
 			continue
 		}
-		if end := min(bs, hi); end > cur {
+		if end := min(b.start, hi); end > cur {
 			dst = append(dst, nanoSpan{cur, end})
 		}
-		cur = be
+		cur = b.end
 		if cur >= hi {
 			return dst
 		}
 	}
 	return append(dst, nanoSpan{cur, hi})
+}
+
+// agentsBusy holds the busy times of the agents a search walks, over the
+// whole search (window), each agent's read with one Busy call when its
+// first plage is walked, instead of one call per plage occurrence: a
+// national "élargir" walks some 10 000 occurrences of 800 agents' plages.
+type agentsBusy struct {
+	// window is [lo, hi) in Unix nanoseconds: every occurrence the search
+	// may walk lies within it.
+	lo, hi  int64
+	byAgent map[*catalog.Agent]*agentBusy
+	free    []*agentBusy // reused entries
+	ivs     []rdv.Interval
+	nanos   []int64
+}
+
+// agentBusy is one agent's busy times.
+type agentBusy struct {
+	spans []nanoSpan // sorted by start
+	// longest is the longest span, so a lookup knows how far before its
+	// range an overlapping span may start.
+	longest int64
+}
+
+// setWindow forgets the agents read and sets the window of the next
+// reads: the days from..to in any zone (zones are less than a day from
+// UTC).
+func (b *agentsBusy) setWindow(from, to rdv.Date) {
+	b.reset()
+	b.lo = from.AddDays(-1).At(0, time.UTC).UnixNano()
+	b.hi = to.AddDays(2).At(0, time.UTC).UnixNano()
+}
+
+// of returns agent a's busy times in the window, read from busy the first
+// time.
+func (b *agentsBusy) of(busy Busy, a *catalog.Agent) *agentBusy {
+	if x := b.byAgent[a]; x != nil {
+		return x
+	}
+	if b.byAgent == nil {
+		b.byAgent = map[*catalog.Agent]*agentBusy{}
+	}
+	var x *agentBusy
+	if n := len(b.free); n > 0 {
+		x, b.free = b.free[n-1], b.free[:n-1]
+	} else {
+		x = &agentBusy{}
+	}
+	b.byAgent[a] = x
+	if nb, ok := busy.(NanoBusy); ok {
+		b.nanos = nb.AppendAgentBusyNanos(b.nanos[:0], a.ID, b.lo, b.hi)
+	} else {
+		b.nanos = b.nanos[:0]
+		b.ivs = busy.AppendAgentBusy(b.ivs[:0], a.ID, time.Unix(0, b.lo), time.Unix(0, b.hi))
+		for _, iv := range b.ivs {
+			b.nanos = append(b.nanos, iv.Start.UnixNano(), iv.End.UnixNano())
+		}
+	}
+	x.spans, x.longest = x.spans[:0], 0
+	for i := 0; i+1 < len(b.nanos); i += 2 {
+		sp := nanoSpan{b.nanos[i], b.nanos[i+1]}
+		x.spans = append(x.spans, sp)
+		x.longest = max(x.longest, sp.end-sp.start)
+	}
+	// Each source sorts its own; booked RDVs and external busy times come
+	// one after the other.
+	if !slices.IsSortedFunc(x.spans, compareSpans) {
+		slices.SortFunc(x.spans, compareSpans)
+	}
+	return x
+}
+
+func compareSpans(a, b nanoSpan) int { return cmp.Compare(a.start, b.start) }
+
+// appendOverlapping appends the spans that overlap [lo, hi), sorted by
+// start.
+func (x *agentBusy) appendOverlapping(dst []nanoSpan, lo, hi int64) []nanoSpan {
+	spans := x.spans
+	i, _ := slices.BinarySearchFunc(spans, lo-x.longest, func(sp nanoSpan, t int64) int { return cmp.Compare(sp.start, t) })
+	for ; i < len(spans) && spans[i].start < hi; i++ {
+		if spans[i].end > lo {
+			dst = append(dst, spans[i])
+		}
+	}
+	return dst
+}
+
+func (b *agentsBusy) reset() {
+	for _, x := range b.byAgent {
+		b.free = append(b.free, x)
+	}
+	clear(b.byAgent)
+	clear(b.ivs) // they point to zones
+	b.ivs = b.ivs[:0]
 }

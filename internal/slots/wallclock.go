@@ -1,6 +1,7 @@
 package slots
 
 import (
+	"math"
 	"time"
 
 	"rdvsync/internal/rdv"
@@ -54,4 +55,99 @@ func wallClock(d rdv.Date, tod rdv.TimeOfDay, loc *time.Location, last bool) tim
 	// jump, tod falls after it, in the zone period that the jump opens.
 	jump, _ := time.Unix(wall-int64(min(before, after)), 0).In(loc).ZoneBounds()
 	return jump
+}
+
+// zoneDays caches the local midnights of the days a search walks in one
+// zone: for a day whose clock does not change within maxShift of it,
+// wallClock(d, tod) is that midnight plus tod, an addition instead of a
+// time.Date and a zone lookup for each plage occurrence.
+type zoneDays struct {
+	base rdv.Date
+	// midnights[d-base] is day d's local midnight in Unix nanoseconds,
+	// unknownDay before it is computed, irregularDay when the clock
+	// changes near the day (wallClock decides).
+	midnights []int64
+}
+
+const (
+	unknownDay   = math.MinInt64
+	irregularDay = math.MinInt64 + 1
+	// maxCachedDays bounds a zone's table: a window (31 days) or Next's
+	// horizon (about 190 days) fit.
+	maxCachedDays = 400
+)
+
+// wallClock returns wallClock(d, tod, loc, last) in Unix nanoseconds; loc
+// is the zone of the table.
+func (z *zoneDays) wallClock(d rdv.Date, tod rdv.TimeOfDay, loc *time.Location, last bool) int64 {
+	if tod >= 0 && tod <= 24*60 {
+		if m := z.midnight(d, loc); m != irregularDay {
+			return m + int64(tod)*int64(time.Minute)
+		}
+	}
+	return wallClock(d, tod, loc, last).UnixNano()
+}
+
+func (z *zoneDays) midnight(d rdv.Date, loc *time.Location) int64 {
+	i := int(d) - int(z.base)
+	if len(z.midnights) == 0 || i < 0 {
+		z.base, z.midnights, i = d, z.midnights[:0], 0
+	}
+	if i >= maxCachedDays {
+		return regularMidnight(d, loc)
+	}
+	for len(z.midnights) <= i {
+		z.midnights = append(z.midnights, unknownDay)
+	}
+	m := z.midnights[i]
+	if m == unknownDay {
+		m = regularMidnight(d, loc)
+		z.midnights[i] = m
+	}
+	return m
+}
+
+// regularMidnight is day d's local midnight in Unix nanoseconds when no
+// clock change falls within maxShift of the day (from midnight to the next,
+// 24 h later), irregularDay otherwise. On such a day every time of day
+// 00:00–24:00 is midnight plus that time, and wallClock takes its common
+// path.
+func regularMidnight(d rdv.Date, loc *time.Location) int64 {
+	m := d.At(0, loc)
+	zs, ze := m.ZoneBounds()
+	if (zs.IsZero() || m.Sub(zs) >= maxShift) && (ze.IsZero() || ze.Sub(m) >= 24*time.Hour+maxShift) {
+		return m.UnixNano()
+	}
+	return irregularDay
+}
+
+// zoneCache holds a search's zoneDays by zone. The catalogue loads each
+// organisation's zone on its own, so 400 organisations in Europe/Paris are
+// 400 *time.Location of the same name and rules: the table is shared by
+// name (the tz database's name identifies the rules) and found by pointer.
+type zoneCache struct {
+	byLoc  map[*time.Location]*zoneDays
+	byName map[string]*zoneDays
+}
+
+func (c *zoneCache) of(loc *time.Location) *zoneDays {
+	if z := c.byLoc[loc]; z != nil {
+		return z
+	}
+	if c.byLoc == nil {
+		c.byLoc, c.byName = map[*time.Location]*zoneDays{}, map[string]*zoneDays{}
+	}
+	z := c.byName[loc.String()]
+	if z == nil {
+		z = &zoneDays{}
+		c.byName[loc.String()] = z
+	}
+	c.byLoc[loc] = z
+	return z
+}
+
+// reset forgets the zones: the next search may run on another catalogue.
+func (c *zoneCache) reset() {
+	clear(c.byLoc)
+	clear(c.byName)
 }

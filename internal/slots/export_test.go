@@ -1,0 +1,4 @@
+package slots
+
+// WallClock is wallClock, for the reference search of reference_test.go.
+var WallClock = wallClock
