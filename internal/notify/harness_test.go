@@ -91,7 +91,7 @@ var notificationsBlock = regexp.MustCompile(`(?s)\nnotifications:\n.*?\nterritor
 // catalogFor writes the example configuration with s's settings into dir
 // and builds its catalogue. The store path stays data/rdvsync.db, so the
 // spool is dir/data.
-func catalogFor(t *testing.T, dir string, s setup) *catalog.Catalog {
+func catalogFor(t testing.TB, dir string, s setup) *catalog.Catalog {
 	t.Helper()
 	data, err := os.ReadFile("../../config.example.yaml")
 	if err != nil {
@@ -178,10 +178,22 @@ func newHarness(t *testing.T, s setup, now time.Time) *harness {
 	return h
 }
 
-func (h *harness) start(t *testing.T) {
+func (h *harness) start(t testing.TB) { h.startWith(t, harnessOptions{}) }
+
+// harnessOptions are the ways a benchmark runs the harness differently.
+type harnessOptions struct {
+	fsync        bool // the store syncs its commits, as the daemon does
+	noDispatcher bool // records stay in the outbox
+	quiet        bool // no logs
+}
+
+func (h *harness) startWith(t testing.TB, o harnessOptions) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st, err := store.Open(h.cat.Load().Config.StorePath(), store.Options{NoSync: true, Logger: log})
+	if o.quiet {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st, err := store.Open(h.cat.Load().Config.StorePath(), store.Options{NoSync: !o.fsync, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +209,11 @@ func (h *harness) start(t *testing.T) {
 	n.SetKick(d.Kick)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { d.Run(ctx); close(done) }()
+	if o.noDispatcher {
+		close(done)
+	} else {
+		go func() { d.Run(ctx); close(done) }()
+	}
 	var once sync.Once
 	h.stop = func() {
 		once.Do(func() {
@@ -210,7 +226,7 @@ func (h *harness) start(t *testing.T) {
 }
 
 // restart stops the daemon and starts it again on the same store.
-func (h *harness) restart(t *testing.T) {
+func (h *harness) restart(t testing.TB) {
 	t.Helper()
 	h.stop()
 	h.start(t)
@@ -268,7 +284,7 @@ func (h *harness) usagerMove(t *testing.T, b *booking.Booked, start time.Time) {
 }
 
 // settled waits until no outbox record is pending (dead ones stay).
-func (h *harness) settled(t *testing.T) {
+func (h *harness) settled(t testing.TB) {
 	t.Helper()
 	waitFor(t, "the outbox to drain", func() bool {
 		n := 0
@@ -313,7 +329,7 @@ func (h *harness) checkLogs(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
