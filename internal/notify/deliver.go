@@ -1,10 +1,12 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -193,17 +195,42 @@ func permanent(err error) error {
 // never loses a file a receipt promised. A crash before that leaves no
 // receipt and the outbox record in place: the message is written again
 // under the same name, replacing whatever the crash left.
-func writeSpool(dir, name string, write func(f *os.File) error) error {
-	// The spool holds personal data: only the daemon's user may read it.
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+func writeSpool(dir, name string, write func(w io.Writer) error) error {
+	var buf bytes.Buffer
+	if err := write(&buf); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
+	spoolWriters <- struct{}{}
+	err := writeSpoolFile(dir, name, buf.Bytes())
+	<-spoolWriters
+	if err == nil {
+		err = spoolSyncs.wait(dir)
+	}
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	defer os.Remove(f.Name())
-	err = write(f)
+	return nil
+}
+
+// spoolWriters bounds the spool files being created at once. Creating and
+// renaming a file takes the directory's and the filesystem journal's locks:
+// 32 deliveries doing it at once spent two to four times the CPU of the
+// same files created one or two at a time (measured on ext4), for no more
+// files a second. The message is rendered before, outside the bound.
+var spoolWriters = make(chan struct{}, 2)
+
+// writeSpoolFile writes data into dir/name through a temporary file and a
+// rename.
+func writeSpoolFile(dir, name string, data []byte) error {
+	// The spool holds personal data: only the daemon's user may read it.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
 	if err == nil && syncEachSpoolFile {
 		err = f.Sync()
 	}
@@ -213,11 +240,8 @@ func writeSpool(dir, name string, write func(f *os.File) error) error {
 	if err == nil {
 		err = os.Rename(f.Name(), filepath.Join(dir, name))
 	}
-	if err == nil {
-		err = spoolSyncs.wait(dir)
-	}
 	if err != nil {
-		return fmt.Errorf("spool: %w", err)
+		os.Remove(f.Name())
 	}
-	return nil
+	return err
 }

@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	netmail "net/mail"
-	"os"
 	"strings"
 	"time"
 
@@ -35,7 +35,7 @@ func (s *Service) sendEmail(ctx context.Context, d *delivery) (string, error) {
 		return transport, permanent(err)
 	}
 	if cfg.SMTP == nil {
-		return transport, writeSpool(d.cat.Config.MailSpoolDir(), d.id+".eml", func(f *os.File) error {
+		return transport, writeSpool(d.cat.Config.MailSpoolDir(), d.id+".eml", func(f io.Writer) error {
 			_, err := m.WriteTo(f)
 			return err
 		})

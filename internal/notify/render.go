@@ -6,8 +6,8 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"net/url"
-	"regexp"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 
@@ -211,8 +211,28 @@ func newView(cat *catalog.Catalog, r *rdv.RDV, u *rdv.Usager, m *message, agent 
 // setOrganisation sets the organisation's name and phone: printed in the
 // national format, linked by a tel: URI only when it is a valid number.
 func (v *view) setOrganisation(o *catalog.Organisation) {
-	v.Organisation, v.OrgPhone = o.Name, french.Phone(o.Phone)
-	v.OrgTel = htmltemplate.URL(french.TelURI(o.Phone))
+	p := orgPhone(o.Phone)
+	v.Organisation, v.OrgPhone, v.OrgTel = o.Name, p.display, p.tel
+}
+
+// phoneForms is a configured phone number as messages print it.
+type phoneForms struct {
+	display string
+	tel     htmltemplate.URL
+}
+
+// orgPhones caches phoneForms by configured number: parsing a number
+// (libphonenumber's rules) for every message was a twentieth of a
+// delivery's CPU, for the few numbers of the configuration.
+var orgPhones sync.Map // string → phoneForms
+
+func orgPhone(number string) phoneForms {
+	if p, ok := orgPhones.Load(number); ok {
+		return p.(phoneForms)
+	}
+	p := phoneForms{display: french.Phone(number), tel: htmltemplate.URL(french.TelURI(number))}
+	orgPhones.Store(number, p)
+	return p
 }
 
 // place is the lieu's name and address, or the label of a motif received
@@ -229,13 +249,6 @@ type rendered struct {
 	Subject, Text, HTML string // email
 	SMS                 string
 }
-
-var (
-	blankLines  = regexp.MustCompile(`\n{3,}`)
-	lineSpaces  = regexp.MustCompile(`[ \t]+\n`)
-	manySpaces  = regexp.MustCompile(`\s+`)
-	blankHTMLWS = regexp.MustCompile(`\n\s*\n+`)
-)
 
 // email renders the email template of v's event and recipient.
 func (t *templates) renderEmail(v *view) (rendered, error) {
@@ -255,9 +268,8 @@ func (t *templates) renderEmail(v *view) (rendered, error) {
 	if err := ht.ExecuteTemplate(&html, "layout", v); err != nil {
 		return rendered{}, fmt.Errorf("template %s: %w", name, err)
 	}
-	body := lineSpaces.ReplaceAllString(strings.TrimSpace(text.String())+"\n", "\n")
-	body = blankLines.ReplaceAllString(body, "\n\n")
-	return rendered{Subject: v.Subject, Text: body, HTML: blankHTMLWS.ReplaceAllString(html.String(), "\n")}, nil
+	body := squeezeBlankLines(trimLineEnds(strings.TrimSpace(text.String()) + "\n"))
+	return rendered{Subject: v.Subject, Text: body, HTML: dropBlankHTMLLines(html.String())}, nil
 }
 
 // sms renders the SMS template of v's event, on one line.
@@ -272,5 +284,3 @@ func (t *templates) renderSMS(v *view) (string, error) {
 	}
 	return oneLine(b.String()), nil
 }
-
-func oneLine(s string) string { return strings.TrimSpace(manySpaces.ReplaceAllString(s, " ")) }

@@ -6,8 +6,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	htmltemplate "html/template"
+	"io"
 	netmail "net/mail"
-	"os"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -79,7 +79,7 @@ func (s *Service) SendSignInLink(ctx context.Context, a *catalog.Agent, link str
 	m.SetBodyString(mail.TypeTextPlain, strings.TrimSpace(text.String())+"\n")
 	m.AddAlternativeString(mail.TypeTextHTML, html.String())
 	if cfg.SMTP == nil {
-		return writeSpool(cat.Config.MailSpoolDir(), id+".eml", func(f *os.File) error {
+		return writeSpool(cat.Config.MailSpoolDir(), id+".eml", func(f io.Writer) error {
 			_, err := m.WriteTo(f)
 			return err
 		})

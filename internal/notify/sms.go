@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -27,7 +26,7 @@ func (s *Service) sendSMS(ctx context.Context, d *delivery) (string, error) {
 	}
 	w := d.cat.Config.Notifications.SMS.Webhook
 	if w == nil {
-		return "spool", writeSpool(d.cat.Config.SMSSpoolDir(), d.id+".txt", func(f *os.File) error {
+		return "spool", writeSpool(d.cat.Config.SMSSpoolDir(), d.id+".txt", func(f io.Writer) error {
 			_, err := fmt.Fprintf(f, "To: %s\nId: %s\nDate: %s\nEvent: %s\n\n%s\n",
 				d.phone(), d.id, d.now.UTC().Format(time.RFC3339), d.msg.Event, text)
 			return err

@@ -3,7 +3,6 @@ package notify_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -104,9 +103,17 @@ func bookFreeSlots(b *testing.B, h *harness, n int, now time.Time) {
 	}
 }
 
-// spooled counts the messages written in the spool directory kind.
+// spoolDirOf is the spool directory of kind ("mail" or "sms").
+func spoolDirOf(h *harness, kind string) string {
+	if kind == "sms" {
+		return h.cat.Load().Config.SMSSpoolDir()
+	}
+	return h.cat.Load().Config.MailSpoolDir()
+}
+
+// spooled counts the messages written in the spool directory of kind.
 func spooled(b *testing.B, h *harness, kind string) int {
-	es, err := os.ReadDir(filepath.Join(h.cat.Load().Config.SpoolDir(), kind))
+	es, err := os.ReadDir(spoolDirOf(h, kind))
 	if os.IsNotExist(err) {
 		return 0
 	}

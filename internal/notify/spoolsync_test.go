@@ -3,6 +3,7 @@ package notify
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,7 +55,7 @@ func TestSpoolFilesAreSyncedInGroupsAfterTheirRename(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			name := fmt.Sprintf("m%02d.eml", i)
-			if err := writeSpool(dir, name, func(f *os.File) error { _, err := f.WriteString("Subject: x\r\n"); return err }); err != nil {
+			if err := writeSpool(dir, name, func(f io.Writer) error { _, err := io.WriteString(f, "Subject: x\r\n"); return err }); err != nil {
 				errs <- err
 				return
 			}
@@ -90,7 +91,7 @@ func TestSpoolSyncFailureFailsTheWrites(t *testing.T) {
 	var failed sync.Map
 	for i := range 8 {
 		wg.Go(func() {
-			err := writeSpool(dir, fmt.Sprintf("m%d.txt", i), func(f *os.File) error { _, err := f.WriteString("x"); return err })
+			err := writeSpool(dir, fmt.Sprintf("m%d.txt", i), func(f io.Writer) error { _, err := io.WriteString(f, "x"); return err })
 			failed.Store(i, err != nil)
 		})
 	}
@@ -105,7 +106,7 @@ func TestSpoolSyncFailureFailsTheWrites(t *testing.T) {
 // The real sync (syncfs on Linux) runs on a spool directory.
 func TestSpoolSyncOnDisk(t *testing.T) {
 	dir := t.TempDir()
-	if err := writeSpool(dir, "a.eml", func(f *os.File) error { _, err := f.WriteString("a"); return err }); err != nil {
+	if err := writeSpool(dir, "a.eml", func(f io.Writer) error { _, err := io.WriteString(f, "a"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if err := syncSpoolDir(filepath.Join(dir, "missing")); err == nil {

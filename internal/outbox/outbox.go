@@ -79,7 +79,16 @@ func (p Policy) Backoff(attempts int) time.Duration {
 
 // Options configure a Dispatcher.
 type Options struct {
-	Concurrency int // parallel deliveries in all (default 32)
+	// Concurrency is the parallel deliveries in all (default 160).
+	Concurrency int
+	// QueueConcurrency caps the parallel deliveries of one queue (the
+	// first segment of record keys). Default: 32 for "calendar" and
+	// "webhook" (requests to servers elsewhere), Concurrency for the
+	// others: a notification written to the spool spends most of its time
+	// waiting for the syncs it shares with the others running (the
+	// spool's syncfs, the store's commit), so the more run at once, the
+	// larger those groups and the more are delivered per sync.
+	QueueConcurrency map[string]int
 	// LaneConcurrency caps the parallel deliveries of one lane of a queue:
 	// the records whose keys share their first two segments
 	// ("calendar/<agent>", "webhook/<endpoint>"), by queue (the first
@@ -111,6 +120,7 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	inflight map[string]bool
 	lanes    map[string]int // deliveries in flight by lane
+	queues   map[string]int // deliveries in flight by queue
 
 	deliveries *prometheus.CounterVec
 }
@@ -118,11 +128,14 @@ type Dispatcher struct {
 // New returns a dispatcher for the given sinks, by record kind.
 func New(st *store.Store, sinks map[string]Sink, opts Options) *Dispatcher {
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 32
+		opts.Concurrency = 160
 	}
 	limits := map[string]int{"calendar": 2, "webhook": 8}
 	maps.Copy(limits, opts.LaneConcurrency)
 	opts.LaneConcurrency = limits
+	queueLimits := map[string]int{"calendar": 32, "webhook": 32}
+	maps.Copy(queueLimits, opts.QueueConcurrency)
+	opts.QueueConcurrency = queueLimits
 	if opts.Poll <= 0 {
 		opts.Poll = 5 * time.Second
 	}
@@ -141,7 +154,7 @@ func New(st *store.Store, sinks map[string]Sink, opts Options) *Dispatcher {
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Dispatcher{store: st, sinks: sinks, opts: opts, log: log.With("component", "outbox"),
-		kick: make(chan struct{}, 1), inflight: map[string]bool{}, lanes: map[string]int{}}
+		kick: make(chan struct{}, 1), inflight: map[string]bool{}, lanes: map[string]int{}, queues: map[string]int{}}
 	d.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rdvsync_outbox_deliveries_total", Help: "Outbox delivery attempts by kind and result (ok, retry, dead).",
 	}, []string{"kind", "result"})
@@ -312,16 +325,17 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.OutboxRecord
 	var recs []store.OutboxRecord
 	now := d.opts.Now()
 	// skip says which due records this process does not take now: those
-	// it is delivering, and those of a lane at its limit (counts include
-	// the records this scan takes). Called under d.mu.
+	// it is delivering, and those of a lane or a queue at its limit
+	// (counts include the records this scan takes). Called under d.mu.
 	skip := func() func(key string) bool {
-		taken := map[string]int{}
+		taken, takenQ := map[string]int{}, map[string]int{}
 		return func(key string) bool {
-			l := laneOf(key)
-			if d.inflight[key] || d.lanes[l]+taken[l] >= d.laneLimit(key) {
+			l, q := laneOf(key), QueueOf(key)
+			if d.inflight[key] || d.lanes[l]+taken[l] >= d.laneLimit(key) || d.queues[q]+takenQ[q] >= d.queueLimit(q) {
 				return true
 			}
 			taken[l]++
+			takenQ[q]++
 			return false
 		}
 	}
@@ -366,6 +380,7 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.OutboxRecord
 	for _, r := range recs {
 		d.inflight[r.Key] = true
 		d.lanes[laneOf(r.Key)]++
+		d.queues[QueueOf(r.Key)]++
 	}
 	d.mu.Unlock()
 	return recs, nil
@@ -384,6 +399,13 @@ func laneOf(key string) string {
 	return q + "/" + sub
 }
 
+func (d *Dispatcher) queueLimit(q string) int {
+	if n, ok := d.opts.QueueConcurrency[q]; ok && n > 0 {
+		return n
+	}
+	return d.opts.Concurrency
+}
+
 func (d *Dispatcher) laneLimit(key string) int {
 	if n, ok := d.opts.LaneConcurrency[QueueOf(key)]; ok && n > 0 {
 		return n
@@ -397,6 +419,7 @@ func (d *Dispatcher) deliver(ctx context.Context, rec store.OutboxRecord) {
 		d.mu.Lock()
 		delete(d.inflight, rec.Key)
 		d.lanes[laneOf(rec.Key)]--
+		d.queues[QueueOf(rec.Key)]--
 		d.mu.Unlock()
 	}()
 	sink := d.sinks[rec.Kind]

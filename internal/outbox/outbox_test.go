@@ -273,3 +273,53 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 		}
 	}
 }
+
+// A queue's cap bounds its deliveries running at once, while another queue
+// uses the rest of the dispatcher's concurrency: by default the calendar
+// and webhook queues run at most 32 each, notifications up to the
+// dispatcher's 160.
+func TestQueueConcurrency(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "db"))
+	defer s.Close()
+	sink := newSink()
+	sink.block = make(chan struct{})
+	byQueue := map[string]int{}
+	maxByQueue := map[string]int{}
+	var mu sync.Mutex
+	counting := sinkFunc(func(ctx context.Context, rec store.OutboxRecord) error {
+		q := QueueOf(rec.Key)
+		mu.Lock()
+		byQueue[q]++
+		maxByQueue[q] = max(maxByQueue[q], byQueue[q])
+		mu.Unlock()
+		defer func() { mu.Lock(); byQueue[q]--; mu.Unlock() }()
+		return sink.Deliver(ctx, rec)
+	})
+	d, stop := start(t, s, counting, Options{})
+	defer stop()
+	var keys []string
+	for i := range 60 {
+		// One lane per record: only the queues' caps apply.
+		keys = append(keys, fmt.Sprintf("calendar/agent%d/rdv", i), fmt.Sprintf("notify/rdv%d/email", i))
+	}
+	enqueue(t, s, keys...)
+	d.Kick()
+	waitFor(t, "the calendar queue at its cap and every notification running", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return byQueue["calendar"] == 32 && byQueue["notify"] == 60
+	})
+	time.Sleep(50 * time.Millisecond) // a claim past the cap would show now
+	close(sink.block)
+	waitFor(t, "every delivery", func() bool { return len(records(t, s)) == 0 })
+	if maxByQueue["calendar"] != 32 {
+		t.Errorf("%d calendar deliveries at once, the queue's cap is 32", maxByQueue["calendar"])
+	}
+	if maxByQueue["notify"] != 60 {
+		t.Errorf("at most %d notifications at once, want the 60 queued", maxByQueue["notify"])
+	}
+}
+
+type sinkFunc func(ctx context.Context, rec store.OutboxRecord) error
+
+func (f sinkFunc) Deliver(ctx context.Context, rec store.OutboxRecord) error { return f(ctx, rec) }
