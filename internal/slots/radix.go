@@ -20,7 +20,7 @@ type packedKey struct {
 
 // packing is how a search's keys are packed.
 type packing struct {
-	lo, unit                                    int64
+	lo, unit                                   int64
 	startShift, motifShift, lieuShift, keyBits uint
 }
 
