@@ -538,8 +538,11 @@ func (s *searcher) plage(p *catalog.Plage) {
 	if s.q.Busy != nil {
 		busy = s.busyTimes.of(s.q.Busy, p.Agent)
 	}
+	rec := p.Recurrence
 	for d := from; d <= to; d++ {
-		if !p.Recurrence.Occurs(p.FirstDay, d) {
+		// Most days are not among the plage's weekdays: they are passed
+		// over here, without a call.
+		if (rec != nil && !rec.On[d.Weekday()]) || !rec.Occurs(p.FirstDay, d) {
 			continue
 		}
 		free := s.freeRanges(p, d, days, busy)
