@@ -54,11 +54,13 @@ check-config:
 	$(GO) run ./cmd/rdvsync check-config -config $(CONFIG)
 
 ## bench: the benchmarks whose figures are in BENCHMARKS.md (the daemon's own path first:
-## bookings with every effect through newDaemon, then the store's size per RDV booked;
+## bookings with every effect through newDaemon, then the store's size per RDV booked,
+## the rate of spooled confirmations;
 ## bench-national: the national-size slot search, minutes)
 bench:
 	$(GO) test -run '^$$' -bench DaemonBook -benchtime 3000x -count 3 ./cmd/rdvsync/
 	$(GO) test -run '^$$' -bench StoreSizePerRDV -benchtime 20000x ./cmd/rdvsync/
+	$(GO) test -run '^$$' -bench SpoolEmails -benchtime 2000x -count 3 ./internal/notify/
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/slots/ ./internal/store/
 	$(GO) test -run '^$$' -bench 'BenchmarkSlotSearch$$' -benchmem -benchtime 50x -count 3 ./internal/httpapi/
 

@@ -534,10 +534,7 @@ func (s *searcher) plage(p *catalog.Plage) {
 	}
 	lieu, agent := uint64(lieuRank(p.Lieu)), uint32(p.Agent.Rank)
 	days := s.zones.of(p.Organisation.Location)
-	var busy *agentBusy
-	if s.q.Busy != nil {
-		busy = s.busyTimes.of(s.q.Busy, p.Agent)
-	}
+	var busy *agentBusy // read at the first occurrence that needs it
 	rec := p.Recurrence
 	for d := from; d <= to; d++ {
 		// Most days are not among the plage's weekdays: they are passed
@@ -545,7 +542,7 @@ func (s *searcher) plage(p *catalog.Plage) {
 		if (rec != nil && !rec.On[d.Weekday()]) || !rec.Occurs(p.FirstDay, d) {
 			continue
 		}
-		free := s.freeRanges(p, d, days, busy)
+		free := s.freeRanges(p, d, days, &busy)
 		if len(free) == 0 {
 			continue
 		}
@@ -616,9 +613,10 @@ func roundUp(t time.Time, step time.Duration) time.Time {
 }
 
 // freeRanges returns the parts of plage p on day d during which its agent
-// is neither absent nor busy (busy: nil for none); none on a holiday. days
-// is the plage's zone. The result is valid until the next call.
-func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date, days *zoneDays, busy *agentBusy) []nanoSpan {
+// is neither absent nor busy; none on a holiday. days is the plage's zone,
+// busy the agent's busy times, read here the first time they are needed.
+// The result is valid until the next call.
+func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date, days *zoneDays, busy **agentBusy) []nanoSpan {
 	s.spans = s.spans[:0]
 	loc := p.Organisation.Location
 	lo, hi := days.wallClock(d, p.Start, loc, false), days.wallClock(d, p.End, loc, true)
@@ -627,8 +625,11 @@ func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date, days *zoneDays, busy
 	}
 	taken := appendAbsences(s.busy[:0], p.Agent, d, loc, lo, hi)
 	absent := len(taken) > 0
-	if busy != nil {
-		taken = busy.appendOverlapping(taken, lo, hi)
+	if s.q.Busy != nil {
+		if *busy == nil {
+			*busy = s.busyTimes.of(s.q.Busy, p.Agent)
+		}
+		taken = (*busy).appendOverlapping(taken, lo, hi)
 	}
 	if absent {
 		// The busy times come sorted; absences are put among them.
@@ -683,21 +684,25 @@ func subtract(dst []nanoSpan, lo, hi int64, busy []nanoSpan) []nanoSpan {
 }
 
 // agentsBusy holds the busy times of the agents a search walks, over the
-// whole search (window), each agent's read with one Busy call when its
-// first plage is walked, instead of one call per plage occurrence: a
+// whole search (window), each agent's read with one Busy call when one of
+// its plages first needs them, instead of one call per plage occurrence: a
 // national "élargir" walks some 10 000 occurrences of 800 agents' plages.
 type agentsBusy struct {
 	// window is [lo, hi) in Unix nanoseconds: every occurrence the search
 	// may walk lies within it.
-	lo, hi  int64
-	byAgent map[*catalog.Agent]*agentBusy
-	free    []*agentBusy // reused entries
-	ivs     []rdv.Interval
-	nanos   []int64
+	lo, hi int64
+	// byRank[a.Rank] is the index in read of agent a's busy times, plus
+	// one (0: not read). Slices, not maps: a small search after a large
+	// one must not pay to clear the large one's entries.
+	byRank []int32
+	read   []agentBusy
+	ivs    []rdv.Interval
+	nanos  []int64
 }
 
 // agentBusy is one agent's busy times.
 type agentBusy struct {
+	rank  int32
 	spans []nanoSpan // sorted by start
 	// longest is the longest span, so a lookup knows how far before its
 	// range an overlapping span may start.
@@ -716,19 +721,20 @@ func (b *agentsBusy) setWindow(from, to rdv.Date) {
 // of returns agent a's busy times in the window, read from busy the first
 // time.
 func (b *agentsBusy) of(busy Busy, a *catalog.Agent) *agentBusy {
-	if x := b.byAgent[a]; x != nil {
-		return x
+	if int(a.Rank) >= len(b.byRank) {
+		b.byRank = slices.Grow(b.byRank, int(a.Rank)+1-len(b.byRank))[:a.Rank+1]
 	}
-	if b.byAgent == nil {
-		b.byAgent = map[*catalog.Agent]*agentBusy{}
+	if i := b.byRank[a.Rank]; i > 0 {
+		return &b.read[i-1]
 	}
-	var x *agentBusy
-	if n := len(b.free); n > 0 {
-		x, b.free = b.free[n-1], b.free[:n-1]
+	if len(b.read) < cap(b.read) {
+		b.read = b.read[:len(b.read)+1] // reuses the spans of an earlier search
 	} else {
-		x = &agentBusy{}
+		b.read = append(b.read, agentBusy{})
 	}
-	b.byAgent[a] = x
+	b.byRank[a.Rank] = int32(len(b.read))
+	x := &b.read[len(b.read)-1]
+	x.rank = a.Rank
 	if nb, ok := busy.(NanoBusy); ok {
 		b.nanos = nb.AppendAgentBusyNanos(b.nanos[:0], a.ID, b.lo, b.hi)
 	} else {
@@ -768,10 +774,10 @@ func (x *agentBusy) appendOverlapping(dst []nanoSpan, lo, hi int64) []nanoSpan {
 }
 
 func (b *agentsBusy) reset() {
-	for _, x := range b.byAgent {
-		b.free = append(b.free, x)
+	for _, x := range b.read {
+		b.byRank[x.rank] = 0
 	}
-	clear(b.byAgent)
+	b.read = b.read[:0]
 	clear(b.ivs) // they point to zones
 	b.ivs = b.ivs[:0]
 }

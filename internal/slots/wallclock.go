@@ -128,6 +128,8 @@ func regularMidnight(d rdv.Date, loc *time.Location) int64 {
 type zoneCache struct {
 	byLoc  map[*time.Location]*zoneDays
 	byName map[string]*zoneDays
+	locs   []*time.Location // the keys of byLoc, to delete them one by one
+	free   []*zoneDays      // tables of earlier searches, reused
 }
 
 func (c *zoneCache) of(loc *time.Location) *zoneDays {
@@ -139,15 +141,30 @@ func (c *zoneCache) of(loc *time.Location) *zoneDays {
 	}
 	z := c.byName[loc.String()]
 	if z == nil {
-		z = &zoneDays{}
+		if n := len(c.free); n > 0 {
+			z, c.free = c.free[n-1], c.free[:n-1]
+			z.midnights = z.midnights[:0]
+		} else {
+			z = &zoneDays{}
+		}
 		c.byName[loc.String()] = z
 	}
 	c.byLoc[loc] = z
+	c.locs = append(c.locs, loc)
 	return z
 }
 
 // reset forgets the zones: the next search may run on another catalogue.
+// The entries are deleted one by one: clearing a map costs its capacity,
+// which a large search grew, at every small search after it.
 func (c *zoneCache) reset() {
-	clear(c.byLoc)
-	clear(c.byName)
+	for _, loc := range c.locs {
+		if z := c.byName[loc.String()]; z != nil {
+			c.free = append(c.free, z)
+			delete(c.byName, loc.String())
+		}
+		delete(c.byLoc, loc)
+	}
+	clear(c.locs) // they point to zones
+	c.locs = c.locs[:0]
 }
