@@ -47,3 +47,18 @@ func (m *MemBusy) AppendAgentBusy(dst []rdv.Interval, agentID string, from, to t
 	}
 	return dst
 }
+
+// AppendAgentBusyNanos implements NanoBusy.
+func (m *MemBusy) AppendAgentBusyNanos(dst []int64, agentID string, lo, hi int64) []int64 {
+	ivs := m.byAgent[agentID]
+	from := time.Unix(0, lo)
+	i := sort.Search(len(ivs), func(i int) bool { return !ivs[i].Start.Before(from.Add(-m.longest)) })
+	for ; i < len(ivs) && ivs[i].Start.UnixNano() < hi; i++ {
+		if ivs[i].End.UnixNano() > lo {
+			dst = append(dst, ivs[i].Start.UnixNano(), ivs[i].End.UnixNano())
+		}
+	}
+	return dst
+}
+
+var _ NanoBusy = (*MemBusy)(nil)

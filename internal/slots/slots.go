@@ -624,15 +624,28 @@ func (s *searcher) freeRanges(p *catalog.Plage, d rdv.Date, days *zoneDays, busy
 		return s.spans
 	}
 	taken := appendAbsences(s.busy[:0], p.Agent, d, loc, lo, hi)
-	absent := len(taken) > 0
-	if s.q.Busy != nil {
+	sorted := len(taken) == 0
+	switch b := s.q.Busy.(type) {
+	case nil:
+	case NanoBusy:
+		// Busy times in memory: read the agent's whole window once.
 		if *busy == nil {
-			*busy = s.busyTimes.of(s.q.Busy, p.Agent)
+			*busy = s.busyTimes.of(b, p.Agent)
 		}
 		taken = (*busy).appendOverlapping(taken, lo, hi)
+	default:
+		// Another source, such as a write transaction checking a
+		// booking: read this occurrence only, as narrow a read as the
+		// check needs (a serialisable database conflicts on what a
+		// transaction read).
+		s.busyTimes.ivs = b.AppendAgentBusy(s.busyTimes.ivs[:0], p.Agent.ID, time.Unix(0, lo), time.Unix(0, hi))
+		for _, iv := range s.busyTimes.ivs {
+			taken = append(taken, nanoSpan{iv.Start.UnixNano(), iv.End.UnixNano()})
+		}
+		sorted = false
 	}
-	if absent {
-		// The busy times come sorted; absences are put among them.
+	if !sorted {
+		// Absences and busy times from several sources come in any order.
 		slices.SortFunc(taken, compareSpans)
 	}
 	s.spans = subtract(s.spans, lo, hi, taken)
@@ -684,9 +697,10 @@ func subtract(dst []nanoSpan, lo, hi int64, busy []nanoSpan) []nanoSpan {
 }
 
 // agentsBusy holds the busy times of the agents a search walks, over the
-// whole search (window), each agent's read with one Busy call when one of
-// its plages first needs them, instead of one call per plage occurrence: a
-// national "élargir" walks some 10 000 occurrences of 800 agents' plages.
+// whole search (window), each agent's read with one NanoBusy call when one
+// of its plages first needs them, instead of one call per plage
+// occurrence: a national "élargir" walks some 10 000 occurrences of 800
+// agents' plages.
 type agentsBusy struct {
 	// window is [lo, hi) in Unix nanoseconds: every occurrence the search
 	// may walk lies within it.
@@ -720,7 +734,7 @@ func (b *agentsBusy) setWindow(from, to rdv.Date) {
 
 // of returns agent a's busy times in the window, read from busy the first
 // time.
-func (b *agentsBusy) of(busy Busy, a *catalog.Agent) *agentBusy {
+func (b *agentsBusy) of(busy NanoBusy, a *catalog.Agent) *agentBusy {
 	if int(a.Rank) >= len(b.byRank) {
 		b.byRank = slices.Grow(b.byRank, int(a.Rank)+1-len(b.byRank))[:a.Rank+1]
 	}
@@ -735,15 +749,7 @@ func (b *agentsBusy) of(busy Busy, a *catalog.Agent) *agentBusy {
 	b.byRank[a.Rank] = int32(len(b.read))
 	x := &b.read[len(b.read)-1]
 	x.rank = a.Rank
-	if nb, ok := busy.(NanoBusy); ok {
-		b.nanos = nb.AppendAgentBusyNanos(b.nanos[:0], a.ID, b.lo, b.hi)
-	} else {
-		b.nanos = b.nanos[:0]
-		b.ivs = busy.AppendAgentBusy(b.ivs[:0], a.ID, time.Unix(0, b.lo), time.Unix(0, b.hi))
-		for _, iv := range b.ivs {
-			b.nanos = append(b.nanos, iv.Start.UnixNano(), iv.End.UnixNano())
-		}
-	}
+	b.nanos = busy.AppendAgentBusyNanos(b.nanos[:0], a.ID, b.lo, b.hi)
 	x.spans, x.longest = x.spans[:0], 0
 	for i := 0; i+1 < len(b.nanos); i += 2 {
 		sp := nanoSpan{b.nanos[i], b.nanos[i+1]}
