@@ -211,7 +211,7 @@ func (s *Service) searchCommitted(ctx context.Context, q *slots.Query, search fu
 		})
 	}
 	r := cb.Busy()
-	q.Busy = joinBusy{r, s.externalBusy}
+	q.Busy = committedJoin{joinBusy{r, s.externalBusy}}
 	search()
 	return r.Err()
 }
@@ -229,10 +229,16 @@ func (b joinBusy) AppendAgentBusy(dst []rdv.Interval, agentID string, from, to t
 	return dst
 }
 
-// AppendAgentBusyNanos implements slots.NanoBusy: a slot search reads the
-// booked RDVs without converting them to time.Time and back. Each part
-// is sorted; the search sorts the whole when it is not.
-func (b joinBusy) AppendAgentBusyNanos(dst []int64, agentID string, lo, hi int64) []int64 {
+// committedJoin is joinBusy over the committed RDVs' in-memory read model:
+// a slot search reads each agent's busy times once, as Unix nanoseconds
+// (slots.NanoBusy). A booking's write transaction uses joinBusy alone, so
+// that the search reads it per plage occurrence: a serialisable database
+// conflicts on what a transaction read.
+type committedJoin struct{ joinBusy }
+
+// AppendAgentBusyNanos implements slots.NanoBusy. Each part is sorted; the
+// search sorts the whole when it is not.
+func (b committedJoin) AppendAgentBusyNanos(dst []int64, agentID string, lo, hi int64) []int64 {
 	dst = appendNanos(dst, b.booked, agentID, lo, hi)
 	if b.external != nil {
 		dst = appendNanos(dst, b.external, agentID, lo, hi)
@@ -251,7 +257,7 @@ func appendNanos(dst []int64, busy slots.Busy, agentID string, lo, hi int64) []i
 }
 
 var (
-	_ slots.NanoBusy = joinBusy{}
+	_ slots.NanoBusy = committedJoin{}
 	_ slots.NanoBusy = (*store.BusyReader)(nil)
 )
 
