@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -361,4 +362,71 @@ func TestReplicaKilledMidDeliveryIsTakenOver(t *testing.T) {
 		t.Fatalf("deliveries by message id: %v (%d calls), want one message delivered twice: by the killed replica, then by one other", ids, calls.Load())
 	}
 	t.Logf("taken over %s after the kill (lease 3s)", took.Round(100*time.Millisecond))
+}
+
+func TestReplicasSendEachReminderOnce(t *testing.T) {
+	// A daemon books RDVs whose reminders fall due a few seconds later
+	// (notifications.reminder_before set to just under their start), and
+	// stops; three daemons then start together on the database, and each
+	// runs the reminder job at once at start: each reminder goes out once.
+	rs := startReplicas(t, 1, nil)
+	slots := freeSlots(t, rs.procs[0], "rsa-orientation", "camille-martin")
+	var first []apiSlot
+	for _, s := range slots {
+		if s.StartsAt == slots[0].StartsAt {
+			first = append(first, s)
+		}
+	}
+	start, err := time.Parse(time.RFC3339, slots[0].StartsAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Until(start) - 6*time.Second
+	withReminder := func(conf []byte) []byte {
+		return bytes.Replace(conf, []byte("reminder_before: 48h"), []byte("reminder_before: "+before.Round(time.Second).String()), 1)
+	}
+	_, _, _, conf := daemonSetup(t)
+	if !bytes.Contains(conf, []byte("reminder_before: 48h")) {
+		t.Fatal("config.example.yaml no longer has reminder_before: 48h")
+	}
+	rs.procs[0].stop(t)
+	booker := rs.add(t, conf, withReminder)
+	for i, s := range first {
+		if status := booker.call(t, "POST", "/api/v1/rdvs", "camille-martin", bookingBody(s, i), nil); status != http.StatusCreated {
+			t.Fatalf("booking %d: %d", i, status)
+		}
+	}
+	booker.stop(t)
+	time.Sleep(time.Until(start.Add(-before)) + time.Second) // the reminders are due
+	for range 3 {
+		rs.add(t, conf, withReminder)
+	}
+	reminders := func(i int) int {
+		n := 0
+		for _, m := range rs.mails(t) {
+			if strings.Contains(m, "Rappel") && strings.Contains(m, fmt.Sprintf("usager-%d@example.org", i)) {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for reminders(len(first)-1) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // a second sender would show now
+	for i := range first {
+		if n := reminders(i); n != 1 {
+			t.Errorf("usager %d got %d reminders from 3 daemons, want 1", i, n)
+		}
+	}
+}
+
+// stop ends the daemon as systemd would (SIGTERM) and waits for it.
+func (d *daemonProc) stop(t *testing.T) {
+	t.Helper()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	if err := d.cmd.Wait(); err != nil {
+		t.Fatalf("daemon stop: %v\n%s", err, d.stderr.String())
+	}
 }
