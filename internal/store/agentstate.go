@@ -15,7 +15,7 @@ import (
 func (tx *ReadTx) AgentRDVIDs(agentID string, from time.Time) []string {
 	var ids []string
 	tx.eachBusy(agentID, from, time.Unix(0, math.MaxInt64), func(_ rdv.Interval, id []byte) bool {
-		ids = append(ids, string(id))
+		ids = append(ids, keyID(id))
 		return true
 	})
 	return ids
