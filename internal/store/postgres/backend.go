@@ -156,6 +156,21 @@ const (
 	retryFor = 10 * time.Second
 )
 
+// An Update aborted abortsBeforeAlone times runs alone: it waits for the
+// exclusive advisory lock writersLock, while every other Update holds it
+// shared from its first statement to its end, so it runs while no other
+// read-write transaction does and nothing can abort it. PostgreSQL queues
+// a new shared request behind a waiting exclusive one, so the lone writer
+// waits only for the transactions already running. Without it, the
+// database promises only that one of the writers in conflict commits, not
+// which: a transaction that loses every round (a booking among many
+// writers of the same agent's range) could fail after retryFor with
+// nothing wrong but load.
+const (
+	abortsBeforeAlone = 3
+	writersLock       = 0x72647673796e6377 // "rdvsyncw"; migrationLock is another key
+)
+
 // View runs fn in a read-only transaction on one snapshot (REPEATABLE READ).
 func (b *Backend) View(ctx context.Context, fn func(kv.Tx) error) error {
 	return b.run(ctx, false, fn)
@@ -172,7 +187,7 @@ func (b *Backend) Update(ctx context.Context, fn func(kv.Tx) error) error {
 func (b *Backend) run(ctx context.Context, writable bool, fn func(kv.Tx) error) error {
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		err, retry := b.attempt(ctx, writable, fn)
+		err, retry := b.attempt(ctx, writable, writable && attempt > abortsBeforeAlone, fn)
 		if !retry {
 			return err
 		}
@@ -189,8 +204,9 @@ func (b *Backend) run(ctx context.Context, writable bool, fn func(kv.Tx) error) 
 	}
 }
 
-// attempt runs fn once; retry says that the database aborted it.
-func (b *Backend) attempt(ctx context.Context, writable bool, fn func(kv.Tx) error) (err error, retry bool) {
+// attempt runs fn once, alone among the writers if alone; retry says that
+// the database aborted it.
+func (b *Backend) attempt(ctx context.Context, writable, alone bool, fn func(kv.Tx) error) (err error, retry bool) {
 	conn, err := b.pool.Acquire(ctx)
 	if err != nil {
 		return unavailable(err), false
@@ -198,7 +214,23 @@ func (b *Backend) attempt(ctx context.Context, writable bool, fn func(kv.Tx) err
 	// A connection left inside a transaction (a panic of fn) is closed
 	// by the pool rather than reused.
 	defer conn.Release()
-	t := &txn{b: b, ctx: ctx, conn: conn, writable: writable}
+	if alone {
+		// Taken before BEGIN, for the session, so that the transaction's
+		// snapshot (taken at its first statement) follows the commits of
+		// every writer that ran before it: with the lock taken inside
+		// the transaction, the snapshot would be older than they are, and
+		// the transaction in conflict with them again.
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(writersLock)); err != nil {
+			return unavailable(err), false
+		}
+		defer func() {
+			if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(writersLock)); err != nil {
+				// Closing the connection releases the lock with it.
+				conn.Conn().Close(context.WithoutCancel(ctx))
+			}
+		}()
+	}
+	t := &txn{b: b, ctx: ctx, conn: conn, writable: writable, alone: alone}
 	fnErr, dbErr := t.call(fn)
 	if dbErr == nil && fnErr == nil && writable {
 		dbErr = t.commit()

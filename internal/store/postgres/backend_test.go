@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -207,4 +209,78 @@ func TestMigrationsUpgrade(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Writers that each read a whole range and write into it conflict with all
+// the others: the database aborts all but one of those running at once, in
+// every round, and without a fallback a writer could lose round after
+// round until kv.ErrUnavailable. An Update aborted abortsBeforeAlone times
+// runs alone and commits, so none runs fn more than abortsBeforeAlone+1
+// times; and the writers still commit in some serial order (each counted
+// the keys of the writers before it).
+func TestConflictingWritersAllCommit(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	var replicas []*Backend
+	for range 3 {
+		b, err := Open(ctx, dsn, Options{MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		replicas = append(replicas, b)
+	}
+	const writers, each = 18, 3
+	start := time.Now()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	mostRuns := 0
+	for w := range writers {
+		b := replicas[w%len(replicas)]
+		wg.Go(func() {
+			for i := range each {
+				runs := 0
+				err := b.Update(ctx, func(tx kv.Tx) error {
+					runs++
+					bk, err := tx.CreateBucketIfNotExists([]byte("hot"))
+					if err != nil {
+						return err
+					}
+					n := 0
+					bk.ForEach(func(k, v []byte) error { n++; return nil })
+					time.Sleep(2 * time.Millisecond)
+					return bk.Put(fmt.Appendf(nil, "w%02d-%d", w, i), fmt.Appendf(nil, "%d", n))
+				})
+				if err != nil {
+					t.Errorf("writer %d: %v", w, err)
+				}
+				mu.Lock()
+				mostRuns = max(mostRuns, runs)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if mostRuns > abortsBeforeAlone+1 {
+		t.Errorf("an Update ran %d times, want at most %d", mostRuns, abortsBeforeAlone+1)
+	}
+	if elapsed > 30*time.Second {
+		t.Errorf("%d conflicting writes took %v", writers*each, elapsed)
+	}
+	seen := map[string]bool{}
+	if err := replicas[0].View(ctx, func(tx kv.Tx) error {
+		return tx.Bucket([]byte("hot")).ForEach(func(k, v []byte) error {
+			seen[string(v)] = true
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range writers * each {
+		if !seen[strconv.Itoa(i)] {
+			t.Errorf("no writer counted %d keys before its own (%d keys): not serialisable", i, len(seen))
+		}
+	}
+	t.Logf("%d writes in %v, %d retries, at most %d runs of an Update", writers*each, elapsed,
+		replicas[0].Retries()+replicas[1].Retries()+replicas[2].Retries(), mostRuns)
 }

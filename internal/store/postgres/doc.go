@@ -31,8 +31,18 @@
 // Update runs in SERIALIZABLE isolation: when two transactions each read
 // what the other writes (two bookings checking the same agent's range),
 // PostgreSQL aborts one with a serialisation failure, at a statement or at
-// commit, and Update runs it again after a random pause (for up to 10 s;
-// then kv.ErrUnavailable). View runs in REPEATABLE READ READ ONLY:
+// commit, and Update runs it again after a random pause. PostgreSQL lets
+// one of the writers in conflict commit, but not always the same one: so
+// that no writer loses every round, every Update holds the advisory lock
+// writersLock shared from its first statement (sent with BEGIN, no round
+// trip of its own) to its end, and an Update aborted three times runs
+// again holding it exclusively, taken before BEGIN so that its snapshot
+// follows every commit before it: it runs while no other read-write
+// transaction does, and commits. PostgreSQL queues new shared requests
+// behind a waiting exclusive one, so it waits only for the transactions
+// already running. A failure to commit after 10 s is then the database's
+// (kv.ErrUnavailable), not contention's. Every process writing the kv
+// table must therefore go through Update. View runs in REPEATABLE READ READ ONLY:
 // one snapshot, never aborted. A read that the database cannot answer (the
 // KV interfaces return no error on reads) panics with an internal value
 // that View and Update recover into an error wrapping kv.ErrUnavailable.

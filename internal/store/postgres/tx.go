@@ -33,6 +33,7 @@ type txn struct {
 	ctx      context.Context
 	conn     *pgxpool.Conn
 	writable bool
+	alone    bool // holds writersLock exclusively (backend.go)
 	begun    bool // BEGIN was sent
 	pending  []write
 	notify   map[string]bool // watched top-level buckets written (notice.go)
@@ -101,6 +102,11 @@ func (t *txn) exchange(queue func(*pgx.Batch), read func(pgx.BatchResults) error
 	var batch pgx.Batch
 	if !t.begun {
 		batch.Queue(t.beginSQL())
+		if t.writable && !t.alone {
+			// Held to the transaction's end: a writer running alone
+			// (backend.go, abortsBeforeAlone) waits for it.
+			batch.Queue("SELECT pg_advisory_xact_lock_shared($1)", int64(writersLock))
+		}
 	}
 	for _, w := range t.pending {
 		switch w.op {
