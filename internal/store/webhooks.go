@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -164,4 +165,78 @@ func (tx *Tx) DeleteWebhookDeliveries(endpointID string, from, to uint64) error 
 		}
 	}
 	return nil
+}
+
+// webhookAttemptPrefix starts the keys of an endpoint's delivery log
+// entries, which sort by the time of the attempt.
+func webhookAttemptPrefix(endpointID string) []byte {
+	return joinKey(webhookStateKey(endpointID), "attempt", "")
+}
+
+// PutWebhookAttempt stores an entry of an endpoint's delivery log under
+// the time of the attempt and name (unique among the attempts of that
+// time). Concurrent deliveries write distinct keys and read none: they
+// never conflict over the log.
+func (tx *Tx) PutWebhookAttempt(endpointID string, at time.Time, name string, v any) error {
+	b, err := putState(v)
+	if err != nil {
+		return err
+	}
+	return tx.bucket(bucketAgentState).Put(append(webhookAttemptPrefix(endpointID), timeKey(at, name)...), b)
+}
+
+// EachWebhookAttempt calls fn with the entries of an endpoint's delivery
+// log, newest first, until fn returns false.
+func (tx *ReadTx) EachWebhookAttempt(endpointID string, fn func(decode func(v any) error) (more bool, err error)) error {
+	_, err := tx.eachWebhookAttempt(endpointID, fn)
+	return err
+}
+
+// eachWebhookAttempt is EachWebhookAttempt; it returns the keys it showed.
+func (tx *ReadTx) eachWebhookAttempt(endpointID string, fn func(decode func(v any) error) (bool, error)) ([][]byte, error) {
+	prefix := webhookAttemptPrefix(endpointID)
+	// prefix ends with 0x00: past is the first key after all of them.
+	past := append(bytes.Clone(prefix[:len(prefix)-1]), 1)
+	c := tx.bucket(bucketAgentState).Cursor()
+	k, v := c.Seek(past)
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	var keys [][]byte
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
+		keys = append(keys, bytes.Clone(k))
+		val := v
+		more, err := fn(func(dst any) error { return getState(val, dst) })
+		if err != nil || !more {
+			return keys, err
+		}
+	}
+	return keys, nil
+}
+
+// TrimWebhookAttempts deletes the entries of an endpoint's delivery log
+// but the newest keep, calling gone with each of them first, newest first,
+// and returns how many it kept.
+func (tx *Tx) TrimWebhookAttempts(endpointID string, keep int, gone func(decode func(v any) error) error) (int, error) {
+	n := 0
+	keys, err := tx.eachWebhookAttempt(endpointID, func(decode func(any) error) (bool, error) {
+		n++
+		if n <= keep {
+			return true, nil
+		}
+		return true, gone(decode)
+	})
+	if err != nil {
+		return 0, err
+	}
+	b := tx.bucket(bucketAgentState)
+	kept := min(keep, len(keys))
+	for _, k := range keys[kept:] {
+		if err := b.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return kept, nil
 }

@@ -20,20 +20,25 @@ func openLogStore(t *testing.T) *store.Store {
 	return st
 }
 
-func readLog(t *testing.T, st *store.Store) (deliveryLog, []Delivery, int) {
+// logState returns an endpoint's last outcomes, the entries a report shows
+// and how many entries the store holds, in either form.
+func logState(t *testing.T, st *store.Store) (deliveryLog, []Delivery, int) {
 	t.Helper()
 	var l deliveryLog
 	var recent []Delivery
 	stored := 0
 	err := st.View(context.Background(), func(tx *store.ReadTx) error {
-		if err := tx.WebhookState("partenaire", logName, &l); err != nil {
-			return err
-		}
 		var err error
-		if recent, err = recentDeliveries(tx, "partenaire", l); err != nil {
+		if recent, l, err = readLog(tx, "partenaire"); err != nil {
 			return err
 		}
-		for seq := uint64(0); seq < l.Next+10; seq++ {
+		if err := tx.EachWebhookAttempt("partenaire", func(func(any) error) (bool, error) {
+			stored++
+			return true, nil
+		}); err != nil {
+			return err
+		}
+		for seq := uint64(0); seq < 20; seq++ {
 			var d Delivery
 			if tx.WebhookDelivery("partenaire", seq, &d) == nil {
 				stored++
@@ -44,7 +49,7 @@ func readLog(t *testing.T, st *store.Store) (deliveryLog, []Delivery, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l, recent, stored
+	return l, recent, stored + len(l.Deliveries)
 }
 
 func logOne(t *testing.T, s *Service, st *store.Store, d Delivery) {
@@ -67,7 +72,7 @@ func TestDeliveryLogKeepsTheLastEntriesAndTrimsInBatches(t *testing.T) {
 			d.StatusCode, d.Error = 500, "HTTP 500"
 		}
 		logOne(t, s, st, d)
-		_, recent, stored := readLog(t, st)
+		_, recent, stored := logState(t, st)
 		if want := min(i+1, 3); len(recent) != want || recent[0].MessageID != d.MessageID {
 			t.Fatalf("after %d deliveries: %d shown (want %d), newest %+v", i+1, len(recent), want, recent)
 		}
@@ -75,7 +80,7 @@ func TestDeliveryLogKeepsTheLastEntriesAndTrimsInBatches(t *testing.T) {
 			t.Fatalf("after %d deliveries the store holds %d entries, want 3 to 5", i+1, stored)
 		}
 	}
-	l, recent, _ := readLog(t, st)
+	l, recent, _ := logState(t, st)
 	if recent[0].MessageID != "msg-9" || recent[1].MessageID != "msg-8" || recent[2].MessageID != "msg-7" {
 		t.Fatalf("log %+v, want msg-9, msg-8, msg-7", recent)
 	}
@@ -84,26 +89,66 @@ func TestDeliveryLogKeepsTheLastEntriesAndTrimsInBatches(t *testing.T) {
 	}
 }
 
-// A log written whole in one document (before entries had keys of their
-// own) is shown as it is, then moved to its keys by the next delivery.
-func TestDeliveryLogMovesAWholeDocumentToItsKeys(t *testing.T) {
+// A log written by earlier versions (whole in one document, or numbered
+// entries) is shown after the newer entries, and deleted by the first trim
+// that leaves keep newer ones, its last outcomes kept.
+func TestDeliveryLogShowsThenDeletesAnEarlierLog(t *testing.T) {
 	st := openLogStore(t)
 	at := time.Date(2027, 1, 4, 8, 0, 0, 0, time.UTC)
-	legacy := deliveryLog{Deliveries: []Delivery{{At: at, MessageID: "a"}, {At: at.Add(time.Second), MessageID: "b"}}, LastSuccessAt: &at}
+	failed := at.Add(time.Second)
+	legacy := deliveryLog{Deliveries: []Delivery{{At: at, MessageID: "a"}}, Oldest: 0, Next: 1,
+		LastSuccessAt: &at, LastError: "HTTP 500", LastErrorAt: &failed}
 	if err := st.Update(context.Background(), func(tx *store.Tx) error {
+		if err := tx.PutWebhookDelivery("partenaire", 0, Delivery{At: failed, MessageID: "b", Error: "HTTP 500"}); err != nil {
+			return err
+		}
 		return tx.PutWebhookState("partenaire", logName, legacy)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, recent, _ := readLog(t, st); len(recent) != 2 || recent[0].MessageID != "b" || recent[1].MessageID != "a" {
-		t.Fatalf("before the next delivery: %+v", recent)
+	s := &Service{keep: 2}
+	logOne(t, s, st, Delivery{At: at.Add(2 * time.Second), MessageID: "c"})
+	l, recent, stored := logState(t, st)
+	if len(recent) != 2 || recent[0].MessageID != "c" || recent[1].MessageID != "a" || stored != 3 {
+		t.Fatalf("after one delivery: %+v shown, %d stored", recent, stored)
 	}
-	logOne(t, &Service{keep: 100}, st, Delivery{At: at.Add(2 * time.Second), MessageID: "c"})
-	l, recent, stored := readLog(t, st)
-	if len(l.Deliveries) != 0 || l.Next != 3 || stored != 3 {
-		t.Fatalf("document %+v, %d entries stored: the whole log was not moved", l, stored)
+	if l.LastError != "HTTP 500" || !l.LastSuccessAt.Equal(at.Add(2*time.Second)) {
+		t.Fatalf("after one delivery: last outcomes %+v", l)
 	}
-	if len(recent) != 3 || recent[0].MessageID != "c" || recent[1].MessageID != "b" || recent[2].MessageID != "a" {
-		t.Fatalf("after the next delivery: %+v", recent)
+	logOne(t, s, st, Delivery{At: at.Add(3 * time.Second), MessageID: "d"})
+	logOne(t, s, st, Delivery{At: at.Add(4 * time.Second), MessageID: "e", Error: "HTTP 502"})
+	l, recent, stored = logState(t, st)
+	if len(recent) != 2 || recent[0].MessageID != "e" || recent[1].MessageID != "d" || stored != 2 {
+		t.Fatalf("after the trim: %+v shown, %d stored, want e, d and nothing else", recent, stored)
+	}
+	if l.LastError != "HTTP 502" || !l.LastSuccessAt.Equal(at.Add(3*time.Second)) {
+		t.Fatalf("after the trim: last outcomes %+v", l)
+	}
+}
+
+// Concurrent deliveries to one endpoint write distinct keys and read none
+// of the log: their transactions never conflict over it (on PostgreSQL,
+// one would be aborted and run again). Checked through what each writes:
+// only its own entry, unless it trims.
+func TestDeliveryLogWritesOnlyItsEntry(t *testing.T) {
+	st := openLogStore(t)
+	s := &Service{keep: 100}
+	at := time.Date(2027, 1, 4, 8, 0, 0, 0, time.UTC)
+	logOne(t, s, st, Delivery{At: at, MessageID: "first"}) // the process's first: trims
+	for i := range 5 {
+		logOne(t, s, st, Delivery{At: at.Add(time.Duration(i+1) * time.Second), MessageID: fmt.Sprint("m", i)})
+	}
+	var doc deliveryLog
+	if err := st.View(context.Background(), func(tx *store.ReadTx) error {
+		return tx.WebhookState("partenaire", logName, &doc)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if doc.LastSuccessAt != nil {
+		t.Fatalf("the document was rewritten by deliveries that did not trim: %+v", doc)
+	}
+	l, recent, _ := logState(t, st)
+	if len(recent) != 6 || recent[0].MessageID != "m4" || !l.LastSuccessAt.Equal(at.Add(5*time.Second)) {
+		t.Fatalf("log %+v, last outcomes %+v", recent, l)
 	}
 }

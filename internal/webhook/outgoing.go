@@ -33,6 +33,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -102,6 +103,9 @@ type Service struct {
 	keep    int
 	kick    func()
 
+	trimMu    sync.Mutex
+	sinceTrim map[string]int // endpoint id → deliveries since its log's last trim (trimDue)
+
 	clients guarded // the private one: for endpoints with allow_private
 }
 
@@ -125,7 +129,7 @@ func New(st *store.Store, cat func() *catalog.Catalog, opts Options) *Service {
 		s.now = time.Now
 	}
 	if s.keep <= 0 {
-		s.keep = 100
+		s.keep = defaultKeep
 	}
 	timeout := opts.Timeout
 	if timeout <= 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 
 	"rdvsync/internal/catalog"
@@ -25,15 +26,19 @@ type Delivery struct {
 	DurationMS int64     `json:"duration_ms"`
 }
 
-// deliveryLog is the document kept per endpoint (store.Tx.PutWebhookState):
-// the last outcomes and where the log's entries are. Each entry has its own
-// key (store.Tx.PutWebhookDelivery), numbered from Oldest to Next
-// (excluded); a delivery writes its entry and this small document, and the
-// oldest entries are deleted once every Options.KeepDeliveries deliveries,
-// so the store holds between keep and twice keep of them.
+// deliveryLog is the document kept per endpoint (store.Tx.PutWebhookState).
+// Each attempt has its own entry, keyed by its time
+// (store.Tx.PutWebhookAttempt): a delivery writes its entry and reads
+// nothing, so concurrent deliveries to one endpoint (several dispatchers,
+// several replicas) never conflict over the log. The document is written
+// only when the log is trimmed, which deletes the entries but the newest
+// keep and keeps here the last outcomes among those deleted; the report
+// derives the last outcomes from the entries and this document.
 type deliveryLog struct {
-	// Deliveries is the log as the document held it before its entries had
-	// keys of their own: the next delivery moves them to their keys.
+	// Deliveries, then the entries numbered from Oldest to Next
+	// (excluded, store.Tx.WebhookDelivery), are the log as earlier
+	// versions kept it: shown after the entries keyed by time, deleted by
+	// the first trim that leaves keep of those.
 	Deliveries    []Delivery `json:"deliveries,omitempty"`
 	Oldest        uint64     `json:"oldest,omitempty"`
 	Next          uint64     `json:"next,omitempty"`
@@ -43,54 +48,100 @@ type deliveryLog struct {
 	LastErrorAt   *time.Time `json:"last_error_at,omitempty"`
 }
 
-const logName = "deliveries"
+const (
+	logName = "deliveries"
+	// defaultKeep is Options.KeepDeliveries' default, and what a report
+	// shows of a log never trimmed.
+	defaultKeep = 100
+)
 
-func (l *deliveryLog) append(tx *store.Tx, endpointID string, d Delivery) error {
-	if err := tx.PutWebhookDelivery(endpointID, l.Next, d); err != nil {
-		return err
+// note folds an attempt into the last outcomes.
+func (l *deliveryLog) note(d Delivery) {
+	at := d.At
+	switch {
+	case d.Error == "" && (l.LastSuccessAt == nil || at.After(*l.LastSuccessAt)):
+		l.LastSuccessAt = &at
+	case d.Error != "" && (l.LastErrorAt == nil || at.After(*l.LastErrorAt)):
+		l.LastError, l.LastErrorAt = d.Error, &at
 	}
-	l.Next++
-	return nil
+}
+
+// trimDue says whether this delivery to the endpoint trims its log: the
+// first one of the process, then one in keep. Each process trims after
+// its own deliveries, so the store holds at most keep entries per endpoint
+// plus keep per process delivering to it.
+func (s *Service) trimDue(endpointID string) bool {
+	s.trimMu.Lock()
+	defer s.trimMu.Unlock()
+	if s.sinceTrim == nil {
+		s.sinceTrim = map[string]int{}
+	}
+	n := s.sinceTrim[endpointID]
+	s.sinceTrim[endpointID] = (n + 1) % s.keep
+	return n == 0
 }
 
 func (s *Service) logAttempt(tx *store.Tx, endpointID string, d Delivery) error {
+	if err := tx.PutWebhookAttempt(endpointID, d.At, d.MessageID+"/"+strconv.Itoa(d.Attempt), d); err != nil {
+		return err
+	}
+	if !s.trimDue(endpointID) {
+		return nil
+	}
 	var l deliveryLog
 	if err := tx.WebhookState(endpointID, logName, &l); err != nil && !store.IsNotFound(err) {
 		return err
 	}
-	for _, old := range l.Deliveries {
-		if err := l.append(tx, endpointID, old); err != nil {
+	kept, err := tx.TrimWebhookAttempts(endpointID, s.keep, func(decode func(any) error) error {
+		var old Delivery
+		if err := decode(&old); err != nil {
 			return err
 		}
-	}
-	l.Deliveries = nil
-	if err := l.append(tx, endpointID, d); err != nil {
+		l.note(old)
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	// Trimmed in batches of keep: one delivery in keep deletes keep entries.
-	if keep := uint64(s.keep); l.Next-l.Oldest >= 2*keep {
-		if err := tx.DeleteWebhookDeliveries(endpointID, l.Oldest, l.Next-keep); err != nil {
+	// The earlier versions' entries (their outcomes are in the document
+	// already) go once they would no longer be shown.
+	if kept >= s.keep && (len(l.Deliveries) > 0 || l.Next > l.Oldest) {
+		if err := tx.DeleteWebhookDeliveries(endpointID, l.Oldest, l.Next); err != nil {
 			return err
 		}
-		l.Oldest = l.Next - keep
+		l.Deliveries, l.Oldest, l.Next = nil, 0, 0
 	}
 	l.Keep = s.keep
-	at := d.At
-	if d.Error == "" {
-		l.LastSuccessAt = &at
-	} else {
-		l.LastError, l.LastErrorAt = d.Error, &at
-	}
 	return tx.PutWebhookState(endpointID, logName, l)
 }
 
-// recentDeliveries returns the last entries of an endpoint's log (as many
-// as the delivery that wrote it kept), newest first.
-func recentDeliveries(tx *store.ReadTx, endpointID string, l deliveryLog) ([]Delivery, error) {
-	var out []Delivery
+// readLog returns the last entries of an endpoint's log (as many as the
+// last trim kept), newest first, and its last outcomes.
+func readLog(tx *store.ReadTx, endpointID string) ([]Delivery, deliveryLog, error) {
+	var l deliveryLog
+	if err := tx.WebhookState(endpointID, logName, &l); err != nil && !store.IsNotFound(err) {
+		return nil, l, err
+	}
 	keep := l.Keep
 	if keep <= 0 {
-		keep = int(l.Next-l.Oldest) + len(l.Deliveries)
+		keep = defaultKeep
+	}
+	out := []Delivery{}
+	// Every entry not trimmed yet counts for the last outcomes; the
+	// newest keep are shown.
+	err := tx.EachWebhookAttempt(endpointID, func(decode func(any) error) (bool, error) {
+		var d Delivery
+		if err := decode(&d); err != nil {
+			return false, err
+		}
+		l.note(d)
+		if len(out) < keep {
+			out = append(out, d)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, l, err
 	}
 	for i := len(l.Deliveries) - 1; i >= 0 && len(out) < keep; i-- {
 		out = append(out, l.Deliveries[i])
@@ -98,11 +149,11 @@ func recentDeliveries(tx *store.ReadTx, endpointID string, l deliveryLog) ([]Del
 	for seq := l.Next; seq > l.Oldest && len(out) < keep; seq-- {
 		var d Delivery
 		if err := tx.WebhookDelivery(endpointID, seq-1, &d); err != nil {
-			return nil, err
+			return nil, l, err
 		}
 		out = append(out, d)
 	}
-	return out, nil
+	return out, l, nil
 }
 
 // Queue is the state of the events of one RDV waiting for one endpoint.
@@ -195,13 +246,13 @@ func endpointReport(tx *store.ReadTx, ep *config.OutgoingWebhook) (DeliveryRepor
 	if err != nil {
 		return rep, err
 	}
-	var l deliveryLog
-	if err := tx.WebhookState(ep.ID, logName, &l); err != nil && !store.IsNotFound(err) {
+	deliveries, l, err := readLog(tx, ep.ID)
+	if err != nil {
 		return rep, err
 	}
+	rep.Deliveries = deliveries
 	rep.LastSuccessAt, rep.LastError, rep.LastErrorAt = l.LastSuccessAt, l.LastError, l.LastErrorAt
-	rep.Deliveries, err = recentDeliveries(tx, ep.ID, l)
-	return rep, err
+	return rep, nil
 }
 
 // Deliveries reports an endpoint's delivery log and dead letters, or an
