@@ -3,10 +3,13 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"rdvsync/internal/catalog"
+	"rdvsync/internal/config"
 	"rdvsync/internal/store"
 )
 
@@ -150,5 +153,38 @@ func TestDeliveryLogWritesOnlyItsEntry(t *testing.T) {
 	l, recent, _ := logState(t, st)
 	if len(recent) != 6 || recent[0].MessageID != "m4" || !l.LastSuccessAt.Equal(at.Add(5*time.Second)) {
 		t.Fatalf("log %+v, last outcomes %+v", recent, l)
+	}
+}
+
+// After AssignIDs, a change rendered for a webhook finds the configured
+// objects' ids in the process, not in rdvs_ids inside its transaction (a
+// round trip per kind on PostgreSQL while the booking holds its locks):
+// the resolver answers without a transaction.
+func TestAssignedIDsNeedNoTransaction(t *testing.T) {
+	data, err := os.ReadFile("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Parse(filepath.Join(t.TempDir(), "config.yaml"), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Build(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := openLogStore(t)
+	list, err := AssignIDs(context.Background(), st, cat)
+	if err != nil || len(list) == 0 {
+		t.Fatalf("AssignIDs: %d ids, %v", len(list), err)
+	}
+	r := newIDResolver(st, nil, cat) // any read of the store would panic
+	for _, m := range list {
+		if n, err := r.id(m.Kind, m.ID); err != nil || n != m.RdvsID {
+			t.Errorf("%s %s: %d, %v, want %d", m.Kind, m.ID, n, err, m.RdvsID)
+		}
+	}
+	if assignedIDs(openLogStore(t), cat) != nil {
+		t.Error("another store's ids were remembered for this one")
 	}
 }

@@ -93,7 +93,55 @@ func AssignIDs(ctx context.Context, st *store.Store, cat *catalog.Catalog) ([]ID
 		}
 		return nil
 	})
+	if err == nil {
+		rememberIDs(st, cat, out)
+	}
 	return out, err
+}
+
+// assignedCache keeps, per store, the ids AssignIDs gave the objects of
+// its last catalogue: an id never changes once given (the configuration's,
+// or one allocated and kept), so a change rendered for a webhook finds
+// them here instead of reading rdvs_ids in its transaction (a round trip
+// per kind on PostgreSQL, while the booking holds its locks).
+var assignedCache struct {
+	sync.Mutex
+	byStore map[*store.Store]assigned
+}
+
+type assigned struct {
+	cat *catalog.Catalog
+	ids map[string]map[string]int64 // kind → configuration id → rdvs_id
+}
+
+func rememberIDs(st *store.Store, cat *catalog.Catalog, list []IDMapping) {
+	ids := map[string]map[string]int64{}
+	for _, m := range list {
+		if ids[m.Kind] == nil {
+			ids[m.Kind] = map[string]int64{}
+		}
+		ids[m.Kind][m.ID] = m.RdvsID
+	}
+	c := &assignedCache
+	c.Lock()
+	defer c.Unlock()
+	if c.byStore == nil {
+		c.byStore = map[*store.Store]assigned{}
+	}
+	c.byStore[st] = assigned{cat: cat, ids: ids}
+}
+
+// assignedIDs returns what AssignIDs gave cat's objects in st, or nil
+// (another catalogue, or AssignIDs not run). The map is shared: read it
+// only.
+func assignedIDs(st *store.Store, cat *catalog.Catalog) map[string]map[string]int64 {
+	c := &assignedCache
+	c.Lock()
+	defer c.Unlock()
+	if a, ok := c.byStore[st]; ok && a.cat == cat {
+		return a.ids
+	}
+	return nil
 }
 
 // UnconfiguredIDs lists the ids allocated to objects no longer configured
@@ -149,16 +197,21 @@ func explicitIDs(cat *catalog.Catalog, kind string) map[string]int64 {
 // AssignIDs and the change, or tests without serve).
 type idResolver struct {
 	tx       *store.Tx
+	assigned map[string]map[string]int64 // assignedIDs, or nil
 	cat      *catalog.Catalog
 	explicit map[string]map[string]int64 // kind → configuration id → rdvs_id
 	seen     map[string]map[string]int64
 }
 
-func newIDResolver(tx *store.Tx, cat *catalog.Catalog) *idResolver {
-	return &idResolver{tx: tx, cat: cat, explicit: map[string]map[string]int64{}, seen: map[string]map[string]int64{}}
+func newIDResolver(st *store.Store, tx *store.Tx, cat *catalog.Catalog) *idResolver {
+	return &idResolver{tx: tx, cat: cat, assigned: assignedIDs(st, cat),
+		explicit: map[string]map[string]int64{}, seen: map[string]map[string]int64{}}
 }
 
 func (r *idResolver) id(kind, id string) (int64, error) {
+	if n, ok := r.assigned[kind][id]; ok {
+		return n, nil
+	}
 	if n, ok := r.seen[kind][id]; ok {
 		return n, nil
 	}

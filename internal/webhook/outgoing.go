@@ -283,7 +283,7 @@ func (b *bodies) rdv(ep *config.OutgoingWebhook, event string) ([]byte, error) {
 	}
 	if b.rdvsRDV == nil {
 		if b.ids == nil {
-			b.ids = newIDResolver(b.tx, b.cat)
+			b.ids = newIDResolver(b.s.store, b.tx, b.cat)
 		}
 		data, err := renderRdvsRDV(b.cat, b.ids, b.r, b.u)
 		if err != nil {
