@@ -365,13 +365,24 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.OutboxRecord
 		// record, one commits and the other, retried, finds it leased
 		// (due only when the lease ends: a replica that dies
 		// mid-delivery hands its records over then).
-		err = d.store.Update(ctx, func(tx *store.Tx) error {
+		// The due keys are listed in a snapshot, and the claim reads
+		// only those records: a range read of the due index in the
+		// claiming transaction would conflict with every booking
+		// enqueuing a delivery meanwhile.
+		var keys []string
+		err = d.store.View(ctx, func(tx *store.ReadTx) error {
 			d.mu.Lock()
 			defer d.mu.Unlock()
-			var err error
-			recs, err = tx.ClaimDue(now, limit, d.opts.Lease, skip())
-			return err
+			keys = tx.DueOutboxKeys(now, limit, skip())
+			return nil
 		})
+		if err == nil && len(keys) > 0 {
+			err = d.store.Update(ctx, func(tx *store.Tx) error {
+				var err error
+				recs, err = tx.ClaimOutbox(keys, now, d.opts.Lease)
+				return err
+			})
+		}
 	}
 	if err != nil {
 		return nil, err

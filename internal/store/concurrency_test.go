@@ -111,6 +111,13 @@ func TestConcurrentIdempotencyKeyOneWinner(t *testing.T) {
 }
 
 func TestConcurrentClaimsTakeEachRecordOnce(t *testing.T) {
+	t.Run("ClaimDue", func(t *testing.T) { testClaimsOnce(t, false) })
+	// As the dispatcher claims with replicas: keys listed in a snapshot,
+	// then claimed by key, some already claimed by another meanwhile.
+	t.Run("DueOutboxKeys+ClaimOutbox", func(t *testing.T) { testClaimsOnce(t, true) })
+}
+
+func testClaimsOnce(t *testing.T, listed bool) {
 	s := openTest(t)
 	ctx := context.Background()
 	const records = 200
@@ -129,16 +136,27 @@ func TestConcurrentClaimsTakeEachRecordOnce(t *testing.T) {
 	parallel(6, func(int) {
 		for {
 			var recs []OutboxRecord
-			err := s.Update(ctx, func(tx *Tx) error {
-				var err error
-				recs, err = tx.ClaimDue(day0, 7, time.Minute, nil)
-				return err
+			var keys []string
+			err := s.View(ctx, func(tx *ReadTx) error {
+				keys = tx.DueOutboxKeys(day0, 7, nil)
+				return nil
 			})
+			if err == nil {
+				err = s.Update(ctx, func(tx *Tx) error {
+					var err error
+					if listed {
+						recs, err = tx.ClaimOutbox(keys, day0, time.Minute)
+					} else {
+						recs, err = tx.ClaimDue(day0, 7, time.Minute, nil)
+					}
+					return err
+				})
+			}
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			if len(recs) == 0 {
+			if len(keys) == 0 {
 				return
 			}
 			mu.Lock()

@@ -116,10 +116,18 @@ func (tx *Tx) Enqueue(r OutboxRecord, now time.Time) error {
 // ClaimDue leases up to limit records due at now for lease, oldest first,
 // skipping keys in busy (already being delivered by this process).
 func (tx *Tx) ClaimDue(now time.Time, limit int, lease time.Duration, busy func(key string) bool) ([]OutboxRecord, error) {
-	now = now.UTC()
+	return tx.ClaimOutbox(tx.DueOutboxKeys(now, limit, busy), now, lease)
+}
+
+// DueOutboxKeys returns the keys of up to limit records due at now, oldest
+// first, skipping keys in busy. Read in a View, then claimed with
+// ClaimOutbox, they spare the claiming transaction a range read of
+// outbox_due, where every booking inserts its deliveries: on PostgreSQL,
+// each such insert would abort the claim (or the booking).
+func (tx *ReadTx) DueOutboxKeys(now time.Time, limit int, busy func(key string) bool) []string {
 	var keys []string
 	c := tx.bucket(bucketOutboxDue).Cursor()
-	end := keyNanos(now)
+	end := keyNanos(now.UTC())
 	for k, _ := c.First(); k != nil && len(keys) < limit; k, _ = c.Next() {
 		if keyNanos(keyTime(k)) > end {
 			break
@@ -128,13 +136,27 @@ func (tx *Tx) ClaimDue(now time.Time, limit int, lease time.Duration, busy func(
 			keys = append(keys, key)
 		}
 	}
+	return keys
+}
+
+// ClaimOutbox leases for lease those of keys whose records are still due at
+// now (another process may have claimed or completed one since they were
+// listed), reading each by its key only.
+func (tx *Tx) ClaimOutbox(keys []string, now time.Time, lease time.Duration) ([]OutboxRecord, error) {
+	now = now.UTC()
 	out := make([]OutboxRecord, 0, len(keys))
 	for _, key := range keys {
 		r, err := tx.outboxRecord(key)
+		if errors.Is(err, rdv.ErrNotFound) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		prevDue := r.dueAt()
+		if r.Dead || prevDue.After(now) {
+			continue
+		}
 		r.LeaseUntil = now.Add(lease)
 		if err := tx.putOutbox(r, &prevDue); err != nil {
 			return nil, err
