@@ -29,6 +29,10 @@ type Options struct {
 	// MaxConns is the size of the transactions' pool; 0 keeps the DSN's
 	// pool_max_conns or pgx's default (the larger of 4 and the CPUs).
 	MaxConns int32
+	// MaxWriters bounds the read-write transactions this process runs at
+	// once (defaultMaxWriters when 0); the others wait their turn in the
+	// process, while View keeps the whole pool.
+	MaxWriters int
 
 	// tracer sees the transactions' statements (tests count round trips).
 	tracer pgx.QueryTracer
@@ -50,6 +54,9 @@ type Backend struct {
 	// buckets: the paths of nested buckets known to be in kv_bucket.
 	buckets sync.Map
 	retries atomic.Uint64
+	// writers holds a token per read-write transaction running
+	// (Options.MaxWriters).
+	writers chan struct{}
 
 	notices notices
 }
@@ -85,7 +92,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Backend, error) {
 	}
 	id := make([]byte, 8)
 	crand.Read(id)
+	if opts.MaxWriters <= 0 {
+		opts.MaxWriters = defaultMaxWriters
+	}
 	b := &Backend{
+		writers: make(chan struct{}, opts.MaxWriters),
 		name:   "postgres://" + cfg.ConnConfig.Host + portSuffix(cfg.ConnConfig.Port) + "/" + cfg.ConnConfig.Database,
 		id:     hex.EncodeToString(id),
 		listen: cfg.ConnConfig.Copy(),
@@ -171,6 +182,17 @@ const (
 	writersLock       = 0x72647673796e6377 // "rdvsyncw"; migrationLock is another key
 )
 
+// defaultMaxWriters is Options.MaxWriters' default. Serialisable writers
+// that run together abort one another (page-level predicate locks: two
+// bookings of neighbouring slots of one agent), and each abort wastes the
+// round trips made so far; writers that wait their turn in the process
+// waste nothing. With BenchmarkBookReplicas (BENCHMARKS.md, "Scale-out:
+// PostgreSQL"), three daemons booked fastest with 1 or 2 writers each and
+// slower with every writer more; 2 rather than 1 keeps a lane while a
+// long write runs, and a daemon far from its database (a round trip of a
+// millisecond) from being bound to one transaction's latency.
+const defaultMaxWriters = 2
+
 // View runs fn in a read-only transaction on one snapshot (REPEATABLE READ).
 func (b *Backend) View(ctx context.Context, fn func(kv.Tx) error) error {
 	return b.run(ctx, false, fn)
@@ -185,6 +207,14 @@ func (b *Backend) Update(ctx context.Context, fn func(kv.Tx) error) error {
 }
 
 func (b *Backend) run(ctx context.Context, writable bool, fn func(kv.Tx) error) error {
+	if writable {
+		select {
+		case b.writers <- struct{}{}:
+		case <-ctx.Done():
+			return unavailable(ctx.Err())
+		}
+		defer func() { <-b.writers }()
+	}
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		err, retry := b.attempt(ctx, writable, writable && attempt > abortsBeforeAlone, fn)

@@ -222,7 +222,7 @@ func TestConflictingWritersAllCommit(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	var replicas []*Backend
 	for range 3 {
-		b, err := Open(ctx, dsn, Options{MaxConns: 4})
+		b, err := Open(ctx, dsn, Options{MaxConns: 4, MaxWriters: 4})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -283,4 +283,45 @@ func TestConflictingWritersAllCommit(t *testing.T) {
 	}
 	t.Logf("%d writes in %v, %d retries, at most %d runs of an Update", writers*each, elapsed,
 		replicas[0].Retries()+replicas[1].Retries()+replicas[2].Retries(), mostRuns)
+}
+
+// A process runs at most MaxWriters read-write transactions at once; the
+// others wait their turn, and View is not bounded by it.
+func TestMaxWriters(t *testing.T) {
+	b, err := Open(ctx, pgtest.DSN(t), Options{MaxConns: 4, MaxWriters: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var mu sync.Mutex
+	running, most := 0, 0
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			err := b.Update(ctx, func(tx kv.Tx) error {
+				mu.Lock()
+				running++
+				most = max(most, running)
+				mu.Unlock()
+				bk, _ := tx.CreateBucketIfNotExists([]byte("w"))
+				err := bk.Put(fmt.Appendf(nil, "k%d", i), []byte("v"))
+				time.Sleep(5 * time.Millisecond)
+				mu.Lock()
+				running--
+				mu.Unlock()
+				return err
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	// A View runs while the writers queue.
+	if err := b.View(ctx, func(kv.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if most != 1 {
+		t.Errorf("%d writers ran at once, want 1", most)
+	}
 }

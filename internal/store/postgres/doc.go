@@ -54,6 +54,13 @@
 // once; a cursor reads 8 rows when placed, then 64 per round trip, in the
 // direction it moves.
 //
+// A process runs at most Options.MaxWriters read-write transactions at
+// once (by default defaultMaxWriters); the others wait their turn in the
+// process. Serialisable writers running together abort one another on
+// page-level locks, wasting the round trips made; writers waiting in the
+// process waste nothing, and the database's connections stay free for
+// View.
+//
 // Sequences are taken outside the transaction, by an autonomous statement
 // on a small pool of its own, like PostgreSQL's sequences: bookings never wait
 // for each other's commit to get a number, a rolled-back transaction leaves
