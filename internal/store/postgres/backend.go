@@ -97,9 +97,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Backend, error) {
 	}
 	b := &Backend{
 		writers: make(chan struct{}, opts.MaxWriters),
-		name:   "postgres://" + cfg.ConnConfig.Host + portSuffix(cfg.ConnConfig.Port) + "/" + cfg.ConnConfig.Database,
-		id:     hex.EncodeToString(id),
-		listen: cfg.ConnConfig.Copy(),
+		name:    "postgres://" + cfg.ConnConfig.Host + portSuffix(cfg.ConnConfig.Port) + "/" + cfg.ConnConfig.Database,
+		id:      hex.EncodeToString(id),
+		listen:  cfg.ConnConfig.Copy(),
 	}
 	b.log = log.With("component", "store", "store", b.name)
 	sideCfg := cfg.Copy()
