@@ -419,8 +419,9 @@ func TestSequences(t *testing.T) {
 // for a key in a range and insert one when the range is empty. The database
 // aborts all but one of those that overlap, Update runs them again, and
 // they then find the winner's key.
+// All 30 run at once (MaxWriters), or the barrier below never opens.
 func TestSerializableCheckThenInsert(t *testing.T) {
-	b, err := Open(ctx, pgtest.DSN(t), Options{MaxConns: 32})
+	b, err := Open(ctx, pgtest.DSN(t), Options{MaxConns: 32, MaxWriters: 32})
 	if err != nil {
 		t.Fatal(err)
 	}
