@@ -198,8 +198,8 @@ func (tx *ReadTx) eachWebhookAttempt(endpointID string, fn func(decode func(v an
 	// prefix ends with 0x00: past is the first key after all of them.
 	past := append(bytes.Clone(prefix[:len(prefix)-1]), 1)
 	c := tx.bucket(bucketAgentState).Cursor()
-	k, v := c.Seek(past)
-	if k == nil {
+	var k, v []byte
+	if k, _ = c.Seek(past); k == nil {
 		k, v = c.Last()
 	} else {
 		k, v = c.Prev()
