@@ -430,3 +430,80 @@ func (d *daemonProc) stop(t *testing.T) {
 		t.Fatalf("daemon stop: %v\n%s", err, d.stderr.String())
 	}
 }
+
+func TestReplicaWithoutItsDatabase(t *testing.T) {
+	// Its own cluster: the test stops the server.
+	if testing.Short() {
+		t.Skip("builds and runs a daemon on PostgreSQL")
+	}
+	cluster, err := pgtest.Start(pgtest.NoFsync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Stop()
+	dir, bin, _, conf := daemonSetup(t)
+	t.Setenv("RDVSYNC_TEST_DSN", cluster.DSN(t))
+	rs := &replicaSet{dir: dir, bin: bin}
+	d := rs.add(t, conf, nil)
+	slots := freeSlots(t, d, "rsa-orientation", "camille-martin")
+	if status := d.call(t, "POST", "/api/v1/rdvs", "camille-martin", bookingBody(slots[0], 1), nil); status != http.StatusCreated {
+		t.Fatalf("booking: %d", status)
+	}
+
+	cluster.StopServer()
+	if status := d.call(t, "GET", "/readyz", "", nil, nil); status != http.StatusServiceUnavailable {
+		t.Errorf("/readyz without the database: %d, want 503", status)
+	}
+	req, _ := http.NewRequest("POST", d.url+"/api/v1/rdvs", bytes.NewReader(mustJSON(t, bookingBody(slots[1], 2))))
+	req.Header.Set("Authorization", "Bearer demo-token-camille-martin")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := d.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var apiErr struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || json.Unmarshal(body, &apiErr) != nil || apiErr.Error.Code != "unavailable" || apiErr.Error.Message == "" {
+		t.Errorf("booking without the database: %d %s, want 503 with the API's error body", resp.StatusCode, body)
+	}
+	if strings.Contains(d.stderr.String(), "panic") {
+		t.Errorf("the daemon panicked:\n%s", d.stderr.String())
+	}
+
+	// The database comes back: the daemon is ready again, what was
+	// acknowledged is there, and the refused booking can be made.
+	if err := cluster.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		status, _ := d.try("GET", "/readyz", "", nil, nil)
+		if status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d after the database came back", status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, s := range freeSlots(t, d, "rsa-orientation", "camille-martin") {
+		if s.StartsAt == slots[0].StartsAt && s.AgentID == slots[0].AgentID {
+			t.Error("the booking acknowledged before the outage is gone")
+		}
+	}
+	if status := d.call(t, "POST", "/api/v1/rdvs", "camille-martin", bookingBody(slots[1], 2), nil); status != http.StatusCreated {
+		t.Errorf("booking after the database came back: %d", status)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
