@@ -179,15 +179,25 @@ func (s *Service) List(ctx context.Context, agent *catalog.Agent, req ListReques
 	if len(fe) > 0 {
 		return nil, &rdv.InvalidError{Fields: fe}
 	}
+	orgIDs := agent.OrganisationIDs()
+	return s.rdvsOf(ctx, orgs, from, to, func(r *rdv.RDV) bool {
+		return req.AgentID == "" || slices.Contains(r.AgentIDs, req.AgentID)
+	}, func(tx *store.ReadTx, r *rdv.RDV) (*rdv.Usager, error) { return UsagerSeenBy(tx, r, orgIDs) })
+}
+
+// rdvsOf returns the RDVs of orgs that keep accepts, starting from from to
+// to (inclusive, in each organisation's zone), each with the usager that
+// usager gives, sorted by start.
+func (s *Service) rdvsOf(ctx context.Context, orgs []*catalog.Organisation, from, to rdv.Date, keep func(*rdv.RDV) bool,
+	usager func(*store.ReadTx, *rdv.RDV) (*rdv.Usager, error)) ([]*Booked, error) {
 	var out []*Booked
-	err = s.store.View(ctx, func(tx *store.ReadTx) error {
+	err := s.store.View(ctx, func(tx *store.ReadTx) error {
 		for _, o := range orgs {
-			start, end := from.At(0, o.Location), to.AddDays(1).At(0, o.Location)
-			err := tx.EachOrgRDV(o.ID, start, end, func(r *rdv.RDV) error {
-				if req.AgentID != "" && !slices.Contains(r.AgentIDs, req.AgentID) {
+			err := tx.EachOrgRDV(o.ID, from.At(0, o.Location), to.AddDays(1).At(0, o.Location), func(r *rdv.RDV) error {
+				if !keep(r) {
 					return nil
 				}
-				u, err := UsagerSeenBy(tx, r, agent.OrganisationIDs())
+				u, err := usager(tx, r)
 				if err != nil {
 					return err
 				}
@@ -221,29 +231,8 @@ func (s *Service) MayChange(agent *catalog.Agent, r *rdv.RDV) bool {
 // organisation's zone), sorted by start. Cancelled ones are included: the
 // prescribing agent follows what became of its orientations.
 func (s *Service) Prescriptions(ctx context.Context, agent *catalog.Agent, from, to rdv.Date) ([]*Booked, error) {
-	cat := s.catalog()
-	var out []*Booked
-	err := s.store.View(ctx, func(tx *store.ReadTx) error {
-		for _, o := range cat.Organisations {
-			err := tx.EachOrgRDV(o.ID, from.At(0, o.Location), to.AddDays(1).At(0, o.Location), func(r *rdv.RDV) error {
-				if !prescribedBy(r, agent) {
-					return nil
-				}
-				u, err := usagerFor(tx, Caller{Agent: agent}, r)
-				if err != nil {
-					return err
-				}
-				out = append(out, &Booked{RDV: r, Usager: u})
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	slices.SortStableFunc(out, func(a, b *Booked) int { return a.RDV.StartsAt.Compare(b.RDV.StartsAt) })
-	return out, err
+	return s.rdvsOf(ctx, s.catalog().Organisations, from, to, func(r *rdv.RDV) bool { return prescribedBy(r, agent) },
+		func(tx *store.ReadTx, r *rdv.RDV) (*rdv.Usager, error) { return usagerFor(tx, Caller{Agent: agent}, r) })
 }
 
 // SetContext replaces the RDV's context (agents only): what the agent
