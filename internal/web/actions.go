@@ -155,9 +155,8 @@ func (w *Web) handleAgentCancel(rw http.ResponseWriter, r *http.Request, c *reqC
 	var inv *rdv.InvalidError
 	if errors.As(err, &inv) {
 		a := w.agentCancelPage(c, b)
-		a.Text.Value, a.Text.Error = reason, sentence(inv.Fields["reason"])
-		a.ErrorList = []fieldError{{a.Text.ID, a.Text.Label + " : " + a.Text.Error}}
-		w.render(rw, r, c, http.StatusUnprocessableEntity, "action", view{Page: "agent-annuler", Title: "Annuler le rendez-vous", Errors: true, Body: a})
+		a.Text.Value = reason
+		w.refusedText(rw, r, c, a, inv.Fields["reason"], "agent-annuler", "Annuler le rendez-vous")
 		return
 	}
 	if err != nil {
@@ -165,6 +164,14 @@ func (w *Web) handleAgentCancel(rw http.ResponseWriter, r *http.Request, c *reqC
 		return
 	}
 	done(rw, r, b.RDV.ID, "annule")
+}
+
+// refusedText shows the action page a again, 422, with the refusal of its
+// text field (a reason, a context) next to the field and in the summary.
+func (w *Web) refusedText(rw http.ResponseWriter, r *http.Request, c *reqCtx, a *action, refusal, page, title string) {
+	a.Text.Error = sentence(refusal)
+	a.ErrorList = []fieldError{{a.Text.ID, a.Text.Label + " : " + a.Text.Error}}
+	w.render(rw, r, c, http.StatusUnprocessableEntity, "action", view{Page: page, Title: title, Errors: true, Body: a})
 }
 
 // statusActions are the statuses an agent sets from the RDV's page, with
@@ -249,10 +256,7 @@ func (w *Web) handleAgentContext(rw http.ResponseWriter, r *http.Request, c *req
 	_, err := w.booking.SetContext(r.Context(), c.agent, b.RDV.ID, text)
 	var inv *rdv.InvalidError
 	if errors.As(err, &inv) {
-		a := w.agentContextPage(c, b, text)
-		a.Text.Error = sentence(inv.Fields["context"])
-		a.ErrorList = []fieldError{{a.Text.ID, a.Text.Label + " : " + a.Text.Error}}
-		w.render(rw, r, c, http.StatusUnprocessableEntity, "action", view{Page: "agent-contexte", Title: "Modifier le contexte", Errors: true, Body: a})
+		w.refusedText(rw, r, c, w.agentContextPage(c, b, text), inv.Fields["context"], "agent-contexte", "Modifier le contexte")
 		return
 	}
 	if err != nil {
