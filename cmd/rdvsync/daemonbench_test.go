@@ -170,7 +170,7 @@ var seededStore = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	d := benchDataset()
-	err = d.Seed(context.Background(), st, time.Now())
+	err = d.WriteStore(context.Background(), st, time.Now())
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}

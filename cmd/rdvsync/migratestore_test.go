@@ -24,7 +24,7 @@ func TestMigrateStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Seed(context.Background(), src, time.Now()); err != nil {
+	if err := d.WriteStore(context.Background(), src, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	want, err := src.Stats(context.Background())

@@ -1,55 +1,16 @@
 package dataset
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"time"
 
 	"rdvsync/internal/rdv"
 	"rdvsync/internal/slots"
-	"rdvsync/internal/store"
 )
 
-// Seed writes the dataset's RDVs into st, with one usager for every three,
-// as prescripteurs would have booked them (no outbox records: their
-// notifications are long sent). now is their creation time.
-func (d *Dataset) Seed(ctx context.Context, st *store.Store, now time.Time) error {
-	const usagers, perTx = 33_000, 5_000
-	for lo := 0; lo < len(d.RDVs); lo += perTx {
-		err := st.Update(ctx, func(tx *store.Tx) error {
-			for i := lo; i < min(lo+perTx, len(d.RDVs)); i++ {
-				r := d.RDVs[i]
-				uid := fmt.Sprintf("seed-usager-%05d", i%usagers)
-				if i < usagers {
-					u := &rdv.Usager{ID: uid, FirstName: "Usager", LastName: fmt.Sprintf("Seed %05d", i),
-						Email: fmt.Sprintf("seed%05d@example.org", i), PhoneNumber: fmt.Sprintf("+3361%07d", i), PhoneMobile: true,
-						CreatedAt: now.UTC(), UpdatedAt: now.UTC()}
-					if err := tx.PutUsager(u); err != nil {
-						return err
-					}
-				}
-				err := tx.PutRDV(&rdv.RDV{ID: fmt.Sprintf("seed-rdv-%06d", i), Status: rdv.StatusUnknown,
-					StartsAt: r.Start.UTC(), EndsAt: r.End.UTC(), MotifID: r.MotifID, LieuID: r.LieuID,
-					OrganisationID: d.Catalog.Motif(r.MotifID).Organisation.ID, AgentIDs: []string{r.AgentID}, UsagerID: uid,
-					CreatedBy: rdv.CreatedBy{Type: rdv.CreatedByPrescripteur, FirstName: "Jean", LastName: "Petit",
-						Email: "jean.petit@mediatheque.example.org", PhoneNumber: "+33321000000"},
-					CreatedAt: now.UTC(), UpdatedAt: now.UTC(), UsagerToken: fmt.Sprintf("seed-token-%06d", i), Version: 1})
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("seed the store: %w", err)
-		}
-	}
-	return nil
-}
-
 // FreeSlots returns n distinct bookable slots from the week of now on, in
-// a store holding the dataset's RDVs (seeded, as Seed writes them: the
+// a store holding the dataset's RDVs (seeded, as WriteStore writes them: the
 // slots go around them, on the grid they shift) or in an empty store (not
 // seeded: the plain grid of the plages). For each agent, the free slots of one motif (one
 // motif per agent, so booking one slot never shifts the grid of another),

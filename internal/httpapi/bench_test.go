@@ -29,7 +29,7 @@ func BenchmarkBookHTTP(b *testing.B) {
 	now := d.Params.Start.At(0, d.Catalog.Organisations[0].Location).Add(7 * time.Hour)
 	s := newServer(b, serverOptions{catalog: d.Catalog, fsync: true})
 	s.clock.Set(now)
-	if err := d.Seed(context.Background(), s.store, now); err != nil {
+	if err := d.WriteStore(context.Background(), s.store, now); err != nil {
 		b.Fatal(err)
 	}
 	todo, err := d.FreeSlots(now, b.N, true)
