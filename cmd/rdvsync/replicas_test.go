@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -506,4 +508,56 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestReplicasShareAgentSessions(t *testing.T) {
+	// A visitor whom the load balancer sends to one daemon, then to
+	// another: its form tokens, its sign-in link and its session hold on
+	// both (they are in the database).
+	rs := startReplicas(t, 2, nil)
+	one, two := rs.procs[0].url, rs.procs[1].url
+	b := newPageClient(t, one)
+	tok := b.csrf("/agents/connexion", "/agents/connexion/lien")
+	b.base = two // the form, signed by one, posted to two
+	if res := b.post("/agents/connexion/lien", url.Values{"csrf": {tok}, "email": {"camille.martin@example.org"}, "retour": {"/agents/agenda"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("ask for a link on the other daemon: %d", res.StatusCode)
+	}
+	var eml string
+	deadline := time.Now().Add(15 * time.Second)
+	for eml == "" && time.Now().Before(deadline) {
+		for _, spool := range rs.spools {
+			if found, _ := filepath.Glob(filepath.Join(spool, "mail", "signin.*.camille-martin.eml")); len(found) > 0 {
+				eml = found[0]
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if eml == "" {
+		t.Fatal("no sign-in link in the spools")
+	}
+	_, _, body := readEmail(t, eml)
+	m := regexp.MustCompile(`http://127\.0\.0\.1:8080(/agents/connexion/lien\?jeton=[A-Za-z0-9_%-]+)`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no link in the email:\n%s", body)
+	}
+	b.base = one
+	page := b.get(m[1])
+	jeton := regexp.MustCompile(`name="jeton" value="([^"]+)"`).FindStringSubmatch(page.body)
+	if page.StatusCode != http.StatusOK || jeton == nil {
+		t.Fatalf("link page: %d", page.StatusCode)
+	}
+	tok = b.csrf(m[1], "/agents/connexion/lien/valider")
+	b.base = two
+	if res := b.post("/agents/connexion/lien/valider", url.Values{"csrf": {tok}, "jeton": {html.UnescapeString(jeton[1])}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in by link on the other daemon: %d", res.StatusCode)
+	}
+	for _, base := range []string{one, two} {
+		b.base = base
+		if agenda := b.get("/agents/agenda"); agenda.StatusCode != http.StatusOK || !strings.Contains(agenda.body, "Mon agenda") {
+			t.Errorf("agenda on %s: %d", base, agenda.StatusCode)
+		}
+	}
+	if page := newPageClient(t, one).get(m[1]); page.StatusCode != http.StatusGone {
+		t.Errorf("the link used on one daemon, again on the other: %d, want 410", page.StatusCode)
+	}
 }

@@ -134,7 +134,7 @@ func New(ctx context.Context, kv Backend, logger *slog.Logger) (*Store, error) {
 // leases found at start are those of a process that died.
 func (s *Store) Exclusive() bool { return s.kv.Exclusive() }
 
-// Watch calls fn after another process committed writes to the outbox
+// WatchOutbox calls fn after another process committed writes to the outbox
 // (never for the embedded file, which no other process writes).
 func (s *Store) WatchOutbox(fn func()) { s.kv.Watch([][]byte{bucketOutbox}, fn) }
 
