@@ -300,7 +300,8 @@ func TestElargirGivesTheOtherOrganisationOnlyTheContact(t *testing.T) {
 	}
 
 	for what, body := range seen {
-		body = strings.ReplaceAll(body, "\r\n ", "") // unfold iCalendar lines (RFC 5545 §3.1)
+		body = strings.ReplaceAll(body, "\r\n ", "")      // unfold iCalendar lines (RFC 5545 §3.1)
+		body = generatedID.ReplaceAllString(body, "<id>") // random hex may spell a code
 		for _, s := range arrasOnly {
 			if strings.Contains(body, s) {
 				t.Errorf("%s holds %q, which only the MDS Arras recorded:\n%s", what, s, body)
